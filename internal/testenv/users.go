@@ -1,0 +1,57 @@
+package testenv
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/google/uuid"
+
+	"entitle/gen"
+)
+
+// Owner's credentials, used by SetupOwner.
+const (
+	OwnerEmail    = "owner@example.com"
+	OwnerUsername = "owner"
+	OwnerPassword = "owner-password"
+)
+
+// SetupOwner creates the first user and signs in as them, returning the session token.
+func (i *Instance) SetupOwner(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	created, err := i.Client.CreateFirstUserWithResponse(ctx, gen.CreateFirstUserRequest{
+		Email: OwnerEmail, Username: OwnerUsername, Password: OwnerPassword,
+	})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, created.StatusCode(), string(created.Body))
+	return i.Login(t, OwnerEmail, OwnerPassword)
+}
+
+// Login signs in and returns the session token.
+func (i *Instance) Login(t *testing.T, email, password string) string {
+	t.Helper()
+	resp, err := i.Client.LoginWithPasswordWithResponse(context.Background(), gen.LoginWithPasswordRequest{Email: gen.Email(email), Password: password})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
+	return resp.JSON201.SessionToken
+}
+
+// CreateMember has the owner create a member (in the default organization unless orgIDs are
+// given) and signs in as them.
+func (i *Instance) CreateMember(t *testing.T, ownerToken, username string, orgIDs ...uuid.UUID) (gen.User, string) {
+	t.Helper()
+	req := gen.CreateUserRequest{Email: gen.Email(username + "@example.com"), Username: username, Password: "member-password"}
+	if len(orgIDs) > 0 {
+		ids := make([]uuid.UUID, len(orgIDs))
+		copy(ids, orgIDs)
+		req.OrganizationIds = &ids
+	}
+	resp, err := i.ClientWithToken(t, ownerToken).CreateUserWithResponse(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
+	return *resp.JSON201, i.Login(t, username+"@example.com", "member-password")
+}

@@ -1,0 +1,83 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"entitle/api"
+	"entitle/session"
+	"entitle/store"
+)
+
+// SessionHeader is the header Coder's clients send the session token in.
+const SessionHeader = "Coder-Session-Token"
+
+// touchInterval bounds how often a session's expiry is written: once a minute at most, not on
+// every request.
+const touchInterval = time.Minute
+
+// Details of the 401s. Unknown id and wrong secret share one, so ids cannot be probed.
+const (
+	detailMissing   = "No session token was sent: use the Coder-Session-Token header, the coder_session_token cookie or query parameter, or Authorization: Bearer."
+	detailMalformed = "The session token is malformed: it must be a 10-character id, a hyphen and a 22-character secret."
+	detailInvalid   = "The session token is invalid."
+)
+
+// sessionToken reads the token from its four places, first match wins.
+func sessionToken(req *http.Request) string {
+	if v := req.Header.Get(SessionHeader); v != "" {
+		return v
+	}
+	if c, err := req.Cookie(api.SessionCookie); err == nil && c.Value != "" {
+		return c.Value
+	}
+	if v := req.URL.Query().Get(api.SessionCookie); v != "" {
+		return v
+	}
+	if scheme, token, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(token)
+	}
+	return ""
+}
+
+// authenticate finds the session and its user, sliding the session's expiry forward.
+func (s *Server) authenticate(ctx context.Context, req *http.Request) (api.Actor, error) {
+	raw := sessionToken(req)
+	if raw == "" {
+		return api.Actor{}, api.Unauthorized(detailMissing)
+	}
+	tok, err := session.Parse(raw)
+	if err != nil {
+		return api.Actor{}, api.Unauthorized(detailMalformed)
+	}
+	key, err := s.store.APIKeyByID(ctx, tok.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.Actor{}, api.Unauthorized(detailInvalid)
+	}
+	if err != nil {
+		return api.Actor{}, err
+	}
+	if !session.SecretMatches(tok.Secret, key.HashedSecret) {
+		return api.Actor{}, api.Unauthorized(detailInvalid)
+	}
+	now := store.Now()
+	if !now.Before(key.ExpiresAt) {
+		return api.Actor{}, api.Unauthorized("The session token expired at " + key.ExpiresAt.UTC().Format(time.RFC3339) + ".")
+	}
+	if now.Sub(key.LastUsed) >= touchInterval {
+		if err := s.store.TouchAPIKey(ctx, key.ID, now, now.Add(s.cfg.SessionDuration)); err != nil {
+			return api.Actor{}, err
+		}
+	}
+	user, err := s.store.UserByID(ctx, key.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.Actor{}, api.Unauthorized(detailInvalid)
+	}
+	if err != nil {
+		return api.Actor{}, err
+	}
+	return api.Actor{User: user, APIKeyID: key.ID}, nil
+}

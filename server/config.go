@@ -1,0 +1,61 @@
+// Package server wires entitle's HTTP server: Echo, the middleware (request ids, access log,
+// panic recovery, body limit, authentication, validation against the embedded spec), the one
+// error writer, health checks, and start and graceful stop.
+package server
+
+import (
+	"errors"
+	"path/filepath"
+	"time"
+)
+
+// Config is the server's whole configuration. The kong tags give each field its flag,
+// environment variable and default; tests fill the struct directly.
+type Config struct {
+	HTTPAddress                 string        `name:"http-address" env:"ENTITLE_HTTP_ADDRESS" default:"127.0.0.1:3000" help:"Address the API listens on."`
+	PostgresURL                 string        `name:"postgres-url" env:"ENTITLE_POSTGRES_URL" help:"PostgreSQL connection URL; empty uses the embedded SQLite database in --data-dir."`
+	DataDir                     string        `name:"data-dir" env:"ENTITLE_DATA_DIR" default:"${default_data_dir}" help:"Directory of the embedded database."`
+	LicenseKeysDir              string        `name:"license-keys-dir" env:"ENTITLE_LICENSE_KEYS_DIR" placeholder:"DIR" help:"Trusted license public keys, <kid>.pem each (default: <data-dir>/license-keys)."`
+	SessionDuration             time.Duration `name:"session-duration" env:"ENTITLE_SESSION_DURATION" default:"24h" help:"Session token lifetime; a session slides forward when used."`
+	EntitlementsRefreshInterval time.Duration `name:"entitlements-refresh-interval" env:"ENTITLE_ENTITLEMENTS_REFRESH_INTERVAL" default:"10m" help:"How often entitlements are recomputed."`
+	EntitlementsRefreshCooldown time.Duration `name:"entitlements-refresh-cooldown" env:"ENTITLE_ENTITLEMENTS_REFRESH_COOLDOWN" default:"60s" help:"Minimum gap between explicit entitlement refreshes, across the deployment."`
+
+	// Version is what /buildinfo reports; main sets it.
+	Version string `kong:"-"`
+	// PasswordHashCost is the bcrypt cost; zero is bcrypt's default. Tests lower it.
+	PasswordHashCost int `kong:"-"`
+	// ShutdownTimeout bounds how long requests in flight may drain at stop; zero is 15s.
+	ShutdownTimeout time.Duration `kong:"-"`
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.HTTPAddress == "":
+		return errors.New("--http-address must not be empty")
+	case c.PostgresURL == "" && c.DataDir == "":
+		return errors.New("--data-dir must not be empty when --postgres-url is not set")
+	case c.SessionDuration <= 0:
+		return errors.New("--session-duration must be positive")
+	case c.EntitlementsRefreshInterval <= 0:
+		return errors.New("--entitlements-refresh-interval must be positive")
+	case c.EntitlementsRefreshCooldown < 0:
+		return errors.New("--entitlements-refresh-cooldown must not be negative")
+	}
+	return nil
+}
+
+// KeysDir is where trusted license keys live, with its default filled in.
+func (c *Config) KeysDir() string {
+	if c.LicenseKeysDir != "" {
+		return c.LicenseKeysDir
+	}
+	return filepath.Join(c.DataDir, "license-keys")
+}
+
+func (c *Config) shutdownTimeout() time.Duration {
+	if c.ShutdownTimeout > 0 {
+		return c.ShutdownTimeout
+	}
+	return 15 * time.Second
+}

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"entitle/api"
+)
+
+// writeError is Echo's HTTPErrorHandler: the one place any error (validator, auth, binder,
+// handler, panic) becomes the JSON envelope. Unexpected errors are logged with the request id
+// and answered with a 500 that carries no internals.
+func (s *Server) writeError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	e := s.toAPIError(err, c)
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(e.Status)
+		return
+	}
+	if werr := c.JSON(e.Status, e.Envelope()); werr != nil {
+		s.logger.Warn("write error response", "request_id", requestID(c), "error", werr)
+	}
+}
+
+func (s *Server) toAPIError(err error, c echo.Context) *api.Error {
+	var apiErr *api.Error
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	var httpErr *echo.HTTPError
+	if errors.As(err, &httpErr) {
+		switch httpErr.Code {
+		case http.StatusNotFound:
+			return &api.Error{Status: http.StatusNotFound, Message: "Route not found."}
+		case http.StatusMethodNotAllowed:
+			return &api.Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed.",
+				Detail: fmt.Sprintf("%s is not allowed on %s.", c.Request().Method, c.Request().URL.Path)}
+		case http.StatusRequestEntityTooLarge:
+			return &api.Error{Status: http.StatusRequestEntityTooLarge, Message: "Request body is too large.",
+				Detail: "The limit is " + bodyLimitText + "."}
+		case http.StatusBadRequest:
+			// The binder refused the body: validation normally catches this first.
+			detail, _ := httpErr.Message.(string)
+			return &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: detail}
+		}
+		if httpErr.Code < http.StatusInternalServerError {
+			return &api.Error{Status: httpErr.Code, Message: http.StatusText(httpErr.Code) + "."}
+		}
+	}
+	s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "internal error",
+		slog.String("request_id", requestID(c)),
+		slog.String("route", c.Path()),
+		slog.String("error", err.Error()))
+	return &api.Error{Status: http.StatusInternalServerError, Message: api.MsgInternal,
+		Detail: "Request id: " + requestID(c) + "."}
+}
+
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}

@@ -1,0 +1,159 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"entitle/api"
+	"entitle/gen"
+	"entitle/store"
+)
+
+// Server is entitle's HTTP server over one store.
+type Server struct {
+	cfg    Config
+	logger *slog.Logger
+	store  *store.Store
+	spec   *Spec
+	echo   *echo.Echo
+}
+
+// New opens the database (applying migrations) and builds the HTTP handler. Close releases it.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	spec, err := LoadSpec()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, store.Config{PostgresURL: cfg.PostgresURL, DataDir: cfg.DataDir, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	handlers, err := api.New(ctx, api.Config{
+		Store:            st,
+		Logger:           logger,
+		Version:          cfg.Version,
+		SessionDuration:  cfg.SessionDuration,
+		PasswordHashCost: cfg.PasswordHashCost,
+	})
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, store: st, spec: spec}
+	s.echo = s.routes(handlers)
+	return s, nil
+}
+
+func (s *Server) routes(handlers *api.API) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.writeError
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
+	e.Use(s.accessLog)
+	e.Use(s.recoverPanics)
+	e.Use(middleware.BodyLimit(bodyLimit))
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	group := e.Group(APIPrefix, s.apiMiddleware)
+	gen.RegisterHandlers(group, gen.NewStrictHandler(handlers, nil))
+	return e
+}
+
+// Handler is the whole HTTP surface, for tests and for Serve.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Store is the server's database handle.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Serve answers requests on ln until ctx ends, then stops accepting, lets requests in flight
+// finish (bounded by the shutdown timeout) and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.logger.Info("stopping: draining requests in flight", "timeout", s.cfg.shutdownTimeout())
+	drainCtx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout())
+	defer cancel()
+	err := srv.Shutdown(drainCtx)
+	if serveErr := <-served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	if err != nil {
+		return fmt.Errorf("drain requests: %w", err)
+	}
+	return nil
+}
+
+// Close releases the database.
+func (s *Server) Close() error {
+	return s.store.Close()
+}
+
+// Run is what `entitle server` does: build the server, listen, serve until ctx ends, close.
+// ready, when not nil, receives the URL once the server is listening.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready func(url string)) error {
+	s, err := New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			logger.Warn("close database", "error", err)
+		}
+	}()
+	ln, err := net.Listen("tcp", cfg.HTTPAddress)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddress, err)
+	}
+	url := "http://" + ln.Addr().String()
+	logger.Info("serving", "url", url, "database", string(s.store.Dialect()))
+	if ready != nil {
+		ready(url)
+	}
+	return s.Serve(ctx, ln)
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, gen.Response{Message: "OK."})
+}
+
+// readyz answers 200 only while the database answers too.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.logger.Warn("readiness check failed", "error", err)
+		return &api.Error{Status: http.StatusServiceUnavailable, Message: "Not ready.", Detail: "The database is not answering."}
+	}
+	return c.JSON(http.StatusOK, gen.Response{Message: "Ready."})
+}

@@ -1,0 +1,313 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/mail"
+	"sort"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"entitle/api"
+	"entitle/gen"
+)
+
+// APIPrefix is where the API's routes live; openapi.yaml's server URL.
+const APIPrefix = "/api/v2"
+
+// Spec is the embedded openapi.yaml, with a router that finds an operation for a request and
+// the format checkers the spec's schemas name.
+type Spec struct {
+	Doc    *openapi3.T
+	router routers.Router
+	// SchemaOptions carry the string formats; pass them to any validation of this spec.
+	SchemaOptions []openapi3.SchemaValidationOption
+}
+
+// LoadSpec loads the embedded spec. Its routes are matched without the server prefix, which
+// callers strip with Route.
+func LoadSpec() (*Spec, error) {
+	doc, err := gen.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded spec: %w", err)
+	}
+	// Matching servers with a relative URL is unreliable; requests are matched by path alone.
+	doc.Servers = nil
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("build spec router: %w", err)
+	}
+	return &Spec{
+		Doc:    doc,
+		router: router,
+		SchemaOptions: []openapi3.SchemaValidationOption{
+			openapi3.WithStringFormatValidator("email", openapi3.NewCallbackValidator(validateEmail)),
+			openapi3.WithStringFormatValidator("uuid", openapi3.NewCallbackValidator(validateUUID)),
+		},
+	}, nil
+}
+
+// Route finds the operation for a request to the API; the returned request is a shallow copy
+// with the prefix removed, as the router expects.
+func (s *Spec) Route(req *http.Request) (*routers.Route, map[string]string, *http.Request, error) {
+	stripped := *req
+	u := *req.URL
+	u.Path = strings.TrimPrefix(u.Path, APIPrefix)
+	u.RawPath = ""
+	stripped.URL = &u
+	route, params, err := s.router.FindRoute(&stripped)
+	return route, params, &stripped, err
+}
+
+// validateEmail accepts a bare address only: the generated models parse emails with
+// net/mail, which would also take "Name <a@b.c>" and silently drop the name.
+func validateEmail(s string) error {
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s {
+		return errors.New("must be an email address")
+	}
+	return nil
+}
+
+func validateUUID(s string) error {
+	if len(s) != 36 {
+		return errors.New("must be a UUID")
+	}
+	if _, err := uuid.Parse(s); err != nil {
+		return errors.New("must be a UUID")
+	}
+	return nil
+}
+
+// requiresSession says whether the operation is secured, by its own security or the spec's.
+func requiresSession(doc *openapi3.T, op *openapi3.Operation) bool {
+	if op.Security != nil {
+		return len(*op.Security) > 0
+	}
+	return len(doc.Security) > 0
+}
+
+// apiMiddleware finds the request's operation in the spec, authenticates it when the
+// operation is secured (so a signed-out caller gets 401 before any 400), and validates the
+// request against the spec. Requests that match no operation pass through to Echo's router,
+// which answers 404 or 405.
+func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		route, params, stripped, err := s.spec.Route(req)
+		if err != nil {
+			return next(c)
+		}
+		ctx := req.Context()
+		if requiresSession(s.spec.Doc, route.Operation) {
+			actor, err := s.authenticate(ctx, req)
+			if err != nil {
+				return err
+			}
+			ctx = api.WithActor(ctx, actor)
+			stripped = stripped.WithContext(ctx)
+		}
+		if err := s.validateRequest(ctx, stripped, route, params); err != nil {
+			return err
+		}
+		// Validation leaves the decoded body on the request for the strict handler to bind.
+		c.SetRequest(req.WithContext(ctx))
+		c.Request().Body = stripped.Body
+		return next(c)
+	}
+}
+
+func (s *Server) validateRequest(ctx context.Context, req *http.Request, route *routers.Route, params map[string]string) error {
+	if route.Operation.RequestBody != nil {
+		body, err := readJSONBody(req)
+		if err != nil {
+			return err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	input := &openapi3filter.RequestValidationInput{
+		Request:    req,
+		PathParams: params,
+		Route:      route,
+		Options: &openapi3filter.Options{
+			AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+			MultiError:              true,
+			KeepValidatedValue:      true,
+			SchemaValidationOptions: s.spec.SchemaOptions,
+		},
+	}
+	if err := openapi3filter.ValidateRequest(ctx, input); err != nil {
+		return validationError(err)
+	}
+	return nil
+}
+
+// readJSONBody reads the whole body (the body limit's 413 surfaces here) and checks that it is
+// JSON before the schema is consulted, so each failure gets its own clear message.
+func readJSONBody(req *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		var httpErr *echo.HTTPError
+		if errors.As(err, &httpErr) {
+			return nil, httpErr
+		}
+		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: "The request body could not be read."}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: "The request body is empty."}
+	}
+	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
+		mediaType, _, err := mime.ParseMediaType(ct)
+		if err != nil || mediaType != echo.MIMEApplicationJSON {
+			return nil, &api.Error{Status: http.StatusUnsupportedMediaType, Message: "Request body must be JSON.",
+				Detail: fmt.Sprintf("Content-Type must be application/json, not %q.", ct)}
+		}
+	} else {
+		// Be forgiving like Coder: a JSON body without a Content-Type is read as JSON.
+		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: jsonErrorDetail(err)}
+	}
+	return body, nil
+}
+
+func jsonErrorDetail(err error) string {
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return fmt.Sprintf("%s (at byte %d).", syntaxErr.Error(), syntaxErr.Offset)
+	}
+	return err.Error()
+}
+
+// validationError turns kin-openapi's errors into a 400 naming each bad field.
+func validationError(err error) *api.Error {
+	byField := map[string]string{}
+	var general []string
+	collectValidations(err, "", byField, &general)
+	e := &api.Error{Status: http.StatusBadRequest, Message: api.MsgValidationFailed}
+	fields := make([]string, 0, len(byField))
+	for f := range byField {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	for _, f := range fields {
+		e.Validations = append(e.Validations, gen.ValidationError{Field: f, Detail: byField[f]})
+	}
+	if len(general) > 0 {
+		e.Detail = strings.Join(general, "; ")
+	}
+	if len(e.Validations) == 0 && e.Detail == "" {
+		e.Detail = "The request does not match the API's schema."
+	}
+	return e
+}
+
+// collectValidations walks kin-openapi's nested errors; the first problem found for a field wins.
+func collectValidations(err error, param string, byField map[string]string, general *[]string) {
+	var multi openapi3.MultiError
+	if errors.As(err, &multi) {
+		for _, e := range multi {
+			collectValidations(e, param, byField, general)
+		}
+		return
+	}
+	var reqErr *openapi3filter.RequestError
+	if errors.As(err, &reqErr) {
+		if reqErr.Parameter != nil {
+			param = reqErr.Parameter.Name
+		}
+		if reqErr.Err == nil {
+			addValidation(param, reqErr.Reason, byField, general)
+			return
+		}
+		collectValidations(reqErr.Err, param, byField, general)
+		return
+	}
+	var schemaErr *openapi3.SchemaError
+	if errors.As(err, &schemaErr) {
+		field := strings.Join(schemaErr.JSONPointer(), ".")
+		if param != "" {
+			field = strings.TrimSuffix(param+"."+field, ".")
+		}
+		addValidation(field, schemaDetail(schemaErr), byField, general)
+		return
+	}
+	var parseErr *openapi3filter.ParseError
+	if errors.As(err, &parseErr) {
+		addValidation(param, "could not be parsed", byField, general)
+		return
+	}
+	addValidation(param, "is invalid", byField, general)
+}
+
+func addValidation(field, detail string, byField map[string]string, general *[]string) {
+	if field == "" {
+		*general = append(*general, "request body "+detail)
+		return
+	}
+	if _, seen := byField[field]; !seen {
+		byField[field] = detail
+	}
+}
+
+// schemaDetail says in a few words what the schema wanted, never echoing the value or the schema.
+func schemaDetail(e *openapi3.SchemaError) string {
+	s := e.Schema
+	switch e.SchemaField {
+	case "required":
+		return "is required"
+	case "type":
+		if s != nil && s.Type != nil && len(*s.Type) > 0 {
+			return "must be " + article((*s.Type)[0])
+		}
+		return "has the wrong type"
+	case "minLength":
+		if s.MinLength == 1 {
+			return "must not be empty"
+		}
+		return fmt.Sprintf("must be at least %d characters", s.MinLength)
+	case "maxLength":
+		if s.MaxLength != nil {
+			return fmt.Sprintf("must be at most %d characters", *s.MaxLength)
+		}
+	case "pattern":
+		return "must match " + s.Pattern
+	case "format":
+		return "must be " + article(s.Format)
+	case "enum":
+		return "must be one of the allowed values"
+	case "maxItems":
+		if s.MaxItems != nil {
+			return fmt.Sprintf("must have at most %d items", *s.MaxItems)
+		}
+	case "nullable":
+		return "must not be null"
+	}
+	return e.Reason
+}
+
+func article(noun string) string {
+	switch noun {
+	case "email":
+		return "an email address"
+	case "uuid":
+		return "a UUID"
+	case "integer", "object", "array":
+		return "an " + noun
+	}
+	return "a " + noun
+}

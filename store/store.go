@@ -1,0 +1,185 @@
+// Package store keeps entitle's data in a relational database through GORM: embedded SQLite
+// by default, PostgreSQL in production. It never imports Echo, api or gen.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// ErrNotFound means the row asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict means a unique index refused the write.
+var ErrConflict = errors.New("conflict")
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+// The supported dialects.
+const (
+	DialectSQLite   Dialect = "sqlite"
+	DialectPostgres Dialect = "postgres"
+)
+
+// Config says which database to open.
+type Config struct {
+	// PostgresURL selects PostgreSQL; empty selects SQLite in DataDir.
+	PostgresURL string
+	// DataDir holds the SQLite database file.
+	DataDir string
+	// Logger receives migration progress.
+	Logger *slog.Logger
+}
+
+// Store is the one handle on the database. A Store made by InTx runs inside that transaction.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+}
+
+// Now is the clock every stored timestamp comes from: UTC, truncated to microseconds because
+// that is what PostgreSQL keeps, so a value written equals the value later read back.
+func Now() time.Time {
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// Open connects, applies pending migrations and makes sure the deployment's defaults exist.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	gormCfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		NowFunc:                Now,
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+	}
+	var (
+		db      *gorm.DB
+		dialect Dialect
+		err     error
+	)
+	if cfg.PostgresURL != "" {
+		dialect = DialectPostgres
+		db, err = gorm.Open(postgres.Open(cfg.PostgresURL), gormCfg)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+	} else {
+		dialect = DialectSQLite
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		db, err = gorm.Open(sqlite.Open(sqliteDSN(cfg.DataDir)), gormCfg)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+	}
+	s := &Store{db: db, dialect: dialect}
+	if err := s.configurePool(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("connect to %s: %w", dialect, err)
+	}
+	if err := s.migrate(ctx, cfg); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	if err := s.ensureDefaults(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN turns on WAL (readers never wait for the writer), a busy timeout (writers queue
+// instead of failing), foreign keys, and immediate transactions (a transaction takes the write
+// lock when it begins, so two never deadlock upgrading from read to write).
+func sqliteDSN(dataDir string) string {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	return "file:" + filepath.Join(dataDir, "entitle.db") + "?" + q.Encode()
+}
+
+func (s *Store) configurePool() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("database handle: %w", err)
+	}
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	if s.dialect == DialectSQLite {
+		// SQLite has one writer; a few connections let reads run beside it in WAL mode.
+		sqlDB.SetMaxOpenConns(4)
+		sqlDB.SetMaxIdleConns(4)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(10)
+	}
+	return nil
+}
+
+// Dialect says which database this Store talks to.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("database handle: %w", err)
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close releases the database connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("database handle: %w", err)
+	}
+	return sqlDB.Close()
+}
+
+// InTx runs fn in one transaction; fn must use only the Store it is given.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx, dialect: s.dialect})
+	})
+}
+
+func (s *Store) with(ctx context.Context) *gorm.DB {
+	return s.db.WithContext(ctx)
+}
+
+// translate maps GORM's errors onto the store's sentinels.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return ErrConflict
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		return ErrNotFound
+	}
+	return err
+}

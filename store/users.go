@@ -1,0 +1,52 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// CountUsers returns how many users exist.
+func (s *Store) CountUsers(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.with(ctx).Model(&User{}).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// CreateUser inserts u; ErrConflict when its email or username is taken, ignoring case.
+func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	if err := translate(s.with(ctx).Create(u).Error); err != nil {
+		return fmt.Errorf("insert user: %w", err)
+	}
+	return nil
+}
+
+// UserByID returns the user with that id.
+func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (User, error) {
+	var u User
+	if err := translate(s.with(ctx).Where("id = ?", id).Take(&u).Error); err != nil {
+		return User{}, fmt.Errorf("select user by id: %w", err)
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user with that email, ignoring case.
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	var u User
+	if err := translate(s.with(ctx).Where("lower(email) = lower(?)", email).Take(&u).Error); err != nil {
+		return User{}, fmt.Errorf("select user by email: %w", err)
+	}
+	return u, nil
+}
+
+// UserByUsername returns the user with that username, ignoring case.
+func (s *Store) UserByUsername(ctx context.Context, username string) (User, error) {
+	var u User
+	if err := translate(s.with(ctx).Where("lower(username) = lower(?)", username).Take(&u).Error); err != nil {
+		return User{}, fmt.Errorf("select user by username: %w", err)
+	}
+	return u, nil
+}
