@@ -1,0 +1,370 @@
+package license
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Entitlement is how far the deployment may use one feature.
+type Entitlement string
+
+// The entitlement levels, best first.
+const (
+	EntitlementEntitled    Entitlement = "entitled"
+	EntitlementGracePeriod Entitlement = "grace_period"
+	EntitlementNotEntitled Entitlement = "not_entitled"
+)
+
+// rank orders levels so that the best one any license gives wins.
+func (e Entitlement) rank() int {
+	switch e {
+	case EntitlementEntitled:
+		return 2
+	case EntitlementGracePeriod:
+		return 1
+	default:
+		return 0
+	}
+}
+
+const (
+	featureUserLimit             = "user_limit"
+	featureHighAvailability      = "high_availability"
+	featureCustomRoles           = "custom_roles"
+	featureMultipleOrganizations = "multiple_organizations"
+)
+
+// FeatureNames returns the known features in the contract's order; it is a fresh slice each
+// call so no caller can change the list for another.
+func FeatureNames() []string {
+	return []string{
+		featureUserLimit,
+		"audit_log",
+		"browser_only",
+		"scim",
+		"template_rbac",
+		featureHighAvailability,
+		"multiple_external_auth",
+		"external_provisioner_daemons",
+		"appearance",
+		"advanced_template_scheduling",
+		"workspace_proxy",
+		"user_role_management",
+		"external_token_encryption",
+		"workspace_batch_actions",
+		"access_control",
+		"control_shared_ports",
+		featureCustomRoles,
+		featureMultipleOrganizations,
+	}
+}
+
+// Expiry warning windows: how long before the paid term ends the deployment is told.
+const (
+	expiryWarningPaid  = 30 * 24 * time.Hour
+	expiryWarningTrial = 7 * 24 * time.Hour
+	day                = 24 * time.Hour
+)
+
+// Usage is what the deployment uses right now.
+type Usage struct {
+	// ActiveUsers is compared against user_limit.
+	ActiveUsers int64
+	// Replicas is how many server replicas run; more than one needs high_availability.
+	Replicas int
+}
+
+// Stored is a license as the server holds it: verified once when loaded, Err set when it no
+// longer verifies (License is then unused).
+type Stored struct {
+	// ID orders warnings and errors.
+	ID int64
+	// UUID names the license in warnings and errors.
+	UUID uuid.UUID
+	// License is the verified token; unused when Err is set.
+	License *License
+	// Err is why the license no longer verifies, typically a *Error from VerifyStored.
+	Err error
+}
+
+// Feature is one feature's state in Entitlements.
+type Feature struct {
+	Entitlement Entitlement `json:"entitlement"`
+	Enabled     bool        `json:"enabled"`
+	Limit       *int64      `json:"limit,omitempty"`
+	Actual      *int64      `json:"actual,omitempty"`
+}
+
+// Entitlements is what the deployment may use, computed from its licenses at one moment.
+type Entitlements struct {
+	Features         map[string]Feature `json:"features"`
+	Warnings         []string           `json:"warnings"`
+	Errors           []string           `json:"errors"`
+	HasLicense       bool               `json:"has_license"`
+	Trial            bool               `json:"trial"`
+	RequireTelemetry bool               `json:"require_telemetry"`
+	RefreshedAt      time.Time          `json:"refreshed_at"`
+}
+
+// Compute derives the entitlements at now, and nextChange: the earliest moment after now at which
+// the same inputs would give a different result (zero when nothing is pending), so the caller can
+// recompute exactly then instead of up to a tick late.
+func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, nextChange time.Time) {
+	ent = Entitlements{
+		Features:    make(map[string]Feature, len(FeatureNames())),
+		Warnings:    []string{},
+		Errors:      []string{},
+		RefreshedAt: now,
+	}
+	for _, name := range FeatureNames() {
+		ent.Features[name] = Feature{Entitlement: EntitlementNotEntitled}
+	}
+
+	// Sorted by id so warnings and errors come out in the same order whatever order the caller used.
+	sorted := slices.Clone(licenses)
+	slices.SortStableFunc(sorted, func(a, b Stored) int { return cmp.Compare(a.ID, b.ID) })
+
+	var verified []Claims
+	var userLimit *int64
+	allTrial := true
+	for _, s := range sorted {
+		if s.Err != nil || s.License == nil {
+			ent.Errors = append(ent.Errors, fmt.Sprintf("Invalid license (%s): %s", s.UUID, cause(s.Err)))
+			continue
+		}
+		c := s.License.Claims
+		verified = append(verified, c)
+		if !counts(c, now) {
+			continue
+		}
+		level := levelAt(c, now)
+		ent.HasLicense = true
+		allTrial = allTrial && c.Trial
+		ent.RequireTelemetry = ent.RequireTelemetry || c.RequireTelemetry
+		for _, name := range grantedFeatures(c) {
+			raise(ent.Features, name, level)
+		}
+		if limit := c.Features[featureUserLimit]; limit > 0 {
+			raise(ent.Features, featureUserLimit, level)
+			if userLimit == nil || limit > *userLimit {
+				userLimit = &limit
+			}
+		}
+		if level == EntitlementGracePeriod {
+			id := s.UUID
+			if id == uuid.Nil {
+				id = s.License.UUID
+			}
+			ent.Warnings = append(ent.Warnings, fmt.Sprintf(
+				"Your license (%s) expired on %s and is in its grace period until %s.",
+				id, formatDate(paidEnd(c)), formatDate(c.ExpiresAt.Time)))
+		}
+	}
+	ent.Trial = ent.HasLicense && allTrial
+
+	warning, warningChange := expiryWarning(verified, now, ent.Trial)
+	if warning != "" {
+		ent.Warnings = append(ent.Warnings, warning)
+	}
+
+	actual := usage.ActiveUsers
+	users := ent.Features[featureUserLimit]
+	users.Limit = userLimit
+	users.Actual = &actual
+	ent.Features[featureUserLimit] = users
+	if userLimit != nil && actual > *userLimit {
+		ent.Warnings = append(ent.Warnings, fmt.Sprintf(
+			"Your deployment has %d active users but is only licensed for %d.", actual, *userLimit))
+	}
+
+	if usage.Replicas > 1 && !ent.Features[featureHighAvailability].Enabled {
+		ent.Errors = append(ent.Errors, "You have multiple replicas but your license is not entitled to high availability. You will be unable to connect to workspaces.")
+	}
+
+	nextChange = earliestAfter(now, append(licenseChanges(verified, now), warningChange)...)
+	return ent, nextChange
+}
+
+// cause is the reason a stored license no longer verifies, without the envelope message.
+func cause(err error) string {
+	var licErr *Error
+	if errors.As(err, &licErr) {
+		return licErr.Detail
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "license was not loaded"
+}
+
+// counts reports whether a license counts at now: nbf <= now < exp.
+func counts(c Claims, now time.Time) bool {
+	if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Time) {
+		return false
+	}
+	return c.NotBefore == nil || !now.Before(c.NotBefore.Time)
+}
+
+// paidEnd is the end of the paid term; upload guarantees license_expires, but a missing one
+// is read as "no grace period" rather than a crash.
+func paidEnd(c Claims) time.Time {
+	if c.LicenseExpires != nil {
+		return c.LicenseExpires.Time
+	}
+	return c.ExpiresAt.Time
+}
+
+// levelAt is the level a counting license gives at now.
+func levelAt(c Claims, now time.Time) Entitlement {
+	if now.Before(paidEnd(c)) {
+		return EntitlementEntitled
+	}
+	return EntitlementGracePeriod
+}
+
+// grantedFeatures lists the features a license turns on, user_limit aside since it carries a limit.
+func grantedFeatures(c Claims) []string {
+	var granted []string
+	known := FeatureNames()
+	set := strings.ToLower(c.FeatureSet)
+	for _, name := range known {
+		switch {
+		case name == featureUserLimit:
+			// Only an explicit limit grants it; Compute handles it.
+		case c.AllFeatures || set == "premium":
+			granted = append(granted, name)
+		case set == "enterprise" && name != featureCustomRoles && name != featureMultipleOrganizations:
+			granted = append(granted, name)
+		case c.Features[name] > 0:
+			granted = append(granted, name)
+		}
+	}
+	return granted
+}
+
+// raise lifts a feature to level unless it already has a better one.
+func raise(features map[string]Feature, name string, level Entitlement) {
+	f := features[name]
+	if level.rank() > f.Entitlement.rank() {
+		f.Entitlement = level
+		f.Enabled = true
+	}
+	features[name] = f
+}
+
+// paidTerm is [start, end) of one license's paid term; no start means it began before anything.
+type paidTerm struct {
+	start    time.Time
+	hasStart bool
+	end      time.Time
+}
+
+// startsBy reports whether the term has begun by t.
+func (p paidTerm) startsBy(t time.Time) bool { return !p.hasStart || !p.start.After(t) }
+
+// expiryWarning returns the "expires in N days" warning, if due, and the next moment it changes:
+// when it starts showing, or when its day count next drops.
+//
+// Coverage is the union of the paid terms of every verified license that has not expired,
+// including ones that start later, so a follow-on license uploaded ahead of time that starts no
+// later than the current term ends silences the warning.
+func expiryWarning(verified []Claims, now time.Time, trial bool) (string, time.Time) {
+	var terms []paidTerm
+	for _, c := range verified {
+		if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Time) {
+			continue
+		}
+		term := paidTerm{end: paidEnd(c)}
+		switch {
+		case c.NotBefore != nil:
+			term.start, term.hasStart = c.NotBefore.Time, true
+		case c.IssuedAt != nil:
+			term.start, term.hasStart = c.IssuedAt.Time, true
+		}
+		terms = append(terms, term)
+	}
+
+	end, covered := coverageEnd(terms, now)
+	if !covered {
+		return "", time.Time{}
+	}
+	window := expiryWarningPaid
+	if trial {
+		window = expiryWarningTrial
+	}
+	left := end.Sub(now)
+	if left > window {
+		return "", end.Add(-window)
+	}
+	days := (left + day - 1) / day // rounded up, so the last hours read "1 day", never "0 days"
+	next := end.Add(-(days - 1) * day)
+	if days == 1 {
+		return "Your license expires in 1 day.", next
+	}
+	return fmt.Sprintf("Your license expires in %d days.", days), next
+}
+
+// coverageEnd finds the end of the stretch of paid terms that covers now, following terms that
+// start no later than the current end.
+func coverageEnd(terms []paidTerm, now time.Time) (time.Time, bool) {
+	var end time.Time
+	covered := false
+	for _, term := range terms {
+		if term.startsBy(now) && now.Before(term.end) && (!covered || term.end.After(end)) {
+			end, covered = term.end, true
+		}
+	}
+	if !covered {
+		return time.Time{}, false
+	}
+	for extended := true; extended; {
+		extended = false
+		for _, term := range terms {
+			if term.startsBy(end) && term.end.After(end) {
+				end, extended = term.end, true
+			}
+		}
+	}
+	return end, true
+}
+
+// licenseChanges lists the moments after now at which a verified license starts counting,
+// enters grace, or stops counting.
+func licenseChanges(verified []Claims, now time.Time) []time.Time {
+	var moments []time.Time
+	for _, c := range verified {
+		if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Time) {
+			continue // expired for good: nothing about it changes again
+		}
+		if c.NotBefore != nil && !c.NotBefore.Before(c.ExpiresAt.Time) {
+			continue // expires before it starts, so it never counts
+		}
+		moments = append(moments, c.ExpiresAt.Time, paidEnd(c))
+		if c.NotBefore != nil {
+			moments = append(moments, c.NotBefore.Time)
+		} else if c.IssuedAt != nil {
+			moments = append(moments, c.IssuedAt.Time) // its paid term, and so the warning, starts here
+		}
+	}
+	return moments
+}
+
+// earliestAfter returns the earliest of moments strictly after now, or zero when there is none.
+func earliestAfter(now time.Time, moments ...time.Time) time.Time {
+	var earliest time.Time
+	for _, m := range moments {
+		if m.After(now) && (earliest.IsZero() || m.Before(earliest)) {
+			earliest = m
+		}
+	}
+	return earliest
+}
+
+// formatDate writes the calendar date of t in UTC, as the warnings show it.
+func formatDate(t time.Time) string { return t.UTC().Format(time.DateOnly) }
