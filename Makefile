@@ -59,6 +59,8 @@ $(GOLANGCI_LINT):
 FUZZTIME ?= 2m
 fuzz:
 	$(GO) test ./session/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./license/ -run '^$$' -fuzz '^FuzzVerifyUpload$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./license/ -run '^$$' -fuzz '^FuzzVerifySignedPayload$$' -fuzztime $(FUZZTIME)
 
 ## bench: the benchmarks, with allocation counts
 bench:

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 
+	"entitle/entitlements"
 	"entitle/gen"
 	"entitle/store"
 )
@@ -21,21 +22,26 @@ var _ gen.StrictServerInterface = (*API)(nil)
 // Config is what the handlers need from the server's configuration.
 type Config struct {
 	Store           *store.Store
+	Entitlements    *entitlements.Service
 	Logger          *slog.Logger
 	Version         string
 	SessionDuration time.Duration
 	// PasswordHashCost is the bcrypt cost; zero means bcrypt.DefaultCost.
 	PasswordHashCost int
+	// RefreshCooldown is the minimum gap between explicit refreshes across the deployment.
+	RefreshCooldown time.Duration
 }
 
 // API serves the operations of openapi.yaml.
 type API struct {
 	store           *store.Store
+	entitlements    *entitlements.Service
 	logger          *slog.Logger
 	version         string
 	deploymentID    uuid.UUID
 	sessionDuration time.Duration
 	hashCost        int
+	refreshCooldown time.Duration
 	// dummyHash is compared against when a login names an unknown email, so that login
 	// costs the same whether or not the email exists.
 	dummyHash []byte
@@ -57,11 +63,13 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	}
 	return &API{
 		store:           cfg.Store,
+		entitlements:    cfg.Entitlements,
 		logger:          cfg.Logger,
 		version:         cfg.Version,
 		deploymentID:    deploymentID,
 		sessionDuration: cfg.SessionDuration,
 		hashCost:        cost,
+		refreshCooldown: cfg.RefreshCooldown,
 		dummyHash:       dummy,
 	}, nil
 }

@@ -78,19 +78,20 @@ func (a *API) CreateFirstUser(ctx context.Context, req gen.CreateFirstUserReques
 	if err != nil {
 		return nil, fmt.Errorf("create first user: %w", err)
 	}
+	a.entitlements.Poke() // the active user count changed
 	return gen.CreateFirstUser201JSONResponse{UserId: user.ID, OrganizationId: org.ID}, nil
 }
 
 // LoginWithPassword starts a session.
 func (a *API) LoginWithPassword(ctx context.Context, req gen.LoginWithPasswordRequestObject) (gen.LoginWithPasswordResponseObject, error) {
-	user, err := a.store.UserByEmail(ctx, string(req.Body.Email))
+	user, lookupErr := a.store.UserByEmail(ctx, string(req.Body.Email))
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(lookupErr, store.ErrNotFound):
 		// Spend the same time as a wrong password, so emails cannot be probed.
 		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(req.Body.Password))
 		return gen.LoginWithPassword401JSONResponse{UnauthorizedJSONResponse: gen.UnauthorizedJSONResponse(message(msgBadLogin, ""))}, nil
-	case err != nil:
-		return nil, err
+	case lookupErr != nil:
+		return nil, lookupErr
 	}
 	if bcrypt.CompareHashAndPassword(user.HashedPassword, []byte(req.Body.Password)) != nil {
 		return gen.LoginWithPassword401JSONResponse{UnauthorizedJSONResponse: gen.UnauthorizedJSONResponse(message(msgBadLogin, ""))}, nil
@@ -199,6 +200,7 @@ func (a *API) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
+	a.entitlements.Poke() // the active user count changed
 	resp, err := a.userResponse(ctx, user)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,21 @@ type ServerInterface interface {
 	// GetBuildInfo Build information
 	// (GET /buildinfo)
 	GetBuildInfo(ctx echo.Context) error
+	// GetEntitlements What this deployment is entitled to
+	// (GET /entitlements)
+	GetEntitlements(ctx echo.Context) error
+	// GetLicenses List licenses
+	// (GET /licenses)
+	GetLicenses(ctx echo.Context) error
+	// AddLicense Add a license
+	// (POST /licenses)
+	AddLicense(ctx echo.Context) error
+	// RefreshEntitlements Recompute entitlements now
+	// (POST /licenses/refresh-entitlements)
+	RefreshEntitlements(ctx echo.Context) error
+	// DeleteLicense Delete a license
+	// (DELETE /licenses/{id})
+	DeleteLicense(ctx echo.Context, id string) error
 	// ListOrganizations List organizations
 	// (GET /organizations)
 	ListOrganizations(ctx echo.Context) error
@@ -62,6 +77,58 @@ func (w *ServerInterfaceWrapper) GetBuildInfo(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetBuildInfo(ctx)
+	return err
+}
+
+// GetEntitlements converts echo context to params.
+func (w *ServerInterfaceWrapper) GetEntitlements(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetEntitlements(ctx)
+	return err
+}
+
+// GetLicenses converts echo context to params.
+func (w *ServerInterfaceWrapper) GetLicenses(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetLicenses(ctx)
+	return err
+}
+
+// AddLicense converts echo context to params.
+func (w *ServerInterfaceWrapper) AddLicense(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AddLicense(ctx)
+	return err
+}
+
+// RefreshEntitlements converts echo context to params.
+func (w *ServerInterfaceWrapper) RefreshEntitlements(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RefreshEntitlements(ctx)
+	return err
+}
+
+// DeleteLicense converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteLicense(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteLicense(ctx, id)
 	return err
 }
 
@@ -235,6 +302,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/organizations", wrapper.CreateOrganization, options.OperationMiddlewares["createOrganization"]...)
 	router.GET(options.BaseURL+"/organizations/:organization", wrapper.GetOrganization, options.OperationMiddlewares["getOrganization"]...)
 	router.POST(options.BaseURL+"/organizations/:organization/members/:user", wrapper.AddOrganizationMember, options.OperationMiddlewares["addOrganizationMember"]...)
+	router.GET(options.BaseURL+"/licenses", wrapper.GetLicenses, options.OperationMiddlewares["getLicenses"]...)
+	router.POST(options.BaseURL+"/licenses", wrapper.AddLicense, options.OperationMiddlewares["addLicense"]...)
+	router.DELETE(options.BaseURL+"/licenses/:id", wrapper.DeleteLicense, options.OperationMiddlewares["deleteLicense"]...)
+	router.POST(options.BaseURL+"/licenses/refresh-entitlements", wrapper.RefreshEntitlements, options.OperationMiddlewares["refreshEntitlements"]...)
+	router.GET(options.BaseURL+"/entitlements", wrapper.GetEntitlements, options.OperationMiddlewares["getEntitlements"]...)
 
 }
 
@@ -277,6 +349,374 @@ type GetBuildInfodefaultJSONResponse struct {
 }
 
 func (response GetBuildInfodefaultJSONResponse) VisitGetBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEntitlementsRequestObject struct {
+}
+
+type GetEntitlementsResponseObject interface {
+	VisitGetEntitlementsResponse(w http.ResponseWriter) error
+}
+
+type GetEntitlements200JSONResponse Entitlements
+
+func (response GetEntitlements200JSONResponse) VisitGetEntitlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEntitlementsdefaultJSONResponse struct {
+	Body       Response
+	StatusCode int
+}
+
+func (response GetEntitlementsdefaultJSONResponse) VisitGetEntitlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLicensesRequestObject struct {
+}
+
+type GetLicensesResponseObject interface {
+	VisitGetLicensesResponse(w http.ResponseWriter) error
+}
+
+type GetLicenses200JSONResponse []License
+
+func (response GetLicenses200JSONResponse) VisitGetLicensesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLicenses401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetLicenses401JSONResponse) VisitGetLicensesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLicenses403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetLicenses403JSONResponse) VisitGetLicensesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLicensesdefaultJSONResponse struct {
+	Body       Response
+	StatusCode int
+}
+
+func (response GetLicensesdefaultJSONResponse) VisitGetLicensesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddLicenseRequestObject struct {
+	Body *AddLicenseJSONRequestBody
+}
+
+type AddLicenseResponseObject interface {
+	VisitAddLicenseResponse(w http.ResponseWriter) error
+}
+
+type AddLicense201JSONResponse License
+
+func (response AddLicense201JSONResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddLicense400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AddLicense400JSONResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddLicense401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AddLicense401JSONResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddLicense403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response AddLicense403JSONResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddLicense409JSONResponse struct{ ConflictJSONResponse }
+
+func (response AddLicense409JSONResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddLicensedefaultJSONResponse struct {
+	Body       Response
+	StatusCode int
+}
+
+func (response AddLicensedefaultJSONResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshEntitlementsRequestObject struct {
+}
+
+type RefreshEntitlementsResponseObject interface {
+	VisitRefreshEntitlementsResponse(w http.ResponseWriter) error
+}
+
+type RefreshEntitlements201JSONResponse Response
+
+func (response RefreshEntitlements201JSONResponse) VisitRefreshEntitlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshEntitlements401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RefreshEntitlements401JSONResponse) VisitRefreshEntitlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshEntitlements403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RefreshEntitlements403JSONResponse) VisitRefreshEntitlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshEntitlements429ResponseHeaders struct {
+	RetryAfter int
+}
+
+type RefreshEntitlements429JSONResponse struct {
+	Body    Response
+	Headers RefreshEntitlements429ResponseHeaders
+}
+
+func (response RefreshEntitlements429JSONResponse) VisitRefreshEntitlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshEntitlementsdefaultJSONResponse struct {
+	Body       Response
+	StatusCode int
+}
+
+func (response RefreshEntitlementsdefaultJSONResponse) VisitRefreshEntitlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteLicenseRequestObject struct {
+	Id string `json:"id"`
+}
+
+type DeleteLicenseResponseObject interface {
+	VisitDeleteLicenseResponse(w http.ResponseWriter) error
+}
+
+type DeleteLicense200JSONResponse Response
+
+func (response DeleteLicense200JSONResponse) VisitDeleteLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteLicense401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteLicense401JSONResponse) VisitDeleteLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteLicense403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteLicense403JSONResponse) VisitDeleteLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteLicense404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteLicense404JSONResponse) VisitDeleteLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteLicensedefaultJSONResponse struct {
+	Body       Response
+	StatusCode int
+}
+
+func (response DeleteLicensedefaultJSONResponse) VisitDeleteLicenseResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1008,6 +1448,21 @@ type StrictServerInterface interface {
 	// GetBuildInfo Build information
 	// (GET /buildinfo)
 	GetBuildInfo(ctx context.Context, request GetBuildInfoRequestObject) (GetBuildInfoResponseObject, error)
+	// GetEntitlements What this deployment is entitled to
+	// (GET /entitlements)
+	GetEntitlements(ctx context.Context, request GetEntitlementsRequestObject) (GetEntitlementsResponseObject, error)
+	// GetLicenses List licenses
+	// (GET /licenses)
+	GetLicenses(ctx context.Context, request GetLicensesRequestObject) (GetLicensesResponseObject, error)
+	// AddLicense Add a license
+	// (POST /licenses)
+	AddLicense(ctx context.Context, request AddLicenseRequestObject) (AddLicenseResponseObject, error)
+	// RefreshEntitlements Recompute entitlements now
+	// (POST /licenses/refresh-entitlements)
+	RefreshEntitlements(ctx context.Context, request RefreshEntitlementsRequestObject) (RefreshEntitlementsResponseObject, error)
+	// DeleteLicense Delete a license
+	// (DELETE /licenses/{id})
+	DeleteLicense(ctx context.Context, request DeleteLicenseRequestObject) (DeleteLicenseResponseObject, error)
 	// ListOrganizations List organizations
 	// (GET /organizations)
 	ListOrganizations(ctx context.Context, request ListOrganizationsRequestObject) (ListOrganizationsResponseObject, error)
@@ -1069,6 +1524,146 @@ func (sh *strictHandler) GetBuildInfo(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetBuildInfoResponseObject); ok {
 		return validResponse.VisitGetBuildInfoResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetEntitlements operation middleware
+func (sh *strictHandler) GetEntitlements(ctx echo.Context) error {
+	var request GetEntitlementsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEntitlements(ctx.Request().Context(), request.(GetEntitlementsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEntitlements")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetEntitlementsResponseObject); ok {
+		return validResponse.VisitGetEntitlementsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetLicenses operation middleware
+func (sh *strictHandler) GetLicenses(ctx echo.Context) error {
+	var request GetLicensesRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetLicenses(ctx.Request().Context(), request.(GetLicensesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetLicenses")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetLicensesResponseObject); ok {
+		return validResponse.VisitGetLicensesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AddLicense operation middleware
+func (sh *strictHandler) AddLicense(ctx echo.Context) error {
+	var request AddLicenseRequestObject
+
+	var body AddLicenseJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AddLicense(ctx.Request().Context(), request.(AddLicenseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AddLicense")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AddLicenseResponseObject); ok {
+		return validResponse.VisitAddLicenseResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RefreshEntitlements operation middleware
+func (sh *strictHandler) RefreshEntitlements(ctx echo.Context) error {
+	var request RefreshEntitlementsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RefreshEntitlements(ctx.Request().Context(), request.(RefreshEntitlementsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RefreshEntitlements")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RefreshEntitlementsResponseObject); ok {
+		return validResponse.VisitRefreshEntitlementsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteLicense operation middleware
+func (sh *strictHandler) DeleteLicense(ctx echo.Context, id string) error {
+	var request DeleteLicenseRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteLicense(ctx.Request().Context(), request.(DeleteLicenseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteLicense")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteLicenseResponseObject); ok {
+		return validResponse.VisitDeleteLicenseResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

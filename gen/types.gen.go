@@ -4,10 +4,32 @@
 package gen
 
 import (
+	"encoding/json"
 	"time"
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
+
+// Defines values for Entitlement.
+const (
+	Entitled    Entitlement = "entitled"
+	GracePeriod Entitlement = "grace_period"
+	NotEntitled Entitlement = "not_entitled"
+)
+
+// Valid indicates whether the value is a known member of the Entitlement enum.
+func (e Entitlement) Valid() bool {
+	switch e {
+	case Entitled:
+		return true
+	case GracePeriod:
+		return true
+	case NotEntitled:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for UserStatus.
 const (
@@ -22,6 +44,12 @@ func (e UserStatus) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AddLicenseRequest defines model for AddLicenseRequest.
+type AddLicenseRequest struct {
+	// License The license token, a compact JWT signed with Ed25519.
+	License string `json:"license"`
 }
 
 // BuildInfoResponse defines model for BuildInfoResponse.
@@ -84,6 +112,41 @@ type CreateUserRequest struct {
 
 // Email Example: admin@example.com
 type Email = openapi_types.Email
+
+// Entitlement defines model for Entitlement.
+type Entitlement string
+
+// Entitlements defines model for Entitlements.
+type Entitlements struct {
+	Errors []string `json:"errors"`
+
+	// Features Every known feature, by name.
+	Features         map[string]Feature `json:"features"`
+	HasLicense       bool               `json:"has_license"`
+	RefreshedAt      time.Time          `json:"refreshed_at"`
+	RequireTelemetry bool               `json:"require_telemetry"`
+	Trial            bool               `json:"trial"`
+	Warnings         []string           `json:"warnings"`
+}
+
+// Feature defines model for Feature.
+type Feature struct {
+	Actual      *int64      `json:"actual,omitempty"`
+	Enabled     bool        `json:"enabled"`
+	Entitlement Entitlement `json:"entitlement"`
+	Limit       *int64      `json:"limit,omitempty"`
+}
+
+// License defines model for License.
+type License struct {
+	// Claims The token's payload, verbatim; numbers are exact.
+	Claims     json.RawMessage `json:"claims"`
+	Id         int32           `json:"id"`
+	UploadedAt time.Time       `json:"uploaded_at"`
+
+	// Uuid The token's `jti` when that is a UUID, else one made at upload.
+	Uuid openapi_types.UUID `json:"uuid"`
+}
 
 // LoginWithPasswordRequest defines model for LoginWithPasswordRequest.
 type LoginWithPasswordRequest struct {
@@ -201,6 +264,9 @@ type NotFound = Response
 
 // Unauthorized A message, and on errors the envelope every error uses.
 type Unauthorized = Response
+
+// AddLicenseJSONRequestBody defines body for AddLicense for application/json ContentType.
+type AddLicenseJSONRequestBody = AddLicenseRequest
 
 // CreateOrganizationJSONRequestBody defines body for CreateOrganization for application/json ContentType.
 type CreateOrganizationJSONRequestBody = CreateOrganizationRequest

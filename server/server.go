@@ -13,17 +13,19 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"entitle/api"
+	"entitle/entitlements"
 	"entitle/gen"
 	"entitle/store"
 )
 
 // Server is entitle's HTTP server over one store.
 type Server struct {
-	cfg    Config
-	logger *slog.Logger
-	store  *store.Store
-	spec   *Spec
-	echo   *echo.Echo
+	cfg          Config
+	logger       *slog.Logger
+	store        *store.Store
+	entitlements *entitlements.Service
+	spec         *Spec
+	echo         *echo.Echo
 }
 
 // New opens the database (applying migrations) and builds the HTTP handler. Close releases it.
@@ -42,18 +44,36 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	handlers, err := api.New(ctx, api.Config{
-		Store:            st,
-		Logger:           logger,
-		Version:          cfg.Version,
-		SessionDuration:  cfg.SessionDuration,
-		PasswordHashCost: cfg.PasswordHashCost,
+	deploymentID, err := st.DeploymentID(ctx)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	ent, err := entitlements.New(ctx, entitlements.Config{
+		Store:        st,
+		KeysDir:      cfg.KeysDir(),
+		DeploymentID: deploymentID.String(),
+		Interval:     cfg.EntitlementsRefreshInterval,
+		Logger:       logger,
 	})
 	if err != nil {
 		_ = st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, store: st, spec: spec}
+	handlers, err := api.New(ctx, api.Config{
+		Store:            st,
+		Entitlements:     ent,
+		Logger:           logger,
+		Version:          cfg.Version,
+		SessionDuration:  cfg.SessionDuration,
+		PasswordHashCost: cfg.PasswordHashCost,
+		RefreshCooldown:  cfg.EntitlementsRefreshCooldown,
+	})
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec}
 	s.echo = s.routes(handlers)
 	return s, nil
 }
@@ -82,6 +102,9 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Store is the server's database handle.
 func (s *Server) Store() *store.Store { return s.store }
 
+// Entitlements is the server's entitlements service.
+func (s *Server) Entitlements() *entitlements.Service { return s.entitlements }
+
 // Serve answers requests on ln until ctx ends, then stops accepting, lets requests in flight
 // finish (bounded by the shutdown timeout) and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -94,6 +117,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
+	// The entitlements loop lives exactly as long as serving does.
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		s.entitlements.Run(loopCtx)
+	}()
+	defer func() {
+		stopLoop()
+		<-loopDone
+	}()
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

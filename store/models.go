@@ -57,7 +57,31 @@ type SiteConfig struct {
 	Value string
 }
 
+// License is an uploaded license token; its claims are read from the token itself.
+type License struct {
+	ID         int32 `gorm:"primaryKey"`
+	UploadedAt time.Time
+	JWT        string `gorm:"column:jwt"`
+	Exp        time.Time
+	UUID       uuid.UUID `gorm:"column:uuid"`
+}
+
+// EntitlementsRefresh records when an explicit refresh last ran anywhere in the deployment.
+type EntitlementsRefresh struct {
+	ID          int `gorm:"primaryKey"`
+	RefreshedAt time.Time
+}
+
+// Replica is a running server process of this deployment.
+type Replica struct {
+	ID         uuid.UUID `gorm:"primaryKey"`
+	Hostname   string
+	StartedAt  time.Time
+	LastSeenAt time.Time
+}
+
 // models lists every table's model, for the test that checks migrations match them.
 func models() []any {
-	return []any{&User{}, &Organization{}, &OrganizationMember{}, &APIKey{}, &SiteConfig{}}
+	return []any{&User{}, &Organization{}, &OrganizationMember{}, &APIKey{}, &SiteConfig{},
+		&License{}, &EntitlementsRefresh{}, &Replica{}}
 }

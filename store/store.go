@@ -45,8 +45,9 @@ type Config struct {
 
 // Store is the one handle on the database. A Store made by InTx runs inside that transaction.
 type Store struct {
-	db      *gorm.DB
-	dialect Dialect
+	db          *gorm.DB
+	dialect     Dialect
+	postgresURL string
 }
 
 // Now is the clock every stored timestamp comes from: UTC, truncated to microseconds because
@@ -87,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 	}
-	s := &Store{db: db, dialect: dialect}
+	s := &Store{db: db, dialect: dialect, postgresURL: cfg.PostgresURL}
 	if err := s.configurePool(); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -161,7 +162,7 @@ func (s *Store) Close() error {
 // InTx runs fn in one transaction; fn must use only the Store it is given.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, dialect: s.dialect})
+		return fn(&Store{db: tx, dialect: s.dialect, postgresURL: s.postgresURL})
 	})
 }
 

@@ -23,14 +23,16 @@ import (
 var version = ""
 
 type cli struct {
-	Server serverCmd `cmd:"" help:"Run the API server."`
+	Server  serverCmd  `cmd:"" help:"Run the API server."`
+	License licenseCmd `cmd:"" help:"The license issuer's tools: keygen, sign, inspect (offline)."`
 }
 
 type serverCmd struct {
 	server.Config `embed:""`
 }
 
-func (c *serverCmd) Run(ctx context.Context, stderr io.Writer) error {
+func (c *serverCmd) Run(ctx context.Context) error {
+	stderr := os.Stderr
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	c.Version = buildVersion()
 	return server.Run(ctx, c.Config, logger, func(url string) {
@@ -58,7 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exit = code }),
 		kong.BindTo(ctx, (*context.Context)(nil)),
-		kong.BindTo(stderr, (*io.Writer)(nil)),
+		kong.BindTo(stdout, (*io.Writer)(nil)),
+		kong.BindTo(os.Stdin, (*io.Reader)(nil)),
 	)
 	if err != nil {
 		return fmt.Errorf("build command line: %w", err)

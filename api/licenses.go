@@ -1,0 +1,176 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"entitle/gen"
+	"entitle/license"
+	"entitle/store"
+)
+
+const (
+	msgLicenseExists    = "License has already been added."
+	msgLicenseDeleted   = "License deleted."
+	msgRefreshed        = "Entitlements updated."
+	msgRefreshedTooSoon = "Entitlements were refreshed recently."
+)
+
+// AddLicense verifies and stores a license, then recomputes entitlements on every replica.
+func (a *API) AddLicense(ctx context.Context, req gen.AddLicenseRequestObject) (gen.AddLicenseResponseObject, error) {
+	actor, err := actorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !actor.IsOwner() {
+		return gen.AddLicense403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner can add licenses.")}, nil
+	}
+	// License files usually end in a newline; the token itself never contains white space.
+	token := strings.TrimSpace(req.Body.License)
+	if token == "" {
+		return gen.AddLicense400JSONResponse{BadRequestJSONResponse: invalidField("license", "must not be empty")}, nil
+	}
+	keys, err := a.entitlements.Keys()
+	if err != nil {
+		return nil, err
+	}
+	now := store.Now()
+	lic, err := license.VerifyUpload(token, keys, a.deploymentID.String(), now)
+	var rejected *license.Error
+	if errors.As(err, &rejected) {
+		return gen.AddLicense400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(message(rejected.Message, rejected.Detail))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	row := store.License{UploadedAt: now, JWT: token, Exp: lic.Claims.ExpiresAt.UTC(), UUID: lic.UUID}
+	if err := a.store.InsertLicense(ctx, &row); errors.Is(err, store.ErrConflict) {
+		return gen.AddLicense409JSONResponse{ConflictJSONResponse: conflict(msgLicenseExists, "")}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	a.entitlementsChanged(ctx)
+	return gen.AddLicense201JSONResponse(licenseResponse(row, lic.Payload)), nil
+}
+
+// GetLicenses lists the licenses by id, without their tokens.
+func (a *API) GetLicenses(ctx context.Context, _ gen.GetLicensesRequestObject) (gen.GetLicensesResponseObject, error) {
+	actor, err := actorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !actor.IsOwner() {
+		return gen.GetLicenses403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner can list licenses.")}, nil
+	}
+	rows, err := a.store.Licenses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp := make(gen.GetLicenses200JSONResponse, 0, len(rows))
+	for _, row := range rows {
+		payload, err := tokenPayload(row.JWT)
+		if err != nil {
+			return nil, fmt.Errorf("license %d: %w", row.ID, err)
+		}
+		resp = append(resp, licenseResponse(row, payload))
+	}
+	return resp, nil
+}
+
+// DeleteLicense removes a license and recomputes entitlements on every replica.
+func (a *API) DeleteLicense(ctx context.Context, req gen.DeleteLicenseRequestObject) (gen.DeleteLicenseResponseObject, error) {
+	actor, err := actorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !actor.IsOwner() {
+		return gen.DeleteLicense403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner can delete licenses.")}, nil
+	}
+	id, parseErr := strconv.ParseInt(req.Id, 10, 32)
+	if parseErr != nil || id <= 0 {
+		// Not an id at all: as unknown as any other id.
+		return gen.DeleteLicense404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	}
+	if err := a.store.DeleteLicense(ctx, int32(id)); errors.Is(err, store.ErrNotFound) {
+		return gen.DeleteLicense404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	a.entitlementsChanged(ctx)
+	return gen.DeleteLicense200JSONResponse(message(msgLicenseDeleted, "")), nil
+}
+
+// RefreshEntitlements recomputes now, at most once per cooldown across the deployment.
+func (a *API) RefreshEntitlements(ctx context.Context, _ gen.RefreshEntitlementsRequestObject) (gen.RefreshEntitlementsResponseObject, error) {
+	actor, err := actorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !actor.IsOwner() {
+		return gen.RefreshEntitlements403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner can refresh entitlements.")}, nil
+	}
+	ok, wait, err := a.store.ClaimRefresh(ctx, store.Now(), a.refreshCooldown)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		seconds := max(int(math.Ceil(wait.Seconds())), 1)
+		return gen.RefreshEntitlements429JSONResponse{
+			Body:    message(msgRefreshedTooSoon, fmt.Sprintf("Try again in %d seconds.", seconds)),
+			Headers: gen.RefreshEntitlements429ResponseHeaders{RetryAfter: seconds},
+		}, nil
+	}
+	if err := a.entitlements.Changed(ctx); err != nil {
+		return nil, err
+	}
+	return gen.RefreshEntitlements201JSONResponse(message(msgRefreshed, "")), nil
+}
+
+// GetEntitlements returns the entitlements held in memory.
+func (a *API) GetEntitlements(context.Context, gen.GetEntitlementsRequestObject) (gen.GetEntitlementsResponseObject, error) {
+	ent := a.entitlements.Current()
+	features := make(map[string]gen.Feature, len(ent.Features))
+	for name, f := range ent.Features {
+		features[name] = gen.Feature{Entitlement: gen.Entitlement(f.Entitlement), Enabled: f.Enabled, Limit: f.Limit, Actual: f.Actual}
+	}
+	return gen.GetEntitlements200JSONResponse{
+		Features:         features,
+		Warnings:         ent.Warnings,
+		Errors:           ent.Errors,
+		HasLicense:       ent.HasLicense,
+		Trial:            ent.Trial,
+		RequireTelemetry: ent.RequireTelemetry,
+		RefreshedAt:      ent.RefreshedAt.UTC(),
+	}, nil
+}
+
+// entitlementsChanged recomputes after a change that is already stored. A failure is logged
+// rather than failing the request: the change stands, and the next tick recomputes.
+func (a *API) entitlementsChanged(ctx context.Context) {
+	if err := a.entitlements.Changed(ctx); err != nil {
+		a.logger.Error("recompute entitlements after a license change", "error", err)
+	}
+}
+
+func licenseResponse(row store.License, payload json.RawMessage) gen.License {
+	return gen.License{Id: row.ID, Uuid: row.UUID, UploadedAt: row.UploadedAt.UTC(), Claims: payload}
+}
+
+// tokenPayload is the payload of a stored token, which was verified when it was uploaded.
+func tokenPayload(token string) (json.RawMessage, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("stored license is not a compact JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("decode stored license payload: %w", err)
+	}
+	return payload, nil
+}

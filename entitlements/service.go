@@ -1,0 +1,264 @@
+// Package entitlements keeps the deployment's entitlements in memory and recomputes them when
+// licenses change here or on another replica, on a periodic tick, and at the next moment a
+// license starts, enters grace or expires. Requests read the last computed value; nothing is
+// recomputed per request, and a stored license's signature is verified once when it is loaded.
+package entitlements
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"entitle/license"
+	"entitle/store"
+)
+
+// Heartbeats: a replica writes one every heartbeatInterval and counts as running while its
+// last one is younger than replicaTTL.
+const (
+	heartbeatInterval = 10 * time.Second
+	replicaTTL        = 3 * heartbeatInterval
+)
+
+// Config is what the service needs.
+type Config struct {
+	Store        *store.Store
+	KeysDir      string
+	DeploymentID string
+	// Interval is the periodic recompute.
+	Interval time.Duration
+	Logger   *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service holds the current entitlements.
+type Service struct {
+	cfg     Config
+	replica store.Replica
+
+	// reloadMu serializes reloads; the fields below it are guarded by it.
+	reloadMu sync.Mutex
+	keys     license.Keys
+	verified map[int32]license.Stored
+
+	current atomic.Pointer[license.Entitlements]
+	// keysNow is the trusted key set as last read, for upload checks.
+	keysNow atomic.Pointer[license.Keys]
+	// wake asks the Run loop for a reload; rescheduled tells it the next change moment moved.
+	wake        chan struct{}
+	rescheduled chan time.Time
+}
+
+// New loads the trusted keys and the stored licenses and computes the first entitlements.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	host, _ := os.Hostname()
+	now := cfg.Now().UTC().Truncate(time.Microsecond)
+	s := &Service{
+		cfg:         cfg,
+		replica:     store.Replica{ID: uuid.New(), Hostname: host, StartedAt: now, LastSeenAt: now},
+		verified:    map[int32]license.Stored{},
+		wake:        make(chan struct{}, 1),
+		rescheduled: make(chan time.Time, 1),
+	}
+	if err := cfg.Store.Heartbeat(ctx, s.replica); err != nil {
+		return nil, err
+	}
+	if err := s.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Current returns the entitlements last computed.
+func (s *Service) Current() license.Entitlements {
+	return *s.current.Load()
+}
+
+// ReplicaID names this process among the deployment's replicas.
+func (s *Service) ReplicaID() uuid.UUID { return s.replica.ID }
+
+// Keys re-reads the trusted keys, so a key added to the directory is trusted for uploads at
+// once, without a restart.
+func (s *Service) Keys() (license.Keys, error) {
+	keys, err := loadKeys(s.cfg.KeysDir)
+	if err != nil {
+		return nil, err
+	}
+	s.keysNow.Store(&keys)
+	return keys, nil
+}
+
+// Changed recomputes after a change made through this replica and tells the others.
+func (s *Service) Changed(ctx context.Context) error {
+	if err := s.Reload(ctx); err != nil {
+		return err
+	}
+	return s.cfg.Store.NotifyLicensesChanged(ctx)
+}
+
+// Poke asks the Run loop for a reload soon, without waiting for it; for changes that affect
+// usage, such as a new user.
+func (s *Service) Poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Reload reads the keys, the licenses and the usage and recomputes. Licenses already verified
+// under the same keys are not verified again.
+func (s *Service) Reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+
+	keys, err := s.Keys()
+	if err != nil {
+		return err
+	}
+	if !sameKeys(keys, s.keys) {
+		s.keys = keys
+		s.verified = map[int32]license.Stored{}
+	}
+	rows, err := s.cfg.Store.Licenses(ctx)
+	if err != nil {
+		return err
+	}
+	stored := make([]license.Stored, 0, len(rows))
+	seen := make(map[int32]license.Stored, len(rows))
+	for _, row := range rows {
+		st, ok := s.verified[row.ID]
+		if !ok {
+			lic, err := license.VerifyStored(row.JWT, s.keys)
+			st = license.Stored{ID: int64(row.ID), UUID: row.UUID, License: lic, Err: err}
+		}
+		seen[row.ID] = st
+		stored = append(stored, st)
+	}
+	s.verified = seen // forgets deleted licenses
+
+	users, err := s.cfg.Store.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now().UTC()
+	replicas, err := s.cfg.Store.CountReplicas(ctx, now.Add(-replicaTTL))
+	if err != nil {
+		return err
+	}
+	ent, next := license.Compute(stored, now.Truncate(time.Microsecond), license.Usage{ActiveUsers: users, Replicas: int(max(replicas, 1))})
+	s.current.Store(&ent)
+	select {
+	case <-s.rescheduled:
+	default:
+	}
+	s.rescheduled <- next
+	return nil
+}
+
+// Run recomputes on every trigger until ctx ends: another replica's announcement, a poke, the
+// periodic tick, and the next change moment. It also keeps this replica's heartbeat, and
+// removes it when stopping. The listener goroutine it starts ends before Run returns.
+func (s *Service) Run(ctx context.Context) {
+	var listener sync.WaitGroup
+	listener.Add(1)
+	go func() {
+		defer listener.Done()
+		s.cfg.Store.ListenLicensesChanged(ctx, s.cfg.Logger, s.Poke)
+	}()
+	defer listener.Wait()
+
+	tick := time.NewTicker(s.cfg.Interval)
+	defer tick.Stop()
+	heartbeat := time.NewTicker(heartbeatInterval)
+	defer heartbeat.Stop()
+	changeTimer := time.NewTimer(time.Hour)
+	changeTimer.Stop()
+	defer changeTimer.Stop()
+
+	reload := func(why string) {
+		if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Error("recompute entitlements", "trigger", why, "error", err)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			s.leave()
+			return
+		case next := <-s.rescheduled:
+			changeTimer.Stop()
+			if !next.IsZero() {
+				// A moment late rather than early, so the recompute sees the new state.
+				changeTimer.Reset(time.Until(next) + time.Millisecond)
+			}
+		case <-changeTimer.C:
+			reload("license state change")
+		case <-s.wake:
+			reload("change announced")
+		case <-tick.C:
+			reload("periodic")
+		case <-heartbeat.C:
+			s.replica.LastSeenAt = s.cfg.Now().UTC().Truncate(time.Microsecond)
+			if err := s.cfg.Store.Heartbeat(ctx, s.replica); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Warn("replica heartbeat", "error", err)
+			}
+		}
+	}
+}
+
+// leave removes this replica, so the others stop counting it at once.
+func (s *Service) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.RemoveReplica(ctx, s.replica, s.cfg.Now().Add(-24*time.Hour)); err != nil {
+		s.cfg.Logger.Warn("remove replica", "error", err)
+	}
+}
+
+// loadKeys reads the keys directory; a missing directory trusts no key.
+func loadKeys(dir string) (license.Keys, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return license.Keys{}, nil
+	}
+	keys, err := license.LoadKeys(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("load license keys from %s: %w", dir, err)
+	}
+	return keys, nil
+}
+
+func sameKeys(a, b license.Keys) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for kid, key := range a {
+		if other, ok := b[kid]; !ok || !key.Equal(other) {
+			return false
+		}
+	}
+	return true
+}
+
+// KeyIDs lists the trusted key ids, for the start-up log.
+func KeyIDs(keys license.Keys) string {
+	ids := make([]string, 0, len(keys))
+	for kid := range keys {
+		ids = append(ids, kid)
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
+}
