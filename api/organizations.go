@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/google/uuid"
@@ -157,6 +158,9 @@ func (a *API) lookupOrganization(ctx context.Context, ref string) (store.Organiz
 	if id, ok := parseUUID(ref); ok {
 		return a.store.OrganizationByID(ctx, id)
 	}
+	if !isName(ref) {
+		return store.Organization{}, store.ErrNotFound
+	}
 	return a.store.OrganizationByName(ctx, ref)
 }
 
@@ -168,7 +172,20 @@ func (a *API) lookupUser(ctx context.Context, actor Actor, ref string) (store.Us
 	if id, ok := parseUUID(ref); ok {
 		return a.store.UserByID(ctx, id)
 	}
+	if !isName(ref) {
+		return store.User{}, store.ErrNotFound
+	}
 	return a.store.UserByUsername(ctx, ref)
+}
+
+// namePattern is the rule organization names and usernames follow (openapi.yaml's Name).
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$`)
+
+// isName says whether s could be a stored name at all. Anything else cannot exist, so it is
+// not looked up: that also keeps bytes PostgreSQL refuses in text (NUL, invalid UTF-8) away
+// from the database.
+func isName(s string) bool {
+	return len(s) <= 32 && namePattern.MatchString(s)
 }
 
 // parseUUID accepts only the canonical 36-character form: uuid.Parse also takes 32 bare hex

@@ -110,6 +110,12 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return next(c)
 		}
+		for _, v := range params {
+			// "/organizations/x/members/" names no user: it is not a route, not a bad user.
+			if v == "" {
+				return echo.ErrNotFound
+			}
+		}
 		ctx := req.Context()
 		if requiresSession(s.spec.Doc, route.Operation) {
 			actor, err := s.authenticate(ctx, req)

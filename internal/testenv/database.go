@@ -27,7 +27,7 @@ type Database struct {
 	Name string
 	// NewConfig makes a server configuration on a fresh, empty database that is removed when
 	// the test ends. Servers built from the same Config share the database.
-	NewConfig func(t *testing.T) server.Config
+	NewConfig func(t testing.TB) server.Config
 }
 
 // Databases lists SQLite and PostgreSQL.
@@ -57,7 +57,7 @@ func baseConfig() server.Config {
 	}
 }
 
-func sqliteConfig(t *testing.T) server.Config {
+func sqliteConfig(t testing.TB) server.Config {
 	cfg := baseConfig()
 	cfg.DataDir = t.TempDir()
 	return cfg
@@ -65,7 +65,7 @@ func sqliteConfig(t *testing.T) server.Config {
 
 // postgresConfig creates a database of its own on the server TEST_POSTGRES_URL names and drops
 // it when the test ends. No server is no silent skip: the test fails and says how to give one.
-func postgresConfig(t *testing.T) server.Config {
+func postgresConfig(t testing.TB) server.Config {
 	t.Helper()
 	adminURL := os.Getenv("TEST_POSTGRES_URL")
 	if adminURL == "" {

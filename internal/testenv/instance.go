@@ -29,7 +29,7 @@ type Instance struct {
 }
 
 // Start runs a server on cfg until the test ends (or Stop).
-func Start(t *testing.T, cfg server.Config) *Instance {
+func Start(t testing.TB, cfg server.Config) *Instance {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -53,7 +53,7 @@ func Start(t *testing.T, cfg server.Config) *Instance {
 }
 
 // StartOn starts a server on a fresh database of the given kind.
-func StartOn(t *testing.T, db Database) *Instance {
+func StartOn(t testing.TB, db Database) *Instance {
 	t.Helper()
 	return Start(t, db.NewConfig(t))
 }
@@ -62,7 +62,7 @@ func StartOn(t *testing.T, db Database) *Instance {
 func (i *Instance) Server() *server.Server { return i.server }
 
 // Stop drains and stops the server and closes its database; stopping twice is harmless.
-func (i *Instance) Stop(t *testing.T) {
+func (i *Instance) Stop(t testing.TB) {
 	t.Helper()
 	if i.stop == nil {
 		return
@@ -76,7 +76,7 @@ func (i *Instance) Stop(t *testing.T) {
 // APIURL is the base URL of the API, the generated client's server.
 func (i *Instance) APIURL() string { return i.URL + server.APIPrefix }
 
-func (i *Instance) newClient(t *testing.T, editors ...gen.ClientOption) *gen.ClientWithResponses {
+func (i *Instance) newClient(t testing.TB, editors ...gen.ClientOption) *gen.ClientWithResponses {
 	opts := append([]gen.ClientOption{gen.WithHTTPClient(i.HTTP)}, editors...)
 	c, err := gen.NewClientWithResponses(i.APIURL(), opts...)
 	require.NoError(t, err)
@@ -84,14 +84,14 @@ func (i *Instance) newClient(t *testing.T, editors ...gen.ClientOption) *gen.Cli
 }
 
 // ClientWithToken is a client that sends token in the Coder-Session-Token header.
-func (i *Instance) ClientWithToken(t *testing.T, token string) *gen.ClientWithResponses {
+func (i *Instance) ClientWithToken(t testing.TB, token string) *gen.ClientWithResponses {
 	return i.newClient(t, gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 		req.Header.Set(server.SessionHeader, token)
 		return nil
 	}))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Logf("server: %s", p)

@@ -20,7 +20,7 @@ const (
 )
 
 // SetupOwner creates the first user and signs in as them, returning the session token.
-func (i *Instance) SetupOwner(t *testing.T) string {
+func (i *Instance) SetupOwner(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
 	created, err := i.Client.CreateFirstUserWithResponse(ctx, gen.CreateFirstUserRequest{
@@ -32,7 +32,7 @@ func (i *Instance) SetupOwner(t *testing.T) string {
 }
 
 // Login signs in and returns the session token.
-func (i *Instance) Login(t *testing.T, email, password string) string {
+func (i *Instance) Login(t testing.TB, email, password string) string {
 	t.Helper()
 	resp, err := i.Client.LoginWithPasswordWithResponse(context.Background(), gen.LoginWithPasswordRequest{Email: gen.Email(email), Password: password})
 	require.NoError(t, err)
@@ -42,7 +42,7 @@ func (i *Instance) Login(t *testing.T, email, password string) string {
 
 // CreateMember has the owner create a member (in the default organization unless orgIDs are
 // given) and signs in as them.
-func (i *Instance) CreateMember(t *testing.T, ownerToken, username string, orgIDs ...uuid.UUID) (gen.User, string) {
+func (i *Instance) CreateMember(t testing.TB, ownerToken, username string, orgIDs ...uuid.UUID) (gen.User, string) {
 	t.Helper()
 	req := gen.CreateUserRequest{Email: gen.Email(username + "@example.com"), Username: username, Password: "member-password"}
 	if len(orgIDs) > 0 {

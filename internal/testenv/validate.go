@@ -17,13 +17,13 @@ import (
 // match openapi.yaml: status, headers and body are checked with openapi3filter.ValidateResponse,
 // so the spec and the server cannot drift apart unnoticed.
 type ValidatingDoer struct {
-	t      *testing.T
+	t      testing.TB
 	client *http.Client
 	spec   *server.Spec
 }
 
 // NewValidatingDoer wraps client.
-func NewValidatingDoer(t *testing.T, client *http.Client) *ValidatingDoer {
+func NewValidatingDoer(t testing.TB, client *http.Client) *ValidatingDoer {
 	spec, err := server.LoadSpec()
 	if err != nil {
 		t.Fatalf("load spec: %v", err)
