@@ -11,7 +11,11 @@ GOLANGCI_LINT         := $(CURDIR)/bin/tools/golangci-lint-$(GOLANGCI_LINT_VERSI
 DATA_DIR  ?= $(CURDIR)/.data
 HTTP_ADDR ?= 127.0.0.1:3000
 
-.PHONY: all generate check-generated build run test test-short lint fuzz bench clean
+# Spec linters, pinned, run through npx from the npm registry.
+REDOCLY_VERSION  := 2.77.0
+SPECTRAL_VERSION := 6.16.3
+
+.PHONY: all generate check-generated build run test lint lint-spec fuzz bench clean
 
 all: build
 
@@ -49,6 +53,11 @@ test:
 ## lint: golangci-lint (pinned) over the hand-written code
 lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
+
+## lint-spec: lint openapi.yaml with redocly (redocly.yaml) and spectral (.spectral.yaml: spectral:oas)
+lint-spec:
+	npx --yes @redocly/cli@$(REDOCLY_VERSION) lint openapi.yaml
+	npx --yes @stoplight/spectral-cli@$(SPECTRAL_VERSION) lint --fail-severity=warn openapi.yaml
 
 $(GOLANGCI_LINT):
 	@mkdir -p $(dir $@)

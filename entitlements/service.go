@@ -53,6 +53,8 @@ type Service struct {
 	verified map[int32]license.Stored
 
 	current atomic.Pointer[license.Entitlements]
+	// latestPaidEnd is the latest license_expires of any verified license not yet past exp.
+	latestPaidEnd atomic.Pointer[time.Time]
 	// keysNow is the trusted key set as last read, for upload checks.
 	keysNow atomic.Pointer[license.Keys]
 	// wake asks the Run loop for a reload; rescheduled tells it the next change moment moved.
@@ -86,6 +88,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // Current returns the entitlements last computed.
 func (s *Service) Current() license.Entitlements {
 	return *s.current.Load()
+}
+
+// LatestLicenseExpires is the latest end of a paid term among the licenses still in force;
+// zero when there is none.
+func (s *Service) LatestLicenseExpires() time.Time {
+	return *s.latestPaidEnd.Load()
 }
 
 // ReplicaID names this process among the deployment's replicas.
@@ -159,6 +167,17 @@ func (s *Service) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var latest time.Time
+	for _, st := range stored {
+		if st.License == nil {
+			continue
+		}
+		c := st.License.Claims
+		if c.LicenseExpires != nil && c.ExpiresAt != nil && now.Before(c.ExpiresAt.Time) && c.LicenseExpires.After(latest) {
+			latest = c.LicenseExpires.UTC()
+		}
+	}
+	s.latestPaidEnd.Store(&latest)
 	ent, next := license.Compute(stored, now.Truncate(time.Microsecond), license.Usage{ActiveUsers: users, Replicas: int(max(replicas, 1))})
 	s.current.Store(&ent)
 	select {

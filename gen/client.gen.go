@@ -92,10 +92,15 @@ type ClientInterface interface {
 
 	// GetBuildInfo Build information
 	//
+	// The server's version and this deployment's id. No sign-in needed.
+	//
 	// Corresponds with GET /buildinfo (the `GetBuildInfo` operationId).
 	GetBuildInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetEntitlements What this deployment is entitled to
+	//
+	// Every known feature with its entitlement, plus warnings and errors about the licenses.
+	// Served from memory; no sign-in needed.
 	//
 	// Corresponds with GET /entitlements (the `GetEntitlements` operationId).
 	GetEntitlements(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -207,6 +212,8 @@ type ClientInterface interface {
 
 	// CheckFirstUser Check whether the first user exists
 	//
+	// 200 once the first user (the owner) exists, 404 before. No sign-in needed.
+	//
 	// Corresponds with GET /users/first (the `CheckFirstUser` operationId).
 	CheckFirstUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -257,11 +264,15 @@ type ClientInterface interface {
 
 	// GetCurrentUser The signed-in user
 	//
+	// The user whose session token made the request, with their site roles and organizations.
+	//
 	// Corresponds with GET /users/me (the `GetCurrentUser` operationId).
 	GetCurrentUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetBuildInfo Build information
+//
+// The server's version and this deployment's id. No sign-in needed.
 //
 // Corresponds with GET /buildinfo (the `GetBuildInfo` operationId).
 func (c *Client) GetBuildInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -277,6 +288,9 @@ func (c *Client) GetBuildInfo(ctx context.Context, reqEditors ...RequestEditorFn
 }
 
 // GetEntitlements What this deployment is entitled to
+//
+// Every known feature with its entitlement, plus warnings and errors about the licenses.
+// Served from memory; no sign-in needed.
 //
 // Corresponds with GET /entitlements (the `GetEntitlements` operationId).
 func (c *Client) GetEntitlements(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -518,6 +532,8 @@ func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody,
 
 // CheckFirstUser Check whether the first user exists
 //
+// 200 once the first user (the owner) exists, 404 before. No sign-in needed.
+//
 // Corresponds with GET /users/first (the `CheckFirstUser` operationId).
 func (c *Client) CheckFirstUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCheckFirstUserRequest(c.Server)
@@ -627,6 +643,8 @@ func (c *Client) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 }
 
 // GetCurrentUser The signed-in user
+//
+// The user whose session token made the request, with their site roles and organizations.
 //
 // Corresponds with GET /users/me (the `GetCurrentUser` operationId).
 func (c *Client) GetCurrentUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1212,12 +1230,17 @@ type ClientWithResponsesInterface interface {
 
 	// GetBuildInfoWithResponse Build information
 	//
+	// The server's version and this deployment's id. No sign-in needed.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /buildinfo (the `GetBuildInfo` operationId).
 	GetBuildInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetBuildInfoResult, error)
 
 	// GetEntitlementsWithResponse What this deployment is entitled to
+	//
+	// Every known feature with its entitlement, plus warnings and errors about the licenses.
+	// Served from memory; no sign-in needed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1343,6 +1366,8 @@ type ClientWithResponsesInterface interface {
 
 	// CheckFirstUserWithResponse Check whether the first user exists
 	//
+	// 200 once the first user (the owner) exists, 404 before. No sign-in needed.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /users/first (the `CheckFirstUser` operationId).
@@ -1396,6 +1421,8 @@ type ClientWithResponsesInterface interface {
 	LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResult, error)
 
 	// GetCurrentUserWithResponse The signed-in user
+	//
+	// The user whose session token made the request, with their site roles and organizations.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2432,6 +2459,8 @@ func (r GetCurrentUserResult) ContentType() string {
 
 // GetBuildInfoWithResponse Build information
 //
+// The server's version and this deployment's id. No sign-in needed.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /buildinfo (the `GetBuildInfo` operationId).
@@ -2444,6 +2473,9 @@ func (c *ClientWithResponses) GetBuildInfoWithResponse(ctx context.Context, reqE
 }
 
 // GetEntitlementsWithResponse What this deployment is entitled to
+//
+// Every known feature with its entitlement, plus warnings and errors about the licenses.
+// Served from memory; no sign-in needed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -2647,6 +2679,8 @@ func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, body C
 
 // CheckFirstUserWithResponse Check whether the first user exists
 //
+// 200 once the first user (the owner) exists, 404 before. No sign-in needed.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /users/first (the `CheckFirstUser` operationId).
@@ -2736,6 +2770,8 @@ func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors
 }
 
 // GetCurrentUserWithResponse The signed-in user
+//
+// The user whose session token made the request, with their site roles and organizations.
 //
 // Returns a wrapper object for the known response body format(s).
 //

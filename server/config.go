@@ -5,6 +5,8 @@ package server
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"time"
 )
@@ -19,6 +21,8 @@ type Config struct {
 	SessionDuration             time.Duration `name:"session-duration" env:"ENTITLE_SESSION_DURATION" default:"24h" help:"Session token lifetime; a session slides forward when used."`
 	EntitlementsRefreshInterval time.Duration `name:"entitlements-refresh-interval" env:"ENTITLE_ENTITLEMENTS_REFRESH_INTERVAL" default:"10m" help:"How often entitlements are recomputed."`
 	EntitlementsRefreshCooldown time.Duration `name:"entitlements-refresh-cooldown" env:"ENTITLE_ENTITLEMENTS_REFRESH_COOLDOWN" default:"60s" help:"Minimum gap between explicit entitlement refreshes, across the deployment."`
+	PrometheusAddress           string        `name:"prometheus-address" env:"ENTITLE_PROMETHEUS_ADDRESS" placeholder:"HOST:PORT" help:"Serve Prometheus metrics at /metrics on this address (off when empty)."`
+	LogFormat                   string        `name:"log-format" env:"ENTITLE_LOG_FORMAT" enum:"text,json" default:"text" help:"Log line format: text or json."`
 
 	// Version is what /buildinfo reports; main sets it.
 	Version string `kong:"-"`
@@ -41,6 +45,10 @@ func (c *Config) Validate() error {
 		return errors.New("--entitlements-refresh-interval must be positive")
 	case c.EntitlementsRefreshCooldown < 0:
 		return errors.New("--entitlements-refresh-cooldown must not be negative")
+	case c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json":
+		return errors.New("--log-format must be text or json")
+	case c.PrometheusAddress != "" && c.PrometheusAddress == c.HTTPAddress:
+		return errors.New("--prometheus-address must differ from --http-address")
 	}
 	return nil
 }
@@ -51,6 +59,15 @@ func (c *Config) KeysDir() string {
 		return c.LicenseKeysDir
 	}
 	return filepath.Join(c.DataDir, "license-keys")
+}
+
+// NewLogger makes the logger the configuration asks for, writing to w.
+func (c *Config) NewLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func (c *Config) shutdownTimeout() time.Duration {

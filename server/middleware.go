@@ -29,6 +29,8 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			// Render the error now, so the status logged is the status sent.
 			c.Error(err)
 		}
+		elapsed := time.Since(start)
+		s.metrics.observe(c, elapsed)
 		status := c.Response().Status
 		level := slog.LevelInfo
 		if status >= http.StatusInternalServerError {
@@ -40,7 +42,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("route", c.Path()),
 			slog.String("path", c.Request().URL.Path),
 			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", elapsed),
 			slog.Int64("bytes_out", c.Response().Size),
 			slog.String("remote_ip", c.RealIP()),
 		)

@@ -25,6 +25,7 @@ type Server struct {
 	store        *store.Store
 	entitlements *entitlements.Service
 	spec         *Spec
+	metrics      *metrics
 	echo         *echo.Echo
 }
 
@@ -73,7 +74,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		_ = st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec}
+	m, err := newMetrics(st, ent, logger)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec, metrics: m}
 	s.echo = s.routes(handlers)
 	return s, nil
 }
@@ -98,6 +104,9 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 
 // Handler is the whole HTTP surface, for tests and for Serve.
 func (s *Server) Handler() http.Handler { return s.echo }
+
+// MetricsHandler serves the Prometheus metrics.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }
 
 // Store is the server's database handle.
 func (s *Server) Store() *store.Store { return s.store }
@@ -174,10 +183,44 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready func(url st
 	}
 	url := "http://" + ln.Addr().String()
 	logger.Info("serving", "url", url, "database", string(s.store.Dialect()))
+	if cfg.PrometheusAddress != "" {
+		stopMetrics, err := s.serveMetrics(cfg.PrometheusAddress)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer stopMetrics()
+	}
 	if ready != nil {
 		ready(url)
 	}
 	return s.Serve(ctx, ln)
+}
+
+// serveMetrics serves /metrics on its own listener, apart from the API, until the returned
+// func stops it.
+func (s *Server) serveMetrics(addr string) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for metrics on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.MetricsHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("metrics server", "error", err)
+		}
+	}()
+	s.logger.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
 }
 
 func (s *Server) healthz(c echo.Context) error {

@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -136,6 +137,11 @@ func (s *Store) configurePool() error {
 		sqlDB.SetMaxIdleConns(10)
 	}
 	return nil
+}
+
+// SQLDB is the connection pool, for its statistics.
+func (s *Store) SQLDB() (*sql.DB, error) {
+	return s.db.DB()
 }
 
 // Dialect says which database this Store talks to.

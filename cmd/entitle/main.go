@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,7 +32,7 @@ type serverCmd struct {
 
 func (c *serverCmd) Run(ctx context.Context) error {
 	stderr := os.Stderr
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := c.NewLogger(stderr)
 	c.Version = buildVersion()
 	return server.Run(ctx, c.Config, logger, func(url string) {
 		fmt.Fprintf(stderr, "entitle is listening on %s (API under %s%s)\n", url, url, server.APIPrefix)

@@ -28,11 +28,17 @@ type Instance struct {
 	done   chan error
 }
 
-// Start runs a server on cfg until the test ends (or Stop).
+// Start runs a server on cfg until the test ends (or Stop); warnings and errors it logs go to
+// the test's log.
 func Start(t testing.TB, cfg server.Config) *Instance {
 	t.Helper()
+	return StartWithLogger(t, cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+}
+
+// StartWithLogger is Start with the server logging to logger.
+func StartWithLogger(t testing.TB, cfg server.Config, logger *slog.Logger) *Instance {
+	t.Helper()
 	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.New(ctx, cfg, logger)
 	require.NoError(t, err, "start server")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -1,0 +1,126 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"entitle/entitlements"
+	"entitle/store"
+)
+
+// metrics owns the server's Prometheus registry; nothing registers globally.
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(st *store.Store, ent *entitlements.Service, logger *slog.Logger) (*metrics, error) {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "entitle_http_requests_total",
+			Help: "HTTP requests answered, by route template and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "entitle_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by route template and status.",
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
+		}, []string{"method", "route", "status"}),
+	}
+	sqlDB, err := st.SQLDB()
+	if err != nil {
+		return nil, err
+	}
+	m.registry.MustRegister(
+		m.requests,
+		m.latency,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(sqlDB, string(st.Dialect())),
+		&licenseCollector{ent: ent, logger: logger},
+	)
+	return m, nil
+}
+
+// observe counts a request once its status is known. Requests that matched no route share one
+// label, so random paths cannot grow the series without bound.
+func (m *metrics) observe(c echo.Context, elapsed time.Duration) {
+	route := c.Path()
+	if route == "" || route == APIPrefix+"/*" {
+		route = "unmatched"
+	}
+	labels := prometheus.Labels{
+		"method": c.Request().Method,
+		"route":  route,
+		"status": strconv.Itoa(c.Response().Status),
+	}
+	m.requests.With(labels).Inc()
+	m.latency.With(labels).Observe(elapsed.Seconds())
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// licenseCollector reads the entitlements held in memory at scrape time.
+type licenseCollector struct {
+	ent    *entitlements.Service
+	logger *slog.Logger
+}
+
+var (
+	featureDesc = prometheus.NewDesc("entitle_feature_enabled",
+		"1 when the feature is entitled or in its grace period, else 0; the entitlement label says which.",
+		[]string{"feature", "entitlement"}, nil)
+	licenseExpiresDesc = prometheus.NewDesc("entitle_license_expires_seconds",
+		"Seconds until the latest paid term of the licenses in force ends (negative once it has); absent without a license.",
+		nil, nil)
+	activeUsersDesc = prometheus.NewDesc("entitle_active_users", "Active users, as counted against user_limit.", nil, nil)
+	userLimitDesc   = prometheus.NewDesc("entitle_user_limit", "The licensed user limit; absent when no license sets one.", nil, nil)
+	hasLicenseDesc  = prometheus.NewDesc("entitle_has_license", "1 when some license is in force.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *licenseCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{featureDesc, licenseExpiresDesc, activeUsersDesc, userLimitDesc, hasLicenseDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *licenseCollector) Collect(ch chan<- prometheus.Metric) {
+	ent := c.ent.Current()
+	for name, f := range ent.Features {
+		ch <- prometheus.MustNewConstMetric(featureDesc, prometheus.GaugeValue, boolValue(f.Enabled), name, string(f.Entitlement))
+	}
+	if end := c.ent.LatestLicenseExpires(); !end.IsZero() {
+		ch <- prometheus.MustNewConstMetric(licenseExpiresDesc, prometheus.GaugeValue, time.Until(end).Seconds())
+	}
+	if users, ok := ent.Features[userLimitFeature]; ok {
+		if users.Actual != nil {
+			ch <- prometheus.MustNewConstMetric(activeUsersDesc, prometheus.GaugeValue, float64(*users.Actual))
+		}
+		if users.Limit != nil {
+			ch <- prometheus.MustNewConstMetric(userLimitDesc, prometheus.GaugeValue, float64(*users.Limit))
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(hasLicenseDesc, prometheus.GaugeValue, boolValue(ent.HasLicense))
+}
+
+const userLimitFeature = "user_limit"
+
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
