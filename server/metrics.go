@@ -117,7 +117,6 @@ func (c *licenseCollector) Collect(ch chan<- prometheus.Metric) {
 
 const userLimitFeature = "user_limit"
 
-
 func boolValue(b bool) float64 {
 	if b {
 		return 1

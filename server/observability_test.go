@@ -78,7 +78,7 @@ func TestMetricsShowRouteHistogramsAndLicenseGauges(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, missing.StatusCode())
 	resp, err := http.Get(inst.URL + "/api/v2/no/such/route?x=1")
 	require.NoError(t, err)
-	resp.Body.Close()
+	require.NoError(t, resp.Body.Close())
 
 	rec := httptest.NewRecorder()
 	inst.Server().MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -117,13 +117,13 @@ func TestMetricsAreServedOnTheirOwnAddressOnlyWhenAsked(t *testing.T) {
 	resp, err := http.Get("http://" + cfg.PrometheusAddress + "/metrics")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	require.NoError(t, resp.Body.Close())
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), "entitle_has_license 0")
 
 	resp, err = http.Get(url + "/metrics")
 	require.NoError(t, err)
-	resp.Body.Close()
+	require.NoError(t, resp.Body.Close())
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "the API listener does not serve metrics")
 
 	cancel()

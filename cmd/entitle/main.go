@@ -24,6 +24,12 @@ var version = ""
 type cli struct {
 	Server  serverCmd  `cmd:"" help:"Run the API server."`
 	License licenseCmd `cmd:"" help:"The license issuer's tools: keygen, sign, inspect (offline)."`
+
+	Login         loginCmd         `cmd:"" group:"Client" help:"Sign in to a server and remember the session."`
+	Logout        logoutCmd        `cmd:"" group:"Client" help:"Sign out and forget the stored session."`
+	Organizations organizationsCmd `cmd:"" group:"Client" aliases:"org,orgs" help:"Create, show and list organizations."`
+	Licenses      licensesCmd      `cmd:"" group:"Client" help:"Add, list and delete the server's licenses (owner only)."`
+	Entitlements  entitlementsCmd  `cmd:"" group:"Client" help:"Show what the deployment is entitled to."`
 }
 
 type serverCmd struct {
@@ -34,9 +40,14 @@ func (c *serverCmd) Run(ctx context.Context) error {
 	stderr := os.Stderr
 	logger := c.NewLogger(stderr)
 	c.Version = buildVersion()
-	return server.Run(ctx, c.Config, logger, func(url string) {
+	err := server.Run(ctx, c.Config, logger, func(url string) {
 		fmt.Fprintf(stderr, "entitle is listening on %s (API under %s%s)\n", url, url, server.APIPrefix)
 	})
+	if err != nil {
+		// A start-up failure is one line for the operator, however many the driver wrote.
+		return errors.New(oneLine(err.Error()))
+	}
+	return nil
 }
 
 func main() {
@@ -44,7 +55,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "entitle: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(os.Stderr, "entitle: %v\n", err)
 		os.Exit(1)
 	}
 }

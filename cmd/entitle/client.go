@@ -1,0 +1,289 @@
+package main
+
+// What every client command shares: where the session is kept, the authenticated API client,
+// turning error answers into errors, and printing tables or JSON.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"entitle/gen"
+	"entitle/server"
+)
+
+// errNotSignedIn is what every command that needs a session says when there is none.
+var errNotSignedIn = errors.New("You are not signed in. Run 'entitle login URL' first.") //nolint:revive,staticcheck // a sentence printed to a person as is, never wrapped
+
+// sessionFileName is the file in the config directory that holds the stored session.
+const sessionFileName = "session.json"
+
+// requestTimeout bounds each request so a hung server cannot hang a script forever.
+const requestTimeout = 30 * time.Second
+
+// configFlags names the directory the session is stored in.
+type configFlags struct {
+	GlobalConfig string `name:"global-config" env:"ENTITLE_CONFIG_DIR" type:"path" placeholder:"DIR" help:"Where the session is stored (default: the user config directory, e.g. ~/.config/entitle)."`
+}
+
+// dir is the config directory: the flag, or else os.UserConfigDir()/entitle.
+func (f configFlags) dir() (string, error) {
+	if f.GlobalConfig != "" {
+		return f.GlobalConfig, nil
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find the config directory (set --global-config or ENTITLE_CONFIG_DIR): %w", err)
+	}
+	return filepath.Join(base, "entitle"), nil
+}
+
+// sessionFlags lets a command run against a server other than the stored one, as Coder's
+// CODER_URL and CODER_SESSION_TOKEN do, which is what scripts and CI want.
+type sessionFlags struct {
+	configFlags `embed:""`
+
+	URL   string `name:"url" env:"ENTITLE_URL" help:"Server URL; overrides the stored session's."`
+	Token string `name:"token" env:"ENTITLE_SESSION_TOKEN" help:"Session token; overrides the stored session's."`
+}
+
+// outputFlags picks between a table for people and the API's own JSON for scripts.
+type outputFlags struct {
+	Output string `short:"o" enum:"table,json" default:"table" help:"Output format: table or json."`
+}
+
+// session is what login stores and every other command reads.
+type session struct {
+	URL          string `json:"url"`
+	SessionToken string `json:"session_token"`
+}
+
+// loadSession reads the stored session; a missing file is no session and no error.
+func loadSession(dir string) (*session, error) {
+	path := filepath.Join(dir, sessionFileName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session: %w", err)
+	}
+	var s session
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s is damaged (%w); run 'entitle login URL' again", path, err)
+	}
+	return &s, nil
+}
+
+// saveSession writes the session readable by its owner only, because the token is a
+// password in all but name. Writing a temporary file and renaming it means a crash never
+// leaves half a session behind.
+func saveSession(dir string, s session) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create config directory: %w", err)
+	}
+	b, err := json.MarshalIndent(s, "", "  ") //nolint:gosec // G117: storing the token is the point; the file is 0600
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, sessionFileName+".*")
+	if err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	defer func() { _ = os.Remove(f.Name()) }() // a no-op once the rename has happened
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("save session: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("save session: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, sessionFileName)); err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	return nil
+}
+
+// removeSession deletes the stored session; having none is fine.
+func removeSession(dir string) error {
+	err := os.Remove(filepath.Join(dir, sessionFileName))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove session: %w", err)
+	}
+	return nil
+}
+
+// normalizeURL accepts what people type: with or without a scheme, /api/v2 or a trailing
+// slash, and returns the server's root such as https://entitle.example.com.
+func normalizeURL(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", errors.New("the server URL is empty")
+	}
+	if !strings.Contains(raw, "://") {
+		// Like Coder: a bare host means https, except on this machine, where TLS is rare.
+		scheme := "https"
+		if strings.HasPrefix(raw, "localhost") || strings.HasPrefix(raw, "127.0.0.1") {
+			scheme = "http"
+		}
+		raw = scheme + "://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL: %w", raw, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%q is not an http or https URL", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.Path = strings.TrimSuffix(u.Path, server.APIPrefix)
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	return u.String(), nil
+}
+
+// newAPIClient talks to the API under root, sending token (when not empty) the way Coder's
+// clients do.
+func newAPIClient(root, token string) (*gen.ClientWithResponses, error) {
+	opts := []gen.ClientOption{
+		gen.WithHTTPClient(&http.Client{Timeout: requestTimeout}),
+		gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.Header.Set("User-Agent", "entitle-cli/"+buildVersion())
+			if token != "" {
+				req.Header.Set(server.SessionHeader, token)
+			}
+			return nil
+		}),
+	}
+	return gen.NewClientWithResponses(root+server.APIPrefix, opts...)
+}
+
+// client builds the authenticated client from the flags, the environment and the stored
+// session, in that order of precedence.
+func (f sessionFlags) client() (*gen.ClientWithResponses, error) {
+	dir, err := f.dir()
+	if err != nil {
+		return nil, err
+	}
+	stored, err := loadSession(dir)
+	if err != nil {
+		return nil, err
+	}
+	root, token := "", f.Token
+	if f.URL != "" {
+		if root, err = normalizeURL(f.URL); err != nil {
+			return nil, err
+		}
+	} else if stored != nil {
+		root = stored.URL
+	}
+	// The stored token is only ever sent to the server that issued it: --url pointing
+	// elsewhere must not leak it to another host.
+	if token == "" && stored != nil && stored.URL == root {
+		token = stored.SessionToken
+	}
+	if root == "" || token == "" {
+		return nil, errNotSignedIn
+	}
+	return newAPIClient(root, token)
+}
+
+// apiResult is what every generated *Result has in common.
+type apiResult interface {
+	StatusCode() int
+	ContentType() string
+	GetBody() []byte
+}
+
+// check turns a failed request into an error: the transport's, or the server's envelope.
+// A 401 also says how to sign in again, since that is the only fix.
+func check(res apiResult, err error) error {
+	if err != nil {
+		return fmt.Errorf("could not talk to the server: %w", err)
+	}
+	status := res.StatusCode()
+	if status >= 200 && status < 300 {
+		// The generated client decodes only JSON; anything else (a login page in front of
+		// the server, say) would leave the commands with nothing to show.
+		if !strings.Contains(res.ContentType(), "json") {
+			return fmt.Errorf("the server answered %d with %q, not JSON: is this an entitle server?", status, res.ContentType())
+		}
+		return nil
+	}
+	apiErr := responseError(status, res.GetBody())
+	if status == http.StatusUnauthorized {
+		return fmt.Errorf("%w\nRun 'entitle login URL' to sign in again.", apiErr) //nolint:revive,staticcheck // a sentence printed to a person as is
+	}
+	return apiErr
+}
+
+// responseError renders the error envelope as lines a person reads: the message, the
+// detail, then one "field: detail" line per validation. A body that is not the envelope
+// (a proxy's error page, say) is shown with the HTTP status instead.
+func responseError(status int, body []byte) error {
+	var env gen.Response
+	if err := json.Unmarshal(body, &env); err != nil || env.Message == "" {
+		text := strings.TrimSpace(string(body))
+		if len(text) > 200 {
+			text = text[:200] + "..."
+		}
+		return fmt.Errorf("the server answered %d %s: %s", status, http.StatusText(status), text)
+	}
+	lines := []string{env.Message}
+	if env.Detail != nil && *env.Detail != "" {
+		// "Invalid license" + "token is malformed" reads as one sentence; a message that is
+		// already a sentence gets the detail on a line of its own.
+		if strings.HasSuffix(env.Message, ".") {
+			lines = append(lines, *env.Detail)
+		} else {
+			lines[0] += ": " + *env.Detail
+		}
+	}
+	if env.Validations != nil {
+		for _, v := range *env.Validations {
+			lines = append(lines, v.Field+": "+v.Detail)
+		}
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// print shows a response: its body, indented, with --output json, so scripts get exactly
+// the API's JSON; otherwise what table writes, aligned in columns.
+func (o outputFlags) print(stdout io.Writer, body []byte, table func(w io.Writer)) error {
+	if o.Output == "json" {
+		var out bytes.Buffer
+		if err := json.Indent(&out, body, "", "  "); err != nil {
+			return fmt.Errorf("the server's answer is not JSON: %w", err)
+		}
+		out.WriteByte('\n')
+		_, err := stdout.Write(out.Bytes())
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+	table(tw)
+	return tw.Flush()
+}
+
+// row writes one table row; cells are tab-separated for the tabwriter.
+func row(w io.Writer, cells ...string) {
+	fmt.Fprintln(w, strings.Join(cells, "\t"))
+}
+
+// formatTime shows times as the API does, RFC 3339 in UTC, so the table and the JSON agree.
+func formatTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339)
+}

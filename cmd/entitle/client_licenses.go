@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"entitle/gen"
+)
+
+// licensesCmd manages the licenses on a server (owner only); `entitle license` is the
+// issuer's offline tooling, this is the deployment's side.
+type licensesCmd struct {
+	Add    licensesAddCmd    `cmd:"" help:"Add a license to the server."`
+	List   licensesListCmd   `cmd:"" aliases:"ls" help:"List the server's licenses."`
+	Delete licensesDeleteCmd `cmd:"" aliases:"rm" help:"Delete a license by its id."`
+}
+
+type licensesAddCmd struct {
+	sessionFlags `embed:""`
+	outputFlags  `embed:""`
+
+	File string `arg:"" help:"File holding the license, or - for standard input."`
+}
+
+// Run uploads the license and shows it as the server stored it.
+func (c *licensesAddCmd) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	client, err := c.client()
+	if err != nil {
+		return err
+	}
+	raw, err := readFileOrStdin(c.File, stdin)
+	if err != nil {
+		return err
+	}
+	// Files from editors and `echo` end in a newline, which is not part of the token.
+	res, err := client.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: strings.TrimSpace(string(raw))})
+	if err := check(res, err); err != nil {
+		return err
+	}
+	return c.print(stdout, res.Body, func(w io.Writer) {
+		writeLicenses(w, []gen.License{*res.JSON201})
+	})
+}
+
+type licensesListCmd struct {
+	sessionFlags `embed:""`
+	outputFlags  `embed:""`
+}
+
+// Run lists the licenses; the tokens themselves never leave the server.
+func (c *licensesListCmd) Run(ctx context.Context, stdout io.Writer) error {
+	client, err := c.client()
+	if err != nil {
+		return err
+	}
+	res, err := client.GetLicensesWithResponse(ctx)
+	if err := check(res, err); err != nil {
+		return err
+	}
+	return c.print(stdout, res.Body, func(w io.Writer) {
+		writeLicenses(w, *res.JSON200)
+	})
+}
+
+type licensesDeleteCmd struct {
+	sessionFlags `embed:""`
+	outputFlags  `embed:""`
+
+	ID string `arg:"" help:"The license's id, as 'entitle licenses list' shows it."`
+}
+
+// Run deletes one license.
+func (c *licensesDeleteCmd) Run(ctx context.Context, stdout io.Writer) error {
+	client, err := c.client()
+	if err != nil {
+		return err
+	}
+	res, err := client.DeleteLicenseWithResponse(ctx, c.ID)
+	if err := check(res, err); err != nil {
+		return err
+	}
+	return c.print(stdout, res.Body, func(w io.Writer) {
+		fmt.Fprintf(w, "License %s deleted.\n", c.ID)
+	})
+}
+
+func writeLicenses(w io.Writer, licenses []gen.License) {
+	row(w, "ID", "UUID", "UPLOADED AT", "EXPIRES", "FEATURES")
+	for _, l := range licenses {
+		expires, features := summarizeClaims(l.Claims)
+		row(w, strconv.Itoa(int(l.Id)), l.Uuid.String(), formatTime(l.UploadedAt), expires, features)
+	}
+}
+
+// summarizeClaims reads what a person wants from a license's claims: when the paid term
+// ends (license_expires, else exp) and what it grants. Claims come verbatim from the token,
+// so anything odd shows as "-" rather than failing the whole list.
+func summarizeClaims(raw json.RawMessage) (expires, features string) {
+	var c struct {
+		LicenseExpires json.Number            `json:"license_expires"`
+		Exp            json.Number            `json:"exp"`
+		Trial          bool                   `json:"trial"`
+		FeatureSet     string                 `json:"feature_set"`
+		AllFeatures    bool                   `json:"all_features"`
+		Features       map[string]json.Number `json:"features"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return "-", "-"
+	}
+	expires = "-"
+	for _, n := range []json.Number{c.LicenseExpires, c.Exp} {
+		if secs, err := n.Float64(); err == nil {
+			whole, frac := math.Modf(secs)
+			expires = formatTime(time.Unix(int64(whole), int64(frac*1e9)))
+			break
+		}
+	}
+	var parts []string
+	if c.FeatureSet != "" {
+		parts = append(parts, c.FeatureSet)
+	}
+	if c.AllFeatures {
+		parts = append(parts, "all features")
+	}
+	names := make([]string, 0, len(c.Features))
+	for name := range c.Features {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := c.Features[name]
+		if n, err := v.Int64(); err == nil && n <= 0 {
+			continue // granted only when > 0
+		}
+		if name == "user_limit" {
+			name += "=" + v.String()
+		}
+		parts = append(parts, name)
+	}
+	if c.Trial {
+		parts = append(parts, "trial")
+	}
+	if len(parts) == 0 {
+		return expires, "-"
+	}
+	return expires, strings.Join(parts, ", ")
+}
+
+// entitlementsCmd shows what the deployment is entitled to.
+type entitlementsCmd struct {
+	sessionFlags `embed:""`
+	outputFlags  `embed:""`
+}
+
+// Run shows every feature, then the warnings and errors a person should act on.
+func (c *entitlementsCmd) Run(ctx context.Context, stdout io.Writer) error {
+	client, err := c.client()
+	if err != nil {
+		return err
+	}
+	res, err := client.GetEntitlementsWithResponse(ctx)
+	if err := check(res, err); err != nil {
+		return err
+	}
+	ent := res.JSON200
+	return c.print(stdout, res.Body, func(w io.Writer) {
+		row(w, "FEATURE", "ENTITLEMENT", "ENABLED", "LIMIT", "ACTUAL")
+		names := make([]string, 0, len(ent.Features))
+		for name := range ent.Features {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			f := ent.Features[name]
+			row(w, name, string(f.Entitlement), strconv.FormatBool(f.Enabled), optionalInt(f.Limit), optionalInt(f.Actual))
+		}
+		// Lines without tabs end the tabwriter's columns, so these are not padded.
+		for _, msg := range ent.Warnings {
+			fmt.Fprintf(w, "Warning: %s\n", msg)
+		}
+		for _, msg := range ent.Errors {
+			fmt.Fprintf(w, "Error: %s\n", msg)
+		}
+	})
+}
+
+func optionalInt(n *int64) string {
+	if n == nil {
+		return "-"
+	}
+	return strconv.FormatInt(*n, 10)
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/alecthomas/kong"
+	"golang.org/x/term"
+
+	"entitle/gen"
+)
+
+// loginCmd signs in with an email and password and stores the session for later commands.
+type loginCmd struct {
+	configFlags `embed:""`
+	outputFlags `embed:""`
+
+	URL           string `arg:"" help:"The server, e.g. https://entitle.example.com (with or without /api/v2)."`
+	Email         string `help:"Email to sign in with (default: prompt)."`
+	Password      string `xor:"password" help:"Password (default: prompt). Prefer --password-stdin: flags show up in the process list."`
+	PasswordStdin bool   `xor:"password" help:"Read the password from standard input."`
+}
+
+// Run signs in, greets the user and saves {url, session_token}.
+func (c *loginCmd) Run(ctx context.Context, kctx *kong.Context, stdin io.Reader, stdout io.Writer) error {
+	root, err := normalizeURL(c.URL)
+	if err != nil {
+		return err
+	}
+	dir, err := c.dir()
+	if err != nil {
+		return err
+	}
+	email, password, err := c.credentials(ctx, stdin, kctx.Stderr)
+	if err != nil {
+		return err
+	}
+	anonymous, err := newAPIClient(root, "")
+	if err != nil {
+		return err
+	}
+	login, err := anonymous.LoginWithPasswordWithResponse(ctx, gen.LoginWithPasswordRequest{Email: gen.Email(email), Password: password})
+	if err != nil {
+		return fmt.Errorf("could not talk to the server at %s: %w", root, err)
+	}
+	// Not check(): a 401 here means a wrong password, and "run entitle login" would not help.
+	if login.StatusCode() != http.StatusCreated || login.JSON201 == nil {
+		return responseError(login.StatusCode(), login.Body)
+	}
+	client, err := newAPIClient(root, login.JSON201.SessionToken)
+	if err != nil {
+		return err
+	}
+	me, err := client.GetCurrentUserWithResponse(ctx)
+	if err := check(me, err); err != nil {
+		return err
+	}
+	if me.JSON200 == nil {
+		return fmt.Errorf("the server's answer to GET /users/me is not a user: %s", me.Body)
+	}
+	if err := saveSession(dir, session{URL: root, SessionToken: login.JSON201.SessionToken}); err != nil {
+		return err
+	}
+	return c.print(stdout, me.Body, func(w io.Writer) {
+		fmt.Fprintf(w, "Welcome, %s!\n", me.JSON200.Username)
+	})
+}
+
+// credentials takes the email and password from the flags, or else asks for them. Prompts
+// go to stderr so that stdout carries only the result.
+func (c *loginCmd) credentials(ctx context.Context, stdin io.Reader, stderr io.Writer) (email, password string, err error) {
+	email, password = c.Email, c.Password
+	in := bufio.NewReader(stdin)
+	if c.PasswordStdin {
+		if email == "" {
+			return "", "", errors.New("--password-stdin needs --email, since standard input holds the password")
+		}
+		b, err := io.ReadAll(io.LimitReader(in, 1<<20))
+		if err != nil {
+			return "", "", fmt.Errorf("read the password from standard input: %w", err)
+		}
+		// Only the line ending goes: spaces may belong to the password.
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	tty, isTTY := stdin.(*os.File)
+	isTTY = isTTY && term.IsTerminal(int(tty.Fd()))
+	if email == "" {
+		if isTTY {
+			fmt.Fprint(stderr, "Email: ")
+		}
+		if email, err = readLine(ctx, in); err != nil {
+			return "", "", fmt.Errorf("read email: %w", err)
+		}
+		email = strings.TrimSpace(email)
+	}
+	if password == "" && !c.PasswordStdin {
+		if isTTY {
+			fmt.Fprint(stderr, "Password: ")
+			password, err = readPassword(ctx, tty)
+			fmt.Fprintln(stderr)
+		} else {
+			password, err = readLine(ctx, in)
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("read password: %w", err)
+		}
+	}
+	if email == "" || password == "" {
+		return "", "", errors.New("an email and a password are needed to sign in")
+	}
+	return email, password, nil
+}
+
+// readLine reads one line without its line ending. It gives up when ctx ends, since main
+// catches Ctrl-C and a blocked read would otherwise ignore it until Enter.
+func readLine(ctx context.Context, in *bufio.Reader) (string, error) {
+	type result struct {
+		line string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		line, err := in.ReadString('\n')
+		if errors.Is(err, io.EOF) && line != "" {
+			err = nil // a last line without a newline still counts
+		}
+		done <- result{strings.TrimRight(line, "\r\n"), err}
+	}()
+	select {
+	case r := <-done:
+		if errors.Is(r.err, io.EOF) {
+			return "", errors.New("standard input ended")
+		}
+		return r.line, r.err
+	case <-ctx.Done():
+		return "", errors.New("interrupted")
+	}
+}
+
+// readPassword reads a password from the terminal without echoing it. On Ctrl-C it puts the
+// terminal back itself: term.ReadPassword would only do so once Enter is pressed, and the
+// process would exit leaving echo off.
+func readPassword(ctx context.Context, tty *os.File) (string, error) {
+	fd := int(tty.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", err
+	}
+	type result struct {
+		password []byte
+		err      error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return string(r.password), r.err
+	case <-ctx.Done():
+		_ = term.Restore(fd, state)
+		return "", errors.New("interrupted")
+	}
+}
+
+// logoutCmd ends the session on the server and forgets it here.
+type logoutCmd struct {
+	sessionFlags `embed:""`
+	outputFlags  `embed:""`
+}
+
+// Run signs out. A 401 means the session had already ended, so the stored one is removed
+// all the same; any other failure keeps it, since the token may still work.
+func (c *logoutCmd) Run(ctx context.Context, stdout io.Writer) error {
+	client, err := c.client()
+	if err != nil {
+		return err
+	}
+	dir, err := c.dir()
+	if err != nil {
+		return err
+	}
+	res, err := client.LogoutWithResponse(ctx)
+	if err == nil && res.StatusCode() == http.StatusUnauthorized {
+		if err := removeSession(dir); err != nil {
+			return err
+		}
+		return c.print(stdout, res.Body, func(w io.Writer) {
+			fmt.Fprintln(w, "Your session had already ended; it is forgotten now.")
+		})
+	}
+	if err := check(res, err); err != nil {
+		return err
+	}
+	if err := removeSession(dir); err != nil {
+		return err
+	}
+	return c.print(stdout, res.Body, func(w io.Writer) {
+		fmt.Fprintln(w, "You are signed out.")
+	})
+}
