@@ -1,14 +1,19 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/google/uuid"
 
 	"entitle/gen"
 	"entitle/license"
@@ -56,7 +61,7 @@ func (a *API) AddLicense(ctx context.Context, req gen.AddLicenseRequestObject) (
 		return nil, err
 	}
 	a.entitlementsChanged(ctx)
-	return gen.AddLicense201JSONResponse(licenseResponse(row, lic.Payload)), nil
+	return verbatimLicenses{status: http.StatusCreated, licenses: []gen.License{licenseResponse(row, lic.Payload)}, single: true}, nil
 }
 
 // GetLicenses lists the licenses by id, without their tokens.
@@ -72,13 +77,13 @@ func (a *API) GetLicenses(ctx context.Context, _ gen.GetLicensesRequestObject) (
 	if err != nil {
 		return nil, err
 	}
-	resp := make(gen.GetLicenses200JSONResponse, 0, len(rows))
+	resp := verbatimLicenses{status: http.StatusOK, licenses: make([]gen.License, 0, len(rows))}
 	for _, row := range rows {
 		payload, err := tokenPayload(row.JWT)
 		if err != nil {
 			return nil, fmt.Errorf("license %d: %w", row.ID, err)
 		}
-		resp = append(resp, licenseResponse(row, payload))
+		resp.licenses = append(resp.licenses, licenseResponse(row, payload))
 	}
 	return resp, nil
 }
@@ -160,6 +165,56 @@ func (a *API) entitlementsChanged(ctx context.Context) {
 
 func licenseResponse(row store.License, payload json.RawMessage) gen.License {
 	return gen.License{Id: row.ID, Uuid: row.UUID, UploadedAt: row.UploadedAt.UTC(), Claims: payload}
+}
+
+// verbatimLicenses writes licenses with each one's claims exactly as the token carried them.
+// encoding/json would compact the raw payload and escape <, > and &, so the claims are spliced
+// in as bytes; the rest is encoded as usual. It answers both the add and the list operations.
+type verbatimLicenses struct {
+	status   int
+	licenses []gen.License
+	// single writes the one license as an object rather than a list.
+	single bool
+}
+
+// VisitAddLicenseResponse implements gen.AddLicenseResponseObject.
+func (v verbatimLicenses) VisitAddLicenseResponse(w http.ResponseWriter) error { return v.write(w) }
+
+// VisitGetLicensesResponse implements gen.GetLicensesResponseObject.
+func (v verbatimLicenses) VisitGetLicensesResponse(w http.ResponseWriter) error { return v.write(w) }
+
+func (v verbatimLicenses) write(w http.ResponseWriter) error {
+	var buf bytes.Buffer
+	if !v.single {
+		buf.WriteByte('[')
+	}
+	for i, l := range v.licenses {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		claims := l.Claims
+		l.Claims = nil
+		head, err := json.Marshal(struct {
+			ID         int32     `json:"id"`
+			UUID       uuid.UUID `json:"uuid"`
+			UploadedAt time.Time `json:"uploaded_at"`
+		}{l.Id, l.Uuid, l.UploadedAt})
+		if err != nil {
+			return fmt.Errorf("encode license: %w", err)
+		}
+		buf.Write(head[:len(head)-1]) // without its closing brace
+		buf.WriteString(`,"claims":`)
+		buf.Write(claims)
+		buf.WriteByte('}')
+	}
+	if !v.single {
+		buf.WriteByte(']')
+	}
+	buf.WriteByte('\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(v.status)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 // tokenPayload is the payload of a stored token, which was verified when it was uploaded.

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,24 +21,6 @@ import (
 	"entitle/license"
 	"entitle/server"
 )
-
-// syncBuffer is a log sink the server's goroutines may write to while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // licensedInstance starts a server that trusts one issuer, with an owner signed in and a
 // license granting audit_log and a user limit of 5 uploaded.
@@ -131,7 +111,7 @@ func TestMetricsAreServedOnTheirOwnAddressOnlyWhenAsked(t *testing.T) {
 }
 
 func TestLogsHaveOneJSONLinePerRequestAndNoSecrets(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.LockedBuffer
 	cfg := server.Config{LogFormat: "json"}
 	inst, token, lic := licensedInstance(t, cfg.NewLogger(&logs))
 

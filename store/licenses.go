@@ -52,7 +52,9 @@ func (s *Store) ClaimRefresh(ctx context.Context, now time.Time, cooldown time.D
 	if err := s.with(ctx).Where("id = 1").Take(&last).Error; err != nil {
 		return false, 0, fmt.Errorf("read last entitlements refresh: %w", err)
 	}
-	return false, last.RefreshedAt.Add(cooldown).Sub(now), nil
+	// A caller whose clock read came a moment before the winner's would otherwise be told to
+	// wait a little longer than the whole cooldown.
+	return false, min(last.RefreshedAt.Add(cooldown).Sub(now), cooldown), nil
 }
 
 // Heartbeat records that the replica is alive.
