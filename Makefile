@@ -52,7 +52,7 @@ test:
 
 ## lint: golangci-lint (pinned) over the hand-written code
 lint: $(GOLANGCI_LINT)
-	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --allow-parallel-runners ./...
 
 ## lint-spec: lint openapi.yaml with redocly (redocly.yaml) and spectral (.spectral.yaml: spectral:oas)
 lint-spec:
