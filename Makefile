@@ -15,7 +15,7 @@ HTTP_ADDR ?= 127.0.0.1:3000
 REDOCLY_VERSION  := 2.77.0
 SPECTRAL_VERSION := 6.16.3
 
-.PHONY: all generate check-generated build run test lint lint-spec fuzz bench clean
+.PHONY: all generate check-generated build run test test-browser lint lint-spec fuzz bench clean
 
 all: build
 
@@ -49,6 +49,10 @@ run: build
 ## test: every test, with the race detector, on SQLite and on PostgreSQL (TEST_POSTGRES_URL)
 test:
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+## test-browser: Swagger UI driven in a real headless Chromium (installs Debian's chromium if missing)
+test-browser:
+	scripts/test-browser
 
 ## lint: golangci-lint (pinned) over the hand-written code
 lint: $(GOLANGCI_LINT)

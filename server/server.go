@@ -96,6 +96,7 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	s.registerSwagger(e)
 
 	group := e.Group(APIPrefix, s.apiMiddleware)
 	gen.RegisterHandlers(group, gen.NewStrictHandler(handlers, nil))
