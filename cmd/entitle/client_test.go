@@ -28,10 +28,7 @@ import (
 // package's only TestMain; it lives in this test's temporary directory, which outlives the
 // parallel subtests.
 func TestClient(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "entitle")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	bin := buildBinary(t)
 
 	t.Run("login with flags stores the session readable by its owner only", func(t *testing.T) {
 		t.Parallel()

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// buildBinary builds entitle into the test's temporary directory, so tests run the real binary.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "entitle")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+func TestServerStartFailuresAreOneLineAndANonZeroExit(t *testing.T) {
+	bin := buildBinary(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	// Parallel subtests run after this function returns: hold the port until they are done.
+	t.Cleanup(func() { _ = taken.Close() })
+	takenAddr := taken.Addr().String()
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"an unknown flag", []string{"server", "--no-such-flag"}, "unknown flag --no-such-flag"},
+		{"a malformed duration", []string{"server", "--session-duration", "soon"}, "--session-duration"},
+		{"a negative duration", []string{"server", "--session-duration=-1s", "--data-dir", t.TempDir()}, "--session-duration must be positive"},
+		{"an unknown log format", []string{"server", "--log-format", "xml"}, "--log-format"},
+		{"an unreachable database", []string{"server", "--postgres-url", "postgres://postgres@127.0.0.1:1/entitle?connect_timeout=2", "--data-dir", t.TempDir()}, "connect"},
+		{"an address in use", []string{"server", "--http-address", takenAddr, "--data-dir", t.TempDir()}, "listen on " + takenAddr},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, tc.args...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "it must exit non-zero; stderr: %s", stderr.String())
+			assert.NotZero(t, exit.ExitCode())
+
+			// Logging before the failure is allowed; the failure itself is the last line, alone.
+			lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+			last := lines[len(lines)-1]
+			assert.True(t, strings.HasPrefix(last, "entitle: "), "last line: %q", last)
+			assert.Contains(t, last, tc.want)
+			assert.NotContains(t, stderr.String(), "goroutine", "no panic trace")
+			for _, l := range lines[:len(lines)-1] {
+				assert.Contains(t, l, "level=", "only log lines come before the error: %q", l)
+			}
+		})
+	}
+}
