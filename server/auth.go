@@ -53,7 +53,7 @@ func (s *Server) authenticate(ctx context.Context, req *http.Request) (api.Actor
 	if err != nil {
 		return api.Actor{}, api.Unauthorized(detailMalformed)
 	}
-	key, err := s.store.APIKeyByID(ctx, tok.ID)
+	key, user, err := s.store.Session(ctx, tok.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return api.Actor{}, api.Unauthorized(detailInvalid)
 	}
@@ -71,13 +71,6 @@ func (s *Server) authenticate(ctx context.Context, req *http.Request) (api.Actor
 		if err := s.store.TouchAPIKey(ctx, key.ID, now, now.Add(s.cfg.SessionDuration)); err != nil {
 			return api.Actor{}, err
 		}
-	}
-	user, err := s.store.UserByID(ctx, key.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return api.Actor{}, api.Unauthorized(detailInvalid)
-	}
-	if err != nil {
-		return api.Actor{}, err
 	}
 	return api.Actor{User: user, APIKeyID: key.ID}, nil
 }

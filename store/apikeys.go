@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -39,4 +41,23 @@ func (s *Store) DeleteAPIKey(ctx context.Context, id string) error {
 		return fmt.Errorf("delete api key: %w", err)
 	}
 	return nil
+}
+
+// Session returns the API key with that id together with its user, in one query: every
+// signed-in request needs both.
+func (s *Store) Session(ctx context.Context, id string) (APIKey, User, error) {
+	var k APIKey
+	var u User
+	row := s.with(ctx).Raw(`SELECT k.id, k.hashed_secret, k.user_id, k.created_at, k.last_used, k.expires_at,
+		u.id, u.username, u.email, u.hashed_password, u.site_role, u.created_at, u.updated_at
+		FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?`, id).Row()
+	err := row.Scan(&k.ID, &k.HashedSecret, &k.UserID, &k.CreatedAt, &k.LastUsed, &k.ExpiresAt,
+		&u.ID, &u.Username, &u.Email, &u.HashedPassword, &u.SiteRole, &u.CreatedAt, &u.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return APIKey{}, User{}, fmt.Errorf("select session: %w", ErrNotFound)
+	}
+	if err != nil {
+		return APIKey{}, User{}, fmt.Errorf("select session: %w", err)
+	}
+	return k, u, nil
 }
