@@ -71,18 +71,7 @@ func TestTheFirstUserBecomesTheOwnerOfTheDefaultOrganization(t *testing.T) {
 
 func TestTheFirstUserIsValidated(t *testing.T) {
 	valid := map[string]any{"email": "owner@example.com", "username": "owner", "password": "owner-password"}
-	with := func(field string, value any) map[string]any {
-		body := map[string]any{}
-		for k, v := range valid {
-			body[k] = v
-		}
-		if value == nil {
-			delete(body, field)
-		} else {
-			body[field] = value
-		}
-		return body
-	}
+	with := func(field string, value any) map[string]any { return withField(valid, field, value) }
 	cases := []struct {
 		name  string
 		body  map[string]any

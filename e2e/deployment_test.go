@@ -383,3 +383,17 @@ func decodeOrganizations(t *testing.T, body []byte) []gen.Organization {
 	require.NoError(t, json.Unmarshal(body, &orgs), "body: %s", body)
 	return orgs
 }
+
+// withField copies a valid request body with one field set to value, or left out when value is nil.
+func withField(valid map[string]any, field string, value any) map[string]any {
+	body := make(map[string]any, len(valid))
+	for k, v := range valid {
+		body[k] = v
+	}
+	if value == nil {
+		delete(body, field)
+	} else {
+		body[field] = value
+	}
+	return body
+}

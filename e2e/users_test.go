@@ -136,18 +136,7 @@ func TestTheOwnerCreatesUsers(t *testing.T) {
 
 func TestNewUsersAreValidated(t *testing.T) {
 	valid := map[string]any{"email": "gina@example.com", "username": "gina", "password": "gina-password"}
-	with := func(field string, value any) map[string]any {
-		body := map[string]any{}
-		for k, v := range valid {
-			body[k] = v
-		}
-		if value == nil {
-			delete(body, field)
-		} else {
-			body[field] = value
-		}
-		return body
-	}
+	with := func(field string, value any) map[string]any { return withField(valid, field, value) }
 	cases := []struct {
 		name  string
 		body  map[string]any
