@@ -96,9 +96,6 @@ func (s *Service) LatestLicenseExpires() time.Time {
 	return *s.latestPaidEnd.Load()
 }
 
-// ReplicaID names this process among the deployment's replicas.
-func (s *Service) ReplicaID() uuid.UUID { return s.replica.ID }
-
 // Keys re-reads the trusted keys, so a key added to the directory is trusted for uploads at
 // once, without a restart.
 func (s *Service) Keys() (license.Keys, error) {

@@ -74,6 +74,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		_ = st.Close()
 		return nil, err
 	}
+	if keys, err := ent.Keys(); err == nil && len(keys) > 0 {
+		logger.Info("trusted license keys", "dir", cfg.KeysDir(), "kids", entitlements.KeyIDs(keys))
+	} else if err == nil {
+		logger.Warn("no trusted license keys: every license upload will be refused until a <kid>.pem is added", "dir", cfg.KeysDir())
+	}
 	m, err := newMetrics(st, ent, logger)
 	if err != nil {
 		_ = st.Close()
