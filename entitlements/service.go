@@ -160,9 +160,12 @@ func (s *Service) Reload(ctx context.Context) error {
 		return err
 	}
 	now := s.cfg.Now().UTC()
-	replicas, err := s.cfg.Store.CountReplicas(ctx, now.Add(-replicaTTL))
-	if err != nil {
-		return err
+	replicas := int64(1)
+	if s.cfg.Store.Dialect() == store.DialectPostgres {
+		// SQLite serves one replica by design; only PostgreSQL deployments can have more.
+		if replicas, err = s.cfg.Store.CountReplicas(ctx, now.Add(-replicaTTL)); err != nil {
+			return err
+		}
 	}
 	var latest time.Time
 	for _, st := range stored {
