@@ -71,6 +71,23 @@ func (s *Spec) Route(req *http.Request) (*routers.Route, map[string]string, *htt
 	return route, params, &stripped, err
 }
 
+// AllowedMethods lists the methods the spec has for the request's path; empty when the path
+// is unknown. It is only asked when the request's own method found no operation.
+func (s *Spec) AllowedMethods(req *http.Request) []string {
+	var allowed []string
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if method == req.Method {
+			continue
+		}
+		probe := req.Clone(req.Context())
+		probe.Method = method
+		if _, _, _, err := s.Route(probe); err == nil {
+			allowed = append(allowed, method)
+		}
+	}
+	return allowed
+}
+
 // validateEmail accepts a bare address only: the generated models parse emails with
 // net/mail, which would also take "Name <a@b.c>" and silently drop the name.
 func validateEmail(s string) error {
@@ -108,6 +125,11 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		route, params, stripped, err := s.spec.Route(req)
 		if err != nil {
+			if allowed := s.spec.AllowedMethods(req); len(allowed) > 0 {
+				c.Response().Header().Set(echo.HeaderAllow, strings.Join(allowed, ", "))
+				return &api.Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed.",
+					Detail: fmt.Sprintf("%s answers %s, not %s.", req.URL.Path, strings.Join(allowed, " and "), req.Method)}
+			}
 			return next(c)
 		}
 		for _, v := range params {
