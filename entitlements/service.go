@@ -55,8 +55,6 @@ type Service struct {
 	current atomic.Pointer[license.Entitlements]
 	// latestPaidEnd is the latest license_expires of any verified license not yet past exp.
 	latestPaidEnd atomic.Pointer[time.Time]
-	// keysNow is the trusted key set as last read, for upload checks.
-	keysNow atomic.Pointer[license.Keys]
 	// wake asks the Run loop for a reload; rescheduled tells it the next change moment moved.
 	wake        chan struct{}
 	rescheduled chan time.Time
@@ -99,12 +97,7 @@ func (s *Service) LatestLicenseExpires() time.Time {
 // Keys re-reads the trusted keys, so a key added to the directory is trusted for uploads at
 // once, without a restart.
 func (s *Service) Keys() (license.Keys, error) {
-	keys, err := loadKeys(s.cfg.KeysDir)
-	if err != nil {
-		return nil, err
-	}
-	s.keysNow.Store(&keys)
-	return keys, nil
+	return loadKeys(s.cfg.KeysDir)
 }
 
 // Changed recomputes after a change made through this replica and tells the others.
