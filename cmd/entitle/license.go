@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,16 +140,19 @@ func (c *inspectCmd) Run(stdin io.Reader, stdout io.Writer) error {
 		return err
 	}
 	token := strings.TrimSpace(string(raw))
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return fmt.Errorf("%s is not a license: a license is a compact JWT, three base64url parts joined by dots", c.File)
+	header, claims, err := license.Decode(token)
+	if err != nil {
+		return fmt.Errorf("%s is not a license: %w", c.File, err)
 	}
-	for i, name := range []string{"header", "claims"} {
-		pretty, err := prettySegment(parts[i])
-		if err != nil {
-			return fmt.Errorf("%s: %s: %w", c.File, name, err)
+	for _, seg := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"header", header}, {"claims", claims}} {
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, seg.raw, "  ", "  "); err != nil {
+			return fmt.Errorf("%s: %s: %w", c.File, seg.name, err)
 		}
-		fmt.Fprintf(stdout, "%s:\n%s\n", name, pretty)
+		fmt.Fprintf(stdout, "%s:\n  %s\n", seg.name, pretty.String())
 	}
 	if c.KeysDir == "" {
 		fmt.Fprintln(stdout, "signature: not checked (give --keys-dir to verify)")
@@ -248,16 +250,4 @@ func readFileOrStdin(name string, stdin io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return b, nil
-}
-
-func prettySegment(seg string) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return "", fmt.Errorf("not base64url: %w", err)
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, raw, "  ", "  "); err != nil {
-		return "", fmt.Errorf("not JSON: %w", err)
-	}
-	return "  " + out.String(), nil
 }

@@ -1,0 +1,28 @@
+package license
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecode(t *testing.T) {
+	t.Run("a token's header and payload come back verbatim", func(t *testing.T) {
+		// {"alg":"EdDSA"} . { "user_limit": 9007199254740993 } . signature
+		header, payload, err := Decode("eyJhbGciOiJFZERTQSJ9.eyAidXNlcl9saW1pdCI6IDkwMDcxOTkyNTQ3NDA5OTMgfQ.c2ln")
+		require.NoError(t, err)
+		assert.Equal(t, `{"alg":"EdDSA"}`, string(header))
+		assert.Equal(t, `{ "user_limit": 9007199254740993 }`, string(payload))
+	})
+	for name, token := range map[string]string{
+		"two parts are refused":     "eyJhbGciOiJFZERTQSJ9.e30",
+		"a payload not base64url":   "eyJhbGciOiJFZERTQSJ9.!!.c2ln",
+		"a header that is not JSON": "bm90IGpzb24.e30.c2ln",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := Decode(token)
+			assert.Error(t, err)
+		})
+	}
+}
