@@ -206,9 +206,11 @@ func readJSONBody(req *http.Request) ([]byte, error) {
 		// Be forgiving like Coder: a JSON body without a Content-Type is read as JSON.
 		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: jsonErrorDetail(err)}
+	// The validator decodes the body next; here a cheap check suffices, and only a body that
+	// fails it is decoded again to say where.
+	if !json.Valid(body) {
+		var v any
+		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: jsonErrorDetail(json.Unmarshal(body, &v))}
 	}
 	return body, nil
 }
