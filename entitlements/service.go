@@ -105,7 +105,7 @@ func (s *Service) Changed(ctx context.Context) error {
 	if err := s.Reload(ctx); err != nil {
 		return err
 	}
-	return s.cfg.Store.NotifyLicensesChanged(ctx)
+	return s.cfg.Store.NotifyLicensesChanged(ctx, s.replica.ID.String())
 }
 
 // Poke asks the Run loop for a reload soon, without waiting for it; for changes that affect
@@ -189,7 +189,12 @@ func (s *Service) Run(ctx context.Context) {
 	listener.Add(1)
 	go func() {
 		defer listener.Done()
-		s.cfg.Store.ListenLicensesChanged(ctx, s.cfg.Logger, s.Poke)
+		s.cfg.Store.ListenLicensesChanged(ctx, s.cfg.Logger, func(from string) {
+			// This replica recomputed when it made the change.
+			if from != s.replica.ID.String() {
+				s.Poke()
+			}
+		})
 	}()
 	defer listener.Wait()
 

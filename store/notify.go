@@ -16,23 +16,24 @@ const licensesChannel = "entitle_licenses"
 // can find it in pg_stat_activity.
 const ListenerApplicationName = "entitle-listener"
 
-// NotifyLicensesChanged tells every replica that licenses changed or a refresh was asked for.
-// With SQLite there are no other replicas, and it does nothing.
-func (s *Store) NotifyLicensesChanged(ctx context.Context) error {
+// NotifyLicensesChanged tells every replica that licenses changed or a refresh was asked for;
+// from names the sender, so it can ignore its own announcement. With SQLite there are no other
+// replicas, and it does nothing.
+func (s *Store) NotifyLicensesChanged(ctx context.Context, from string) error {
 	if s.dialect != DialectPostgres {
 		return nil
 	}
-	if err := s.with(ctx).Exec("SELECT pg_notify(?, ?)", licensesChannel, "changed").Error; err != nil {
+	if err := s.with(ctx).Exec("SELECT pg_notify(?, ?)", licensesChannel, from).Error; err != nil {
 		return fmt.Errorf("notify replicas: %w", err)
 	}
 	return nil
 }
 
-// ListenLicensesChanged calls onChange for every change another replica announces, until ctx
+// ListenLicensesChanged calls onChange with the sender of every announced change, until ctx
 // ends. It keeps its own connection and reconnects by itself when the connection drops, calling
-// onChange after each reconnect because announcements made meanwhile were missed. With SQLite
-// it returns at once.
-func (s *Store) ListenLicensesChanged(ctx context.Context, logger *slog.Logger, onChange func()) {
+// onChange("") after each reconnect because announcements made meanwhile were missed. With
+// SQLite it returns at once.
+func (s *Store) ListenLicensesChanged(ctx context.Context, logger *slog.Logger, onChange func(from string)) {
 	if s.dialect != DialectPostgres {
 		return
 	}
@@ -41,7 +42,7 @@ func (s *Store) ListenLicensesChanged(ctx context.Context, logger *slog.Logger, 
 	for ctx.Err() == nil {
 		err := s.listen(ctx, func() {
 			if !first {
-				onChange()
+				onChange("")
 			}
 			first = false
 			backoff = 100 * time.Millisecond
@@ -60,7 +61,7 @@ func (s *Store) ListenLicensesChanged(ctx context.Context, logger *slog.Logger, 
 }
 
 // listen holds one LISTEN connection until it fails or ctx ends.
-func (s *Store) listen(ctx context.Context, connected, onChange func()) error {
+func (s *Store) listen(ctx context.Context, connected func(), onChange func(from string)) error {
 	cfg, err := pgx.ParseConfig(s.postgresURL)
 	if err != nil {
 		return fmt.Errorf("parse postgres url: %w", err)
@@ -82,9 +83,10 @@ func (s *Store) listen(ctx context.Context, connected, onChange func()) error {
 	}
 	connected()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return fmt.Errorf("wait for notification: %w", err)
 		}
-		onChange()
+		onChange(n.Payload)
 	}
 }
