@@ -37,7 +37,7 @@ func licensedInstance(t *testing.T, logger *slog.Logger) (*testenv.Instance, str
 		inst = testenv.Start(t, cfg)
 	}
 	token := inst.SetupOwner(t)
-	lic := issuer.Sign(t, license.Claims{Features: map[string]int64{"audit_log": 1, "user_limit": 5}})
+	lic := issuer.SignValid(t, license.Claims{Features: map[string]int64{"audit_log": 1, "user_limit": 5}})
 	added, err := inst.ClientWithToken(t, token).AddLicenseWithResponse(context.Background(), gen.AddLicenseRequest{License: lic})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, added.StatusCode(), string(added.Body))

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"os"
@@ -183,14 +181,14 @@ func TestClient(t *testing.T) {
 
 	t.Run("licenses add, list and delete, and entitlements", func(t *testing.T) {
 		t.Parallel()
-		priv, keysDir := newLicenseKey(t, "test-key")
+		issuer := testenv.NewIssuer(t, t.TempDir(), "test-key")
 		cfg := testenv.Databases()[0].NewConfig(t)
-		cfg.LicenseKeysDir = keysDir
+		cfg.LicenseKeysDir = issuer.KeysDir
 		e := newCLIEnvOn(t, bin, testenv.Start(t, cfg))
 		e.login(t)
 
 		e.run("", "entitlements").ok(t)
-		first := signLicense(t, priv, "test-key", map[string]int64{"user_limit": 10, "audit_log": 1})
+		first := signLicense(t, issuer, map[string]int64{"user_limit": 10, "audit_log": 1})
 		file := filepath.Join(t.TempDir(), "license.jwt")
 		require.NoError(t, os.WriteFile(file, []byte(first+"\n"), 0o600))
 
@@ -199,7 +197,7 @@ func TestClient(t *testing.T) {
 		assert.Regexp(t, `^ID\s+UUID\s+UPLOADED AT\s+EXPIRES\s+FEATURES\n`, res.stdout)
 		assert.Regexp(t, `(?m)^1\s+[0-9a-f-]{36}\s+\S+\s+\S+\s+audit_log, user_limit=10$`, res.stdout)
 
-		second := signLicense(t, priv, "test-key", map[string]int64{"scim": 1})
+		second := signLicense(t, issuer, map[string]int64{"scim": 1})
 		res = e.run("\n"+second+"\n\n", "licenses", "add", "-", "-o", "json")
 		res.ok(t)
 		var added struct {
@@ -443,23 +441,11 @@ func (r cliResult) fails(t *testing.T, want string) {
 	assert.Empty(t, r.stdout, "entitle %s", strings.Join(r.args, " "))
 }
 
-// newLicenseKey makes a signing key and a keys directory that trusts it as kid.
-func newLicenseKey(t *testing.T, kid string) (ed25519.PrivateKey, string) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	pem, err := license.MarshalPublicKeyPEM(pub)
-	require.NoError(t, err)
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, kid+".pem"), pem, 0o600))
-	return priv, dir
-}
-
 // signLicense signs a license whose paid term ends in 20 days, close enough for a warning.
-func signLicense(t *testing.T, priv ed25519.PrivateKey, kid string, features map[string]int64) string {
+func signLicense(t *testing.T, issuer *testenv.Issuer, features map[string]int64) string {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
-	token, err := license.Sign(priv, kid, license.Claims{
+	return issuer.Sign(t, license.Claims{
 		IssuedAt:       jwt.NewNumericDate(now),
 		NotBefore:      jwt.NewNumericDate(now.Add(-time.Minute)),
 		LicenseExpires: jwt.NewNumericDate(now.Add(20 * 24 * time.Hour)),
@@ -470,6 +456,4 @@ func signLicense(t *testing.T, priv ed25519.PrivateKey, kid string, features map
 		Version:        license.SupportedVersion,
 		Features:       features,
 	})
-	require.NoError(t, err)
-	return token
 }

@@ -58,9 +58,9 @@ func TestEntitlementsWithoutALicense(t *testing.T) {
 	t.Parallel()
 	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		t.Parallel()
-		is := newIssuer(t, "test-key")
+		is := testenv.NewIssuer(t, t.TempDir(), "test-key")
 		cfg := db.NewConfig(t)
-		cfg.LicenseKeysDir = is.keysDir
+		cfg.LicenseKeysDir = is.KeysDir
 		inst := testenv.Start(t, cfg)
 		t.Cleanup(http.DefaultClient.CloseIdleConnections)
 
@@ -92,7 +92,7 @@ func TestEntitlementsFollowLicenses(t *testing.T) {
 		var stored gen.License
 
 		t.Run("uploading an all_features license entitles every feature but user_limit at once", func(t *testing.T) {
-			stored = d.upload(t, d.issuer.sign(t, claims(allFeatures)))
+			stored = d.upload(t, d.issuer.Sign(t, claims(allFeatures)))
 			// The upload's 201 means "stored and recomputed", so no polling.
 			ent := entitlementsOf(t, d.inst.Client)
 			requireFeatureNames(t, ent)
@@ -121,7 +121,7 @@ func TestEntitlementsFollowLicenses(t *testing.T) {
 		})
 
 		t.Run("a license whose nbf is in the future counts for nothing yet", func(t *testing.T) {
-			d.upload(t, d.issuer.sign(t, claims(allFeatures, func(c *license.Claims) {
+			d.upload(t, d.issuer.Sign(t, claims(allFeatures, func(c *license.Claims) {
 				c.NotBefore = jwt.NewNumericDate(time.Now().Add(time.Hour))
 			})))
 			assertNothingEntitled(t, entitlementsOf(t, d.inst.Client))
@@ -138,7 +138,7 @@ func TestGracePeriodStartsOnTime(t *testing.T) {
 		t.Run("a license enters its grace period within a second of license_expires while the server runs", func(t *testing.T) {
 			// JWT times are whole seconds; this lands 2 to 3 seconds from now.
 			paidEnd := time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
-			d.upload(t, d.issuer.sign(t, claims(withFeatures("audit_log"), func(c *license.Claims) {
+			d.upload(t, d.issuer.Sign(t, claims(withFeatures("audit_log"), func(c *license.Claims) {
 				c.LicenseExpires = jwt.NewNumericDate(paidEnd)
 				c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(time.Hour))
 			})))
@@ -181,7 +181,7 @@ func TestUserLimit(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		t.Parallel()
 		d := startDeployment(t, db)
-		d.upload(t, d.issuer.sign(t, claims(func(c *license.Claims) { c.Features["user_limit"] = 1 })))
+		d.upload(t, d.issuer.Sign(t, claims(func(c *license.Claims) { c.Features["user_limit"] = 1 })))
 		const overLimit = "Your deployment has 2 active users but is only licensed for 1."
 
 		t.Run("the owner alone is within a limit of one", func(t *testing.T) {

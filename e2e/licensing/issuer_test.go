@@ -5,13 +5,9 @@ package licensing
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,41 +21,6 @@ import (
 	"entitle/license"
 	"entitle/server"
 )
-
-// issuer signs licenses with a key that the servers of one test trust.
-type issuer struct {
-	kid     string
-	priv    ed25519.PrivateKey
-	keysDir string
-}
-
-// newIssuer makes a key pair and writes its public half as <keysDir>/<kid>.pem.
-func newIssuer(t *testing.T, kid string) *issuer {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	pemBytes, err := license.MarshalPublicKeyPEM(pub)
-	require.NoError(t, err)
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, kid+".pem"), pemBytes, 0o644))
-	return &issuer{kid: kid, priv: priv, keysDir: dir}
-}
-
-// sign makes a license token from c with the trusted key.
-func (is *issuer) sign(t *testing.T, c license.Claims) string {
-	t.Helper()
-	token, err := license.Sign(is.priv, is.kid, c)
-	require.NoError(t, err)
-	return token
-}
-
-// signRaw signs exactly the given header and payload bytes, for payloads that json.Marshal
-// would never write (spaces, characters it escapes).
-func (is *issuer) signRaw(header, payload string) string {
-	enc := base64.RawURLEncoding
-	input := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
-	return input + "." + enc.EncodeToString(ed25519.Sign(is.priv, []byte(input)))
-}
 
 // claims is a license that passes every upload check: paid for 90 days (so no expiry warning),
 // then 7 days of grace; change reads and returns it for tweaks.
@@ -108,7 +69,7 @@ func payloadOf(t *testing.T, token string) []byte {
 // deployment is one server under test with its trusted issuer and owner.
 type deployment struct {
 	inst   *testenv.Instance
-	issuer *issuer
+	issuer *testenv.Issuer
 	owner  *gen.ClientWithResponses
 	// ownerToken signs in as the owner.
 	ownerToken string
@@ -118,9 +79,9 @@ type deployment struct {
 // and sets up its owner. configure may adjust the configuration first.
 func startDeployment(t *testing.T, db testenv.Database, configure ...func(*server.Config)) *deployment {
 	t.Helper()
-	is := newIssuer(t, "test-key")
+	is := testenv.NewIssuer(t, t.TempDir(), "test-key")
 	cfg := db.NewConfig(t)
-	cfg.LicenseKeysDir = is.keysDir
+	cfg.LicenseKeysDir = is.KeysDir
 	for _, f := range configure {
 		f(&cfg)
 	}

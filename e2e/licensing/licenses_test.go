@@ -99,7 +99,7 @@ func TestAddingALicense(t *testing.T) {
 		ctx := context.Background()
 
 		t.Run("the owner gets 201 with id, uuid, uploaded_at and the claims exactly as signed", func(t *testing.T) {
-			token := d.issuer.sign(t, claims(func(c *license.Claims) {
+			token := d.issuer.Sign(t, claims(func(c *license.Claims) {
 				c.Features["user_limit"] = bigUserLimit
 				c.Features["audit_log"] = 1
 			}))
@@ -132,14 +132,14 @@ func TestAddingALicense(t *testing.T) {
 
 		t.Run("uuid is the jti when the jti is a UUID", func(t *testing.T) {
 			jti := uuid.New()
-			got := d.upload(t, d.issuer.sign(t, claims(func(c *license.Claims) { c.ID = jti.String() })))
+			got := d.upload(t, d.issuer.Sign(t, claims(func(c *license.Claims) { c.ID = jti.String() })))
 			assert.Equal(t, jti, got.Uuid)
 		})
 
 		t.Run("uuid is a fresh valid UUID when the jti is not one", func(t *testing.T) {
-			first := d.upload(t, d.issuer.sign(t, claims(func(c *license.Claims) { c.ID = "license-42"; c.AccountID = "one" })))
-			second := d.upload(t, d.issuer.sign(t, claims(func(c *license.Claims) { c.ID = "license-42"; c.AccountID = "two" })))
-			none := d.upload(t, d.issuer.sign(t, claims(func(c *license.Claims) { c.ID = "" })))
+			first := d.upload(t, d.issuer.Sign(t, claims(func(c *license.Claims) { c.ID = "license-42"; c.AccountID = "one" })))
+			second := d.upload(t, d.issuer.Sign(t, claims(func(c *license.Claims) { c.ID = "license-42"; c.AccountID = "two" })))
+			none := d.upload(t, d.issuer.Sign(t, claims(func(c *license.Claims) { c.ID = "" })))
 			for _, l := range []gen.License{first, second, none} {
 				assert.NotEqual(t, uuid.Nil, l.Uuid)
 				assert.Equal(t, uuid.Version(4), l.Uuid.Version(), "uuid %s", l.Uuid)
@@ -152,7 +152,7 @@ func TestAddingALicense(t *testing.T) {
 			payload := `{ "version": 3,  "exp": ` + strconv.FormatInt(now+3600, 10) +
 				`, "license_expires": ` + strconv.FormatInt(now+1800, 10) +
 				`, "iat": ` + strconv.FormatInt(now, 10) + `, "features": { "user_limit": 9007199254740993 } }`
-			token := d.issuer.signRaw(`{"alg":"EdDSA","typ":"JWT","kid":"test-key"}`, payload)
+			token := d.issuer.SignRaw(`{"alg":"EdDSA","typ":"JWT","kid":"test-key"}`, payload)
 			got := d.upload(t, token)
 			assert.Equal(t, payload, string(got.Claims))
 		})
@@ -163,12 +163,12 @@ func TestAddingALicense(t *testing.T) {
 			payload := `{"version":3,"exp":` + strconv.FormatInt(now+3600, 10) +
 				`,"license_expires":` + strconv.FormatInt(now+1800, 10) +
 				`,"account_id":"Smith & Sons <ops>"}`
-			got := d.upload(t, d.issuer.signRaw(`{"alg":"EdDSA","typ":"JWT","kid":"test-key"}`, payload))
+			got := d.upload(t, d.issuer.SignRaw(`{"alg":"EdDSA","typ":"JWT","kid":"test-key"}`, payload))
 			assert.Equal(t, payload, string(got.Claims))
 		})
 
 		t.Run("the identical token a second time is 409", func(t *testing.T) {
-			token := d.issuer.sign(t, claims(func(c *license.Claims) { c.AccountID = "twice" }))
+			token := d.issuer.Sign(t, claims(func(c *license.Claims) { c.AccountID = "twice" }))
 			d.upload(t, token)
 			resp, err := d.owner.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: token})
 			require.NoError(t, err)
@@ -177,7 +177,7 @@ func TestAddingALicense(t *testing.T) {
 		})
 
 		t.Run("a license with a trailing newline is accepted and stored trimmed", func(t *testing.T) {
-			token := d.issuer.sign(t, claims(func(c *license.Claims) { c.AccountID = "newline" }))
+			token := d.issuer.Sign(t, claims(func(c *license.Claims) { c.AccountID = "newline" }))
 			got := d.upload(t, token+"\n")
 			assert.Equal(t, string(payloadOf(t, token)), string(got.Claims))
 
@@ -187,7 +187,7 @@ func TestAddingALicense(t *testing.T) {
 		})
 
 		t.Run("the token appears in no response body", func(t *testing.T) {
-			token := d.issuer.sign(t, claims(func(c *license.Claims) { c.AccountID = "secret-token" }))
+			token := d.issuer.Sign(t, claims(func(c *license.Claims) { c.AccountID = "secret-token" }))
 			signature := token[strings.LastIndex(token, ".")+1:]
 			added, err := d.owner.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: token})
 			require.NoError(t, err)
@@ -224,16 +224,15 @@ func TestRejectedLicenses(t *testing.T) {
 		t.Parallel()
 		d := startDeployment(t, db)
 		ownID := deploymentID(t, d.inst.Client)
-		stranger := newIssuer(t, "stranger") // a key the server does not trust
-		impostor := newIssuer(t, "test-key") // the trusted kid, the wrong private key
+		stranger := testenv.NewIssuer(t, t.TempDir(), "stranger") // a key the server does not trust
+		impostor := testenv.NewIssuer(t, t.TempDir(), "test-key") // the trusted kid, the wrong private key
 		now := time.Now()
 		otherDeployment := "00000000-0000-4000-8000-000000000001"
 		exp := now.Add(-time.Hour).Truncate(time.Second)
 
 		hs256, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"version": 3}).SignedString([]byte("secret"))
 		require.NoError(t, err)
-		noKid, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"version": 3}).SignedString(d.issuer.priv)
-		require.NoError(t, err)
+		noKid := d.issuer.SignRaw(`{"alg":"EdDSA","typ":"JWT"}`, `{"version":3}`)
 
 		cases := []struct {
 			name        string
@@ -242,16 +241,16 @@ func TestRejectedLicenses(t *testing.T) {
 			wantDetail  []string // each must appear in the detail
 		}{
 			{
-				name: "a license signed by an unknown kid is rejected naming the kid", token: stranger.sign(t, claims()),
+				name: "a license signed by an unknown kid is rejected naming the kid", token: stranger.Sign(t, claims()),
 				wantMessage: msgInvalidLicense, wantDetail: []string{"stranger"},
 			},
 			{
-				name: "a license with a bad signature is rejected naming the signature", token: impostor.sign(t, claims()),
+				name: "a license with a bad signature is rejected naming the signature", token: impostor.Sign(t, claims()),
 				wantMessage: msgInvalidLicense, wantDetail: []string{"signature"},
 			},
 			{
 				name: "an expired license is rejected giving the expiry time",
-				token: d.issuer.sign(t, claims(func(c *license.Claims) {
+				token: d.issuer.Sign(t, claims(func(c *license.Claims) {
 					c.ExpiresAt = jwt.NewNumericDate(exp)
 					c.LicenseExpires = jwt.NewNumericDate(exp.Add(-time.Hour))
 				})),
@@ -259,7 +258,7 @@ func TestRejectedLicenses(t *testing.T) {
 			},
 			{
 				name: "a license for another deployment is rejected listing both ids",
-				token: d.issuer.sign(t, claims(func(c *license.Claims) {
+				token: d.issuer.Sign(t, claims(func(c *license.Claims) {
 					c.DeploymentIDs = []string{otherDeployment}
 				})),
 				wantMessage: msgWrongDeployment, wantDetail: []string{otherDeployment, ownID},
@@ -283,29 +282,29 @@ func TestRejectedLicenses(t *testing.T) {
 			},
 			{
 				name:        "a license of version 2 is rejected naming the version",
-				token:       d.issuer.sign(t, claims(func(c *license.Claims) { c.Version = 2 })),
+				token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.Version = 2 })),
 				wantMessage: msgInvalidLicense, wantDetail: []string{"version"},
 			},
 			{
 				name:        "a license without exp is rejected naming exp",
-				token:       d.issuer.sign(t, claims(func(c *license.Claims) { c.ExpiresAt = nil })),
+				token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.ExpiresAt = nil })),
 				wantMessage: msgInvalidLicense, wantDetail: []string{"exp"},
 			},
 			{
 				name:        "a license without license_expires is rejected naming it",
-				token:       d.issuer.sign(t, claims(func(c *license.Claims) { c.LicenseExpires = nil })),
+				token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.LicenseExpires = nil })),
 				wantMessage: msgInvalidLicense, wantDetail: []string{"license_expires"},
 			},
 			{
 				name: "a license whose license_expires is after exp is rejected naming both",
-				token: d.issuer.sign(t, claims(func(c *license.Claims) {
+				token: d.issuer.Sign(t, claims(func(c *license.Claims) {
 					c.LicenseExpires = jwt.NewNumericDate(c.ExpiresAt.Add(time.Hour))
 				})),
 				wantMessage: msgInvalidLicense, wantDetail: []string{"license_expires", "exp"},
 			},
 			{
 				name:        "a license issued an hour in the future is rejected naming iat",
-				token:       d.issuer.sign(t, claims(func(c *license.Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour)) })),
+				token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour)) })),
 				wantMessage: msgInvalidLicense, wantDetail: []string{"future"},
 			},
 		}
@@ -332,7 +331,7 @@ func TestRejectedLicenses(t *testing.T) {
 		})
 
 		t.Run("a license whose nbf is in the future is accepted", func(t *testing.T) {
-			d.upload(t, d.issuer.sign(t, claims(func(c *license.Claims) {
+			d.upload(t, d.issuer.Sign(t, claims(func(c *license.Claims) {
 				c.NotBefore = jwt.NewNumericDate(now.Add(24 * time.Hour))
 			})))
 		})
@@ -348,7 +347,7 @@ func TestListingLicenses(t *testing.T) {
 		t.Run("licenses are listed by id, each as its upload returned it", func(t *testing.T) {
 			var uploaded []json.RawMessage
 			for _, account := range []string{"first", "second", "third"} {
-				token := d.issuer.sign(t, claims(func(c *license.Claims) { c.AccountID = account }))
+				token := d.issuer.Sign(t, claims(func(c *license.Claims) { c.AccountID = account }))
 				resp, err := d.owner.AddLicenseWithResponse(context.Background(), gen.AddLicenseRequest{License: token})
 				require.NoError(t, err)
 				require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
@@ -383,8 +382,8 @@ func TestDeletingLicenses(t *testing.T) {
 		ctx := context.Background()
 
 		t.Run("deleting a license gives 200 and deleting it again gives 404", func(t *testing.T) {
-			keep := d.upload(t, d.issuer.sign(t, claims(func(c *license.Claims) { c.AccountID = "keep" })))
-			gone := d.upload(t, d.issuer.sign(t, claims(func(c *license.Claims) { c.AccountID = "gone" })))
+			keep := d.upload(t, d.issuer.Sign(t, claims(func(c *license.Claims) { c.AccountID = "keep" })))
+			gone := d.upload(t, d.issuer.Sign(t, claims(func(c *license.Claims) { c.AccountID = "gone" })))
 			id := strconv.Itoa(int(gone.Id))
 
 			resp, err := d.owner.DeleteLicenseWithResponse(ctx, id)
@@ -422,10 +421,10 @@ func TestMembersCannotManageLicenses(t *testing.T) {
 		ctx := context.Background()
 		_, memberToken := d.inst.CreateMember(t, d.ownerToken, "bob")
 		member := d.inst.ClientWithToken(t, memberToken)
-		stored := d.upload(t, d.issuer.sign(t, claims()))
+		stored := d.upload(t, d.issuer.Sign(t, claims()))
 
 		t.Run("a member adding a license gets 403", func(t *testing.T) {
-			resp, err := member.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: d.issuer.sign(t, claims())})
+			resp, err := member.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: d.issuer.Sign(t, claims())})
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusForbidden, resp.StatusCode(), string(resp.Body))
 		})

@@ -38,10 +38,10 @@ func TestTwoReplicaProcessesShareOneDatabase(t *testing.T) {
 	db := testenv.Databases()[1]
 	require.Equal(t, "postgres", db.Name, "testenv.Databases()[1] must be PostgreSQL")
 	postgresURL := db.NewConfig(t).PostgresURL
-	is := newIssuer(t, "test-key")
+	is := testenv.NewIssuer(t, t.TempDir(), "test-key")
 
-	a := startReplica(t, "A", postgresURL, is.keysDir)
-	b := startReplica(t, "B", postgresURL, is.keysDir)
+	a := startReplica(t, "A", postgresURL, is.KeysDir)
+	b := startReplica(t, "B", postgresURL, is.KeysDir)
 	ownerToken := a.setupOwner(t)
 	ownerA := a.withToken(t, ownerToken)
 	ownerB := b.withToken(t, ownerToken)
@@ -60,7 +60,7 @@ func TestTwoReplicaProcessesShareOneDatabase(t *testing.T) {
 
 	var first gen.License
 	t.Run("a license uploaded on A shows on B within a second", func(t *testing.T) {
-		resp, err := ownerA.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: is.sign(t, claims(withFeatures("audit_log")))})
+		resp, err := ownerA.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: is.Sign(t, claims(withFeatures("audit_log")))})
 		require.NoError(t, err)
 		require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
 		first = *resp.JSON201
@@ -134,7 +134,7 @@ func TestTwoReplicaProcessesShareOneDatabase(t *testing.T) {
 		require.NoError(t, rows.Close())
 		require.Equal(t, 2, terminated, "both replicas' listener connections should have been cut")
 
-		resp, err := ownerA.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: is.sign(t, claims(withFeatures("scim")))})
+		resp, err := ownerA.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: is.Sign(t, claims(withFeatures("scim")))})
 		require.NoError(t, err)
 		require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
 		seenOnB(t, 3*time.Second, "scim", "entitled")
