@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -86,8 +85,8 @@ func TestMetricsShowRouteHistogramsAndLicenseGauges(t *testing.T) {
 
 func TestMetricsAreServedOnTheirOwnAddressOnlyWhenAsked(t *testing.T) {
 	cfg := testenv.Databases()[0].NewConfig(t)
-	cfg.HTTPAddress = freeAddress(t)
-	cfg.PrometheusAddress = freeAddress(t)
+	cfg.HTTPAddress = testenv.FreeAddress(t)
+	cfg.PrometheusAddress = testenv.FreeAddress(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -180,13 +179,4 @@ func metricValue(t *testing.T, body, name string) float64 {
 	}
 	t.Fatalf("metric %s not found", name)
 	return 0
-}
-
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -94,22 +93,12 @@ type replica struct {
 	t      *testing.T
 }
 
-// freeAddress finds a port nobody listens on right now.
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 // startReplica runs `entitle server` on postgresURL until the test ends, then stops it with
 // SIGTERM and requires a clean exit 0.
 func startReplica(t *testing.T, name, postgresURL, keysDir string) *replica {
 	t.Helper()
 	bin := entitleBinary(t)
-	addr := freeAddress(t)
+	addr := testenv.FreeAddress(t)
 	r := &replica{name: name, url: "http://" + addr, output: &testenv.LockedBuffer{}, transport: &http.Transport{}, t: t}
 	cmd := exec.Command(bin, "server",
 		"--postgres-url", postgresURL,

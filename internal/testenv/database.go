@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -115,4 +116,19 @@ func redact(raw string) string {
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(fmt.Sprint(err)), " ")
+}
+
+// FreeAddress is a loopback address no one listens on right now, for servers a test starts
+// by address rather than by listener.
+func FreeAddress(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	return addr
 }
