@@ -22,6 +22,7 @@ var _ gen.StrictServerInterface = (*API)(nil)
 // Config is what the handlers need from the server's configuration.
 type Config struct {
 	Store           *store.Store
+	DeploymentID    uuid.UUID
 	Entitlements    *entitlements.Service
 	Logger          *slog.Logger
 	Version         string
@@ -47,15 +48,11 @@ type API struct {
 	dummyHash []byte
 }
 
-// New builds the API; it reads the deployment id once, since it never changes.
-func New(ctx context.Context, cfg Config) (*API, error) {
+// New builds the API.
+func New(cfg Config) (*API, error) {
 	cost := cfg.PasswordHashCost
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
-	}
-	deploymentID, err := cfg.Store.DeploymentID(ctx)
-	if err != nil {
-		return nil, err
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("entitle-timing-equalizer"), cost)
 	if err != nil {
@@ -66,7 +63,7 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 		entitlements:    cfg.Entitlements,
 		logger:          cfg.Logger,
 		version:         cfg.Version,
-		deploymentID:    deploymentID,
+		deploymentID:    cfg.DeploymentID,
 		sessionDuration: cfg.SessionDuration,
 		hashCost:        cost,
 		refreshCooldown: cfg.RefreshCooldown,

@@ -61,8 +61,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		_ = st.Close()
 		return nil, err
 	}
-	handlers, err := api.New(ctx, api.Config{
+	handlers, err := api.New(api.Config{
 		Store:            st,
+		DeploymentID:     deploymentID,
 		Entitlements:     ent,
 		Logger:           logger,
 		Version:          cfg.Version,
