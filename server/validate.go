@@ -10,6 +10,8 @@ import (
 	"mime"
 	"net/http"
 	"net/mail"
+	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -27,17 +29,22 @@ import (
 // APIPrefix is where the API's routes live; openapi.yaml's server URL.
 const APIPrefix = "/api/v2"
 
-// Spec is the embedded openapi.yaml, with a router that finds an operation for a request and
-// the format checkers the spec's schemas name.
+// Spec is the embedded openapi.yaml: its operations by Echo route template, a router that
+// finds an operation for a bare request (for clients such as the test harness), and the format
+// checkers the spec's schemas name.
 type Spec struct {
 	Doc    *openapi3.T
 	router routers.Router
+	// operations maps "METHOD /api/v2/echo/:template" to the spec's operation, so the server
+	// decides a request's operation from the route Echo matched: one reading of the path.
+	operations map[string]*routers.Route
+	// methods lists the methods the spec has for each Echo route template, for 405's Allow.
+	methods map[string][]string
 	// SchemaOptions carry the string formats; pass them to any validation of this spec.
 	SchemaOptions []openapi3.SchemaValidationOption
 }
 
-// LoadSpec loads the embedded spec. Its routes are matched without the server prefix, which
-// callers strip with Route.
+// LoadSpec loads the embedded spec and indexes its operations by Echo route template.
 func LoadSpec() (*Spec, error) {
 	doc, err := gen.GetSwagger()
 	if err != nil {
@@ -49,18 +56,54 @@ func LoadSpec() (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build spec router: %w", err)
 	}
-	return &Spec{
-		Doc:    doc,
-		router: router,
+	spec := &Spec{
+		Doc:        doc,
+		router:     router,
+		operations: map[string]*routers.Route{},
+		methods:    map[string][]string{},
 		SchemaOptions: []openapi3.SchemaValidationOption{
 			openapi3.WithStringFormatValidator("email", openapi3.NewCallbackValidator(validateEmail)),
 			openapi3.WithStringFormatValidator("uuid", openapi3.NewCallbackValidator(validateUUID)),
 		},
-	}, nil
+	}
+	for path, item := range doc.Paths.Map() {
+		template := EchoTemplate(path)
+		for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			op := item.GetOperation(method)
+			if op == nil {
+				continue
+			}
+			spec.operations[method+" "+template] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+			spec.methods[template] = append(spec.methods[template], method)
+		}
+	}
+	return spec, nil
 }
 
-// Route finds the operation for a request to the API; the returned request is a shallow copy
-// with the prefix removed, as the router expects.
+// EchoTemplate turns a spec path such as /organizations/{organization} into the route Echo
+// registers for it under the API prefix, /api/v2/organizations/:organization.
+func EchoTemplate(specPath string) string {
+	return APIPrefix + specParam.ReplaceAllString(specPath, ":$1")
+}
+
+var specParam = regexp.MustCompile(`\{([^}/]+)\}`)
+
+// Operation is the spec's operation for a method and the Echo route template that matched.
+func (s *Spec) Operation(method, template string) (*routers.Route, bool) {
+	route, ok := s.operations[method+" "+template]
+	return route, ok
+}
+
+// AllowedMethods lists the methods the spec has for an Echo route template; empty when the
+// template is not the API's.
+func (s *Spec) AllowedMethods(template string) []string {
+	return s.methods[template]
+}
+
+// Route finds the operation for a bare request by its decoded path, for clients that have no
+// Echo match (the test harness validating responses). The server never uses it: it decides
+// the operation from Echo's match. The returned request is a shallow copy with the prefix
+// removed, as the router expects.
 func (s *Spec) Route(req *http.Request) (*routers.Route, map[string]string, *http.Request, error) {
 	stripped := *req
 	u := *req.URL
@@ -69,23 +112,6 @@ func (s *Spec) Route(req *http.Request) (*routers.Route, map[string]string, *htt
 	stripped.URL = &u
 	route, params, err := s.router.FindRoute(&stripped)
 	return route, params, &stripped, err
-}
-
-// AllowedMethods lists the methods the spec has for the request's path; empty when the path
-// is unknown. It is only asked when the request's own method found no operation.
-func (s *Spec) AllowedMethods(req *http.Request) []string {
-	var allowed []string
-	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		if method == req.Method {
-			continue
-		}
-		probe := req.Clone(req.Context())
-		probe.Method = method
-		if _, _, _, err := s.Route(probe); err == nil {
-			allowed = append(allowed, method)
-		}
-	}
-	return allowed
 }
 
 // validateEmail accepts a bare address only: the generated models parse emails with
@@ -116,27 +142,28 @@ func requiresSession(doc *openapi3.T, op *openapi3.Operation) bool {
 	return len(doc.Security) > 0
 }
 
-// apiMiddleware finds the request's operation in the spec, authenticates it when the
-// operation is secured (so a signed-out caller gets 401 before any 400), and validates the
-// request against the spec. Requests that match no operation pass through to Echo's router,
-// which answers 404 or 405.
+// apiMiddleware runs after Echo has routed the request. It takes the operation from the
+// route template Echo matched and the path parameters from Echo's match, decoded once, so the
+// route, authentication and validation all read the path the same way: an escape such as %2F
+// can neither reach a handler unauthenticated nor skip validation. It authenticates secured
+// operations first (a signed-out caller gets 401 before any 400), then validates the request
+// against the spec. Requests for templates that are not the API's pass through untouched.
 func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		route, params, stripped, err := s.spec.Route(req)
-		if err != nil {
-			if allowed := s.spec.AllowedMethods(req); len(allowed) > 0 {
+		route, ok := s.spec.Operation(req.Method, c.Path())
+		if !ok {
+			if allowed := s.spec.AllowedMethods(c.Path()); len(allowed) > 0 {
 				c.Response().Header().Set(echo.HeaderAllow, strings.Join(allowed, ", "))
 				return &api.Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed.",
 					Detail: fmt.Sprintf("%s answers %s, not %s.", req.URL.Path, strings.Join(allowed, " and "), req.Method)}
 			}
 			return next(c)
 		}
-		for _, v := range params {
-			// "/organizations/x/members/" names no user: it is not a route, not a bad user.
-			if v == "" {
-				return echo.ErrNotFound
-			}
+		params, ok := pathParams(c)
+		if !ok {
+			// "/organizations/x/members/" names no user, and "%zz" names nothing: not a route.
+			return echo.ErrNotFound
 		}
 		ctx := req.Context()
 		if requiresSession(s.spec.Doc, route.Operation) {
@@ -145,16 +172,39 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 				return err
 			}
 			ctx = api.WithActor(ctx, actor)
-			stripped = stripped.WithContext(ctx)
+			req = req.WithContext(ctx)
 		}
-		if err := s.validateRequest(ctx, stripped, route, params); err != nil {
+		if err := s.validateRequest(ctx, req, route, params); err != nil {
 			return err
 		}
-		// Validation leaves the decoded body on the request for the strict handler to bind.
-		c.SetRequest(req.WithContext(ctx))
-		c.Request().Body = stripped.Body
+		// Validation leaves the body it read on the request for the strict handler to bind.
+		c.SetRequest(req)
 		return next(c)
 	}
+}
+
+// pathParams reads Echo's path parameters as the generated wrapper will bind them: Echo
+// matched on the escaped path when the request has one (RawPath), and then each value is
+// decoded once; otherwise the values are already decoded. An empty or undecodable value names
+// nothing.
+func pathParams(c echo.Context) (map[string]string, bool) {
+	escaped := c.Request().URL.RawPath != ""
+	names, values := c.ParamNames(), c.ParamValues()
+	params := make(map[string]string, len(names))
+	for i, name := range names {
+		if i >= len(values) || values[i] == "" {
+			return nil, false
+		}
+		v := values[i]
+		if escaped {
+			var err error
+			if v, err = url.PathUnescape(v); err != nil || v == "" {
+				return nil, false
+			}
+		}
+		params[name] = v
+	}
+	return params, true
 }
 
 func (s *Server) validateRequest(ctx context.Context, req *http.Request, route *routers.Route, params map[string]string) error {
@@ -212,6 +262,9 @@ func readJSONBody(req *http.Request) ([]byte, error) {
 		var v any
 		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: jsonErrorDetail(json.Unmarshal(body, &v))}
 	}
+	if key, where, found := duplicateKey(body); found {
+		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: duplicateKeyDetail(key, where)}
+	}
 	return body, nil
 }
 
@@ -227,7 +280,7 @@ func jsonErrorDetail(err error) string {
 func validationError(err error) *api.Error {
 	byField := map[string]string{}
 	var general []string
-	collectValidations(err, "", byField, &general)
+	collectValidations(err, nil, byField, &general)
 	e := &api.Error{Status: http.StatusBadRequest, Message: api.MsgValidationFailed}
 	fields := make([]string, 0, len(byField))
 	for f := range byField {
@@ -246,8 +299,9 @@ func validationError(err error) *api.Error {
 	return e
 }
 
-// collectValidations walks kin-openapi's nested errors; the first problem found for a field wins.
-func collectValidations(err error, param string, byField map[string]string, general *[]string) {
+// collectValidations walks kin-openapi's nested errors; the first problem found for a field
+// wins. param is the parameter the error is about, nil for the body.
+func collectValidations(err error, param *openapi3.Parameter, byField map[string]string, general *[]string) {
 	var multi openapi3.MultiError
 	if errors.As(err, &multi) {
 		for _, e := range multi {
@@ -258,10 +312,10 @@ func collectValidations(err error, param string, byField map[string]string, gene
 	var reqErr *openapi3filter.RequestError
 	if errors.As(err, &reqErr) {
 		if reqErr.Parameter != nil {
-			param = reqErr.Parameter.Name
+			param = reqErr.Parameter
 		}
 		if reqErr.Err == nil {
-			addValidation(param, reqErr.Reason, byField, general)
+			addValidation(param, "", reqErr.Reason, byField, general)
 			return
 		}
 		collectValidations(reqErr.Err, param, byField, general)
@@ -269,22 +323,25 @@ func collectValidations(err error, param string, byField map[string]string, gene
 	}
 	var schemaErr *openapi3.SchemaError
 	if errors.As(err, &schemaErr) {
-		field := strings.Join(schemaErr.JSONPointer(), ".")
-		if param != "" {
-			field = strings.TrimSuffix(param+"."+field, ".")
-		}
-		addValidation(field, schemaDetail(schemaErr), byField, general)
+		addValidation(param, strings.Join(schemaErr.JSONPointer(), "."), schemaDetail(schemaErr), byField, general)
 		return
 	}
 	var parseErr *openapi3filter.ParseError
 	if errors.As(err, &parseErr) {
-		addValidation(param, "could not be parsed", byField, general)
+		addValidation(param, "", "could not be parsed", byField, general)
 		return
 	}
-	addValidation(param, "is invalid", byField, general)
+	addValidation(param, "", "is invalid", byField, general)
 }
 
-func addValidation(field, detail string, byField map[string]string, general *[]string) {
+// addValidation records detail for a body field, or for a parameter (a field inside it when
+// the parameter is an object). Details about parameters say where the parameter is (path,
+// query, header), so a path segment that is too long never reads as a body problem.
+func addValidation(param *openapi3.Parameter, field, detail string, byField map[string]string, general *[]string) {
+	if param != nil {
+		field = strings.TrimSuffix(param.Name+"."+field, ".")
+		detail = param.In + " parameter " + detail
+	}
 	if field == "" {
 		*general = append(*general, "request body "+detail)
 		return
