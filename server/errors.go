@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"entitle/api"
+	"entitle/store"
 )
 
 // writeError is Echo's HTTPErrorHandler: the one place any error (validator, auth, binder,
@@ -53,12 +54,31 @@ func (s *Server) toAPIError(err error, c echo.Context) *api.Error {
 			return &api.Error{Status: httpErr.Code, Message: http.StatusText(httpErr.Code) + "."}
 		}
 	}
+	if store.IsUnavailable(err) {
+		s.logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "database unavailable",
+			slog.String("request_id", requestID(c)),
+			slog.String("route", c.Path()),
+			slog.String("error", err.Error()))
+		return databaseUnavailable(c)
+	}
 	s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "internal error",
 		slog.String("request_id", requestID(c)),
 		slog.String("route", c.Path()),
 		slog.String("error", err.Error()))
 	return &api.Error{Status: http.StatusInternalServerError, Message: api.MsgInternal,
 		Detail: "Request id: " + requestID(c) + "."}
+}
+
+// retryAfterUnavailable is how long a client is asked to wait while the database does not
+// answer: short, because a restart of PostgreSQL takes seconds.
+const retryAfterUnavailable = "2"
+
+// databaseUnavailable is the 503 for any request that needed the database while it did not
+// answer, with Retry-After.
+func databaseUnavailable(c echo.Context) *api.Error {
+	c.Response().Header().Set("Retry-After", retryAfterUnavailable)
+	return &api.Error{Status: http.StatusServiceUnavailable, Message: api.MsgDatabaseUnavailable,
+		Detail: "Try again in a few seconds."}
 }
 
 func requestID(c echo.Context) string {

@@ -95,17 +95,18 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.writeError
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
+	e.Use(requestIDs)
 	e.Use(s.accessLog)
 	e.Use(s.recoverPanics)
 	e.Use(middleware.BodyLimit(bodyLimit))
+	// Echo routes before its Use middleware runs, so apiMiddleware sees the matched template.
+	e.Use(s.apiMiddleware)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	s.registerSwagger(e)
 
-	group := e.Group(APIPrefix, s.apiMiddleware)
-	gen.RegisterHandlers(group, gen.NewStrictHandler(handlers, nil))
+	gen.RegisterHandlersWithBaseURL(e, gen.NewStrictHandler(handlers, nil), APIPrefix)
 	return e
 }
 
@@ -240,7 +241,7 @@ func (s *Server) readyz(c echo.Context) error {
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		s.logger.Warn("readiness check failed", "error", err)
-		return &api.Error{Status: http.StatusServiceUnavailable, Message: "Not ready.", Detail: "The database is not answering."}
+		return databaseUnavailable(c)
 	}
 	return c.JSON(http.StatusOK, gen.Response{Message: "Ready."})
 }
