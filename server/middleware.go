@@ -18,7 +18,37 @@ const (
 	bodyLimitText = "1 MiB"
 )
 
-func newRequestID() string { return uuid.NewString() }
+// maxRequestIDLength bounds a client's X-Request-ID that is kept; a UUID fits.
+const maxRequestIDLength = 64
+
+// requestIDs gives every request an id, in the X-Request-ID response header and every log
+// line about it. A client's own id is kept only when it is short and plain, so a client cannot
+// put control characters, markup or a megabyte into the logs and responses; otherwise the
+// request gets a fresh one.
+func requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !plainRequestID(id) {
+			id = uuid.NewString()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+// plainRequestID accepts 1 to 64 characters of letters, digits, '.', '_' and '-'.
+func plainRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // accessLog writes one line per request. It logs the path without the query string, since a
 // session token may travel there, and never logs headers or bodies.
