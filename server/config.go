@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -47,7 +48,8 @@ func (c *Config) Validate() error {
 		return errors.New("--entitlements-refresh-cooldown must not be negative")
 	case c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json":
 		return errors.New("--log-format must be text or json")
-	case c.PrometheusAddress != "" && c.PrometheusAddress == c.HTTPAddress:
+	case c.PrometheusAddress != "" && c.PrometheusAddress == c.HTTPAddress && !strings.HasSuffix(c.HTTPAddress, ":0"):
+		// Two listeners on port 0 each get a free port of their own: that is not a clash.
 		return errors.New("--prometheus-address must differ from --http-address")
 	}
 	return nil

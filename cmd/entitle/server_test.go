@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"entitle/internal/testenv"
 )
 
 // buildBinary builds entitle into the test's temporary directory, so tests run the real binary.
@@ -66,4 +68,18 @@ func TestServerStartFailuresAreOneLineAndANonZeroExit(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestServerStartsWithMetricsAndAPIBothOnPortZero(t *testing.T) {
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "server", "--data-dir", t.TempDir(),
+		"--http-address", "127.0.0.1:0", "--prometheus-address", "127.0.0.1:0")
+	var stderr testenv.LockedBuffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "serving metrics") },
+		20*time.Second, 50*time.Millisecond, "two listeners on port 0 each get their own port; output:\n%s", stderr.String())
 }
