@@ -1430,6 +1430,11 @@ type ClientWithResponsesInterface interface {
 	GetCurrentUserWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCurrentUserResult, error)
 }
 
+// GetBuildInfoResultDefaultHeaders the declared response headers of an HTTP default response for GetBuildInfo
+type GetBuildInfoResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type GetBuildInfoResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1437,6 +1442,8 @@ type GetBuildInfoResult struct {
 	JSON200 *BuildInfoResponse
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetBuildInfoResultDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1478,6 +1485,11 @@ func (r GetBuildInfoResult) ContentType() string {
 	return ""
 }
 
+// GetEntitlementsResultDefaultHeaders the declared response headers of an HTTP default response for GetEntitlements
+type GetEntitlementsResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type GetEntitlementsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1485,6 +1497,8 @@ type GetEntitlementsResult struct {
 	JSON200 *Entitlements
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetEntitlementsResultDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1526,6 +1540,11 @@ func (r GetEntitlementsResult) ContentType() string {
 	return ""
 }
 
+// GetLicensesResultDefaultHeaders the declared response headers of an HTTP default response for GetLicenses
+type GetLicensesResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type GetLicensesResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1537,6 +1556,8 @@ type GetLicensesResult struct {
 	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetLicensesResultDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1588,6 +1609,11 @@ func (r GetLicensesResult) ContentType() string {
 	return ""
 }
 
+// AddLicenseResultDefaultHeaders the declared response headers of an HTTP default response for AddLicense
+type AddLicenseResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type AddLicenseResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1603,6 +1629,8 @@ type AddLicenseResult struct {
 	JSON409 *Conflict
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AddLicenseResultDefaultHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -1669,6 +1697,11 @@ type RefreshEntitlementsResult429Headers struct {
 	RetryAfter int
 }
 
+// RefreshEntitlementsResultDefaultHeaders the declared response headers of an HTTP default response for RefreshEntitlements
+type RefreshEntitlementsResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type RefreshEntitlementsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1684,6 +1717,8 @@ type RefreshEntitlementsResult struct {
 	JSONDefault *Error
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RefreshEntitlementsResult429Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RefreshEntitlementsResultDefaultHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -1740,6 +1775,11 @@ func (r RefreshEntitlementsResult) ContentType() string {
 	return ""
 }
 
+// DeleteLicenseResultDefaultHeaders the declared response headers of an HTTP default response for DeleteLicense
+type DeleteLicenseResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type DeleteLicenseResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1753,6 +1793,8 @@ type DeleteLicenseResult struct {
 	JSON404 *NotFound
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DeleteLicenseResultDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1809,6 +1851,11 @@ func (r DeleteLicenseResult) ContentType() string {
 	return ""
 }
 
+// ListOrganizationsResultDefaultHeaders the declared response headers of an HTTP default response for ListOrganizations
+type ListOrganizationsResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type ListOrganizationsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1818,6 +1865,8 @@ type ListOrganizationsResult struct {
 	JSON401 *Unauthorized
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListOrganizationsResultDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1864,6 +1913,11 @@ func (r ListOrganizationsResult) ContentType() string {
 	return ""
 }
 
+// CreateOrganizationResultDefaultHeaders the declared response headers of an HTTP default response for CreateOrganization
+type CreateOrganizationResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type CreateOrganizationResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1879,6 +1933,8 @@ type CreateOrganizationResult struct {
 	JSON409 *Conflict
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateOrganizationResultDefaultHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -1940,6 +1996,11 @@ func (r CreateOrganizationResult) ContentType() string {
 	return ""
 }
 
+// GetOrganizationResultDefaultHeaders the declared response headers of an HTTP default response for GetOrganization
+type GetOrganizationResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type GetOrganizationResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1951,6 +2012,8 @@ type GetOrganizationResult struct {
 	JSON404 *NotFound
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetOrganizationResultDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2002,6 +2065,11 @@ func (r GetOrganizationResult) ContentType() string {
 	return ""
 }
 
+// AddOrganizationMemberResultDefaultHeaders the declared response headers of an HTTP default response for AddOrganizationMember
+type AddOrganizationMemberResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type AddOrganizationMemberResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2017,6 +2085,8 @@ type AddOrganizationMemberResult struct {
 	JSON409 *Conflict
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AddOrganizationMemberResultDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2078,6 +2148,11 @@ func (r AddOrganizationMemberResult) ContentType() string {
 	return ""
 }
 
+// CreateUserResultDefaultHeaders the declared response headers of an HTTP default response for CreateUser
+type CreateUserResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type CreateUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2093,6 +2168,8 @@ type CreateUserResult struct {
 	JSON409 *Conflict
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateUserResultDefaultHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2154,6 +2231,11 @@ func (r CreateUserResult) ContentType() string {
 	return ""
 }
 
+// CheckFirstUserResultDefaultHeaders the declared response headers of an HTTP default response for CheckFirstUser
+type CheckFirstUserResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type CheckFirstUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2163,6 +2245,8 @@ type CheckFirstUserResult struct {
 	JSON404 *NotFound
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CheckFirstUserResultDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2209,6 +2293,11 @@ func (r CheckFirstUserResult) ContentType() string {
 	return ""
 }
 
+// CreateFirstUserResultDefaultHeaders the declared response headers of an HTTP default response for CreateFirstUser
+type CreateFirstUserResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type CreateFirstUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2220,6 +2309,8 @@ type CreateFirstUserResult struct {
 	JSON409 *Conflict
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateFirstUserResultDefaultHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2276,6 +2367,11 @@ type LoginWithPasswordResult201Headers struct {
 	SetCookie *string
 }
 
+// LoginWithPasswordResultDefaultHeaders the declared response headers of an HTTP default response for LoginWithPassword
+type LoginWithPasswordResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type LoginWithPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2289,6 +2385,8 @@ type LoginWithPasswordResult struct {
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *LoginWithPasswordResult201Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *LoginWithPasswordResultDefaultHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2345,6 +2443,11 @@ type LogoutResult200Headers struct {
 	SetCookie *string
 }
 
+// LogoutResultDefaultHeaders the declared response headers of an HTTP default response for Logout
+type LogoutResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type LogoutResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2356,6 +2459,8 @@ type LogoutResult struct {
 	JSONDefault *Error
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *LogoutResult200Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *LogoutResultDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2402,6 +2507,11 @@ func (r LogoutResult) ContentType() string {
 	return ""
 }
 
+// GetCurrentUserResultDefaultHeaders the declared response headers of an HTTP default response for GetCurrentUser
+type GetCurrentUserResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
 type GetCurrentUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2411,6 +2521,8 @@ type GetCurrentUserResult struct {
 	JSON401 *Unauthorized
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetCurrentUserResultDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2814,6 +2926,19 @@ func ParseGetBuildInfoResult(rsp *http.Response) (*GetBuildInfoResult, error) {
 
 	}
 
+	switch {
+	case true:
+		var headers GetBuildInfoResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
 	return response, nil
 }
 
@@ -2845,6 +2970,19 @@ func ParseGetEntitlementsResult(rsp *http.Response) (*GetEntitlementsResult, err
 		}
 		response.JSONDefault = &dest
 
+	}
+
+	switch {
+	case true:
+		var headers GetEntitlementsResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -2892,6 +3030,19 @@ func ParseGetLicensesResult(rsp *http.Response) (*GetLicensesResult, error) {
 		}
 		response.JSONDefault = &dest
 
+	}
+
+	switch {
+	case true:
+		var headers GetLicensesResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -2953,6 +3104,19 @@ func ParseAddLicenseResult(rsp *http.Response) (*AddLicenseResult, error) {
 		}
 		response.JSONDefault = &dest
 
+	}
+
+	switch {
+	case true:
+		var headers AddLicenseResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3020,6 +3184,16 @@ func ParseRefreshEntitlementsResult(rsp *http.Response) (*RefreshEntitlementsRes
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case true:
+		var headers RefreshEntitlementsResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3076,6 +3250,19 @@ func ParseDeleteLicenseResult(rsp *http.Response) (*DeleteLicenseResult, error) 
 
 	}
 
+	switch {
+	case true:
+		var headers DeleteLicenseResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
 	return response, nil
 }
 
@@ -3114,6 +3301,19 @@ func ParseListOrganizationsResult(rsp *http.Response) (*ListOrganizationsResult,
 		}
 		response.JSONDefault = &dest
 
+	}
+
+	switch {
+	case true:
+		var headers ListOrganizationsResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3177,6 +3377,19 @@ func ParseCreateOrganizationResult(rsp *http.Response) (*CreateOrganizationResul
 
 	}
 
+	switch {
+	case true:
+		var headers CreateOrganizationResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
 	return response, nil
 }
 
@@ -3222,6 +3435,19 @@ func ParseGetOrganizationResult(rsp *http.Response) (*GetOrganizationResult, err
 		}
 		response.JSONDefault = &dest
 
+	}
+
+	switch {
+	case true:
+		var headers GetOrganizationResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3285,6 +3511,19 @@ func ParseAddOrganizationMemberResult(rsp *http.Response) (*AddOrganizationMembe
 
 	}
 
+	switch {
+	case true:
+		var headers AddOrganizationMemberResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
 	return response, nil
 }
 
@@ -3346,6 +3585,19 @@ func ParseCreateUserResult(rsp *http.Response) (*CreateUserResult, error) {
 
 	}
 
+	switch {
+	case true:
+		var headers CreateUserResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
 	return response, nil
 }
 
@@ -3384,6 +3636,19 @@ func ParseCheckFirstUserResult(rsp *http.Response) (*CheckFirstUserResult, error
 		}
 		response.JSONDefault = &dest
 
+	}
+
+	switch {
+	case true:
+		var headers CheckFirstUserResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3431,6 +3696,19 @@ func ParseCreateFirstUserResult(rsp *http.Response) (*CreateFirstUserResult, err
 		}
 		response.JSONDefault = &dest
 
+	}
+
+	switch {
+	case true:
+		var headers CreateFirstUserResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3491,6 +3769,16 @@ func ParseLoginWithPasswordResult(rsp *http.Response) (*LoginWithPasswordResult,
 			headers.SetCookie = &value
 		}
 		response.Headers201 = &headers
+	case true:
+		var headers LoginWithPasswordResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3544,6 +3832,16 @@ func ParseLogoutResult(rsp *http.Response) (*LogoutResult, error) {
 			headers.SetCookie = &value
 		}
 		response.Headers200 = &headers
+	case true:
+		var headers LogoutResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3584,6 +3882,19 @@ func ParseGetCurrentUserResult(rsp *http.Response) (*GetCurrentUserResult, error
 		}
 		response.JSONDefault = &dest
 
+	}
+
+	switch {
+	case true:
+		var headers GetCurrentUserResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil

@@ -314,7 +314,14 @@ type BadRequestJSONResponse Response
 
 type ConflictJSONResponse Response
 
-type ErrorJSONResponse Response
+type ErrorResponseHeaders struct {
+	RetryAfter *int
+}
+type ErrorJSONResponse struct {
+	Body Response
+
+	Headers ErrorResponseHeaders
+}
 
 type ForbiddenJSONResponse Response
 
@@ -345,6 +352,7 @@ func (response GetBuildInfo200JSONResponse) VisitGetBuildInfoResponse(w http.Res
 
 type GetBuildInfodefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -355,6 +363,9 @@ func (response GetBuildInfodefaultJSONResponse) VisitGetBuildInfoResponse(w http
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -383,6 +394,7 @@ func (response GetEntitlements200JSONResponse) VisitGetEntitlementsResponse(w ht
 
 type GetEntitlementsdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -393,6 +405,9 @@ func (response GetEntitlementsdefaultJSONResponse) VisitGetEntitlementsResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -449,6 +464,7 @@ func (response GetLicenses403JSONResponse) VisitGetLicensesResponse(w http.Respo
 
 type GetLicensesdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -459,6 +475,9 @@ func (response GetLicensesdefaultJSONResponse) VisitGetLicensesResponse(w http.R
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -544,6 +563,7 @@ func (response AddLicense409JSONResponse) VisitAddLicenseResponse(w http.Respons
 
 type AddLicensedefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -554,6 +574,9 @@ func (response AddLicensedefaultJSONResponse) VisitAddLicenseResponse(w http.Res
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -632,6 +655,7 @@ func (response RefreshEntitlements429JSONResponse) VisitRefreshEntitlementsRespo
 
 type RefreshEntitlementsdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -642,6 +666,9 @@ func (response RefreshEntitlementsdefaultJSONResponse) VisitRefreshEntitlementsR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -713,6 +740,7 @@ func (response DeleteLicense404JSONResponse) VisitDeleteLicenseResponse(w http.R
 
 type DeleteLicensedefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -723,6 +751,9 @@ func (response DeleteLicensedefaultJSONResponse) VisitDeleteLicenseResponse(w ht
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -765,6 +796,7 @@ func (response ListOrganizations401JSONResponse) VisitListOrganizationsResponse(
 
 type ListOrganizationsdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -775,6 +807,9 @@ func (response ListOrganizationsdefaultJSONResponse) VisitListOrganizationsRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -860,6 +895,7 @@ func (response CreateOrganization409JSONResponse) VisitCreateOrganizationRespons
 
 type CreateOrganizationdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -870,6 +906,9 @@ func (response CreateOrganizationdefaultJSONResponse) VisitCreateOrganizationRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -927,6 +966,7 @@ func (response GetOrganization404JSONResponse) VisitGetOrganizationResponse(w ht
 
 type GetOrganizationdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -937,6 +977,9 @@ func (response GetOrganizationdefaultJSONResponse) VisitGetOrganizationResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1023,6 +1066,7 @@ func (response AddOrganizationMember409JSONResponse) VisitAddOrganizationMemberR
 
 type AddOrganizationMemberdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -1033,6 +1077,9 @@ func (response AddOrganizationMemberdefaultJSONResponse) VisitAddOrganizationMem
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1118,6 +1165,7 @@ func (response CreateUser409JSONResponse) VisitCreateUserResponse(w http.Respons
 
 type CreateUserdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -1128,6 +1176,9 @@ func (response CreateUserdefaultJSONResponse) VisitCreateUserResponse(w http.Res
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1170,6 +1221,7 @@ func (response CheckFirstUser404JSONResponse) VisitCheckFirstUserResponse(w http
 
 type CheckFirstUserdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -1180,6 +1232,9 @@ func (response CheckFirstUserdefaultJSONResponse) VisitCheckFirstUserResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1237,6 +1292,7 @@ func (response CreateFirstUser409JSONResponse) VisitCreateFirstUserResponse(w ht
 
 type CreateFirstUserdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -1247,6 +1303,9 @@ func (response CreateFirstUserdefaultJSONResponse) VisitCreateFirstUserResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1314,6 +1373,7 @@ func (response LoginWithPassword401JSONResponse) VisitLoginWithPasswordResponse(
 
 type LoginWithPassworddefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -1324,6 +1384,9 @@ func (response LoginWithPassworddefaultJSONResponse) VisitLoginWithPasswordRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1376,6 +1439,7 @@ func (response Logout401JSONResponse) VisitLogoutResponse(w http.ResponseWriter)
 
 type LogoutdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -1386,6 +1450,9 @@ func (response LogoutdefaultJSONResponse) VisitLogoutResponse(w http.ResponseWri
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1428,6 +1495,7 @@ func (response GetCurrentUser401JSONResponse) VisitGetCurrentUserResponse(w http
 
 type GetCurrentUserdefaultJSONResponse struct {
 	Body       Response
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -1438,6 +1506,9 @@ func (response GetCurrentUserdefaultJSONResponse) VisitGetCurrentUserResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
