@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,6 +32,9 @@ type Config struct {
 	PasswordHashCost int
 	// RefreshCooldown is the minimum gap between explicit refreshes across the deployment.
 	RefreshCooldown time.Duration
+	// AccessURL is the URL people reach the server at; it is asked for on each /buildinfo
+	// because with a listen port of 0 it is known only once the server listens.
+	AccessURL func() string
 }
 
 // API serves the operations of openapi.yaml.
@@ -43,6 +47,7 @@ type API struct {
 	sessionDuration time.Duration
 	hashCost        int
 	refreshCooldown time.Duration
+	accessURL       func() string
 	// dummyHash is compared against when a login names an unknown email, so that login
 	// costs the same whether or not the email exists.
 	dummyHash []byte
@@ -67,11 +72,31 @@ func New(cfg Config) (*API, error) {
 		sessionDuration: cfg.SessionDuration,
 		hashCost:        cost,
 		refreshCooldown: cfg.RefreshCooldown,
+		accessURL:       cfg.AccessURL,
 		dummyHash:       dummy,
 	}, nil
 }
 
-// GetBuildInfo says which version runs and which deployment this is.
+// Versions of Coder's workspace APIs that /buildinfo reports for Coder's clients, which read
+// them; entitle serves neither agents nor provisioners.
+const (
+	agentAPIVersion       = "2.0"
+	provisionerAPIVersion = "1.0"
+)
+
+// GetBuildInfo says which version runs, where it is reached and which deployment this is, in
+// Coder's shape.
 func (a *API) GetBuildInfo(context.Context, gen.GetBuildInfoRequestObject) (gen.GetBuildInfoResponseObject, error) {
-	return gen.GetBuildInfo200JSONResponse{Version: a.version, DeploymentId: a.deploymentID}, nil
+	accessURL := ""
+	if a.accessURL != nil {
+		accessURL = strings.TrimSuffix(a.accessURL(), "/")
+	}
+	return gen.GetBuildInfo200JSONResponse{
+		Version:               a.version,
+		DeploymentId:          a.deploymentID,
+		DashboardUrl:          accessURL,
+		ExternalUrl:           accessURL + "/swagger/",
+		AgentApiVersion:       agentAPIVersion,
+		ProvisionerApiVersion: provisionerAPIVersion,
+	}, nil
 }

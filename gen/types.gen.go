@@ -52,15 +52,52 @@ type AddLicenseRequest struct {
 	License string `json:"license"`
 }
 
-// BuildInfoResponse defines model for BuildInfoResponse.
+// BuildInfoResponse Coder's BuildInfoResponse; the fields about workspaces have fixed values here.
 type BuildInfoResponse struct {
+	// AgentApiVersion The workspace agent API version Coder would report; entitle serves no agents.
+	//
+	// Example: 2.0
+	AgentApiVersion string `json:"agent_api_version"`
+
+	// DashboardUrl The URL people and clients reach the server at (`--access-url`).
+	//
+	// Example: https://entitle.example.com
+	DashboardUrl string `json:"dashboard_url"`
+
 	// DeploymentId This deployment's id, made at first start.
 	DeploymentId openapi_types.UUID `json:"deployment_id"`
 
-	// Version The server's version.
+	// ExternalUrl Where this build is documented; here the server's Swagger UI.
+	//
+	// Example: https://entitle.example.com/swagger/
+	ExternalUrl string `json:"external_url"`
+
+	// ProvisionerApiVersion The provisioner API version Coder would report; entitle serves no provisioners.
+	//
+	// Example: 1.0
+	ProvisionerApiVersion string `json:"provisioner_api_version"`
+
+	// Telemetry Always false; entitle sends no telemetry.
+	//
+	// Example: false
+	Telemetry bool `json:"telemetry"`
+
+	// UpgradeMessage Always empty.
+	//
+	// Example:
+	UpgradeMessage string `json:"upgrade_message"`
+
+	// Version The server's version, semver with a leading `v`. Builds from an untagged commit
+	// report `v0.0.0-devel+<commit>`.
+	//
 	//
 	// Example: v0.1.0
 	Version string `json:"version"`
+
+	// WorkspaceProxy Always false; entitle is never a workspace proxy.
+	//
+	// Example: false
+	WorkspaceProxy bool `json:"workspace_proxy"`
 }
 
 // CreateFirstUserRequest defines model for CreateFirstUserRequest.

@@ -23,6 +23,7 @@ type Config struct {
 	EntitlementsRefreshInterval time.Duration `name:"entitlements-refresh-interval" env:"ENTITLE_ENTITLEMENTS_REFRESH_INTERVAL" default:"10m" help:"How often entitlements are recomputed."`
 	EntitlementsRefreshCooldown time.Duration `name:"entitlements-refresh-cooldown" env:"ENTITLE_ENTITLEMENTS_REFRESH_COOLDOWN" default:"60s" help:"Minimum gap between explicit entitlement refreshes, across the deployment."`
 	PrometheusAddress           string        `name:"prometheus-address" env:"ENTITLE_PROMETHEUS_ADDRESS" placeholder:"HOST:PORT" help:"Serve Prometheus metrics at /metrics on this address (off when empty)."`
+	AccessURL                   string        `name:"access-url" env:"ENTITLE_ACCESS_URL" placeholder:"URL" help:"The URL people and clients reach the server at (default: the listen URL)."`
 	LogFormat                   string        `name:"log-format" env:"ENTITLE_LOG_FORMAT" enum:"text,json" default:"text" help:"Log line format: text or json."`
 
 	// Version is what /buildinfo reports; main sets it.

@@ -18,6 +18,30 @@ const (
 	bodyLimitText = "1 MiB"
 )
 
+// BuildVersionHeader carries the server's version on every response; Coder's SDK refuses a
+// server whose responses lack it ("not a coder instance").
+const BuildVersionHeader = "X-Coder-Build-Version"
+
+// EntitlementsWarningHeader carries one current entitlements warning per header line, on
+// authenticated responses to the owner; Coder's CLI prints them.
+const EntitlementsWarningHeader = "X-Coder-Entitlements-Warning"
+
+// coderHeaders stamps every response with the build version and, just before the status is
+// written, names the charset of a JSON body as Coder does (application/json; charset=utf-8),
+// whichever writer set the Content-Type (the strict handlers, the error writer, Echo).
+func (s *Server) coderHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		res := c.Response()
+		res.Header().Set(BuildVersionHeader, s.cfg.Version)
+		res.Before(func() {
+			if res.Header().Get(echo.HeaderContentType) == echo.MIMEApplicationJSON {
+				res.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON+"; charset=utf-8")
+			}
+		})
+		return next(c)
+	}
+}
+
 // maxRequestIDLength bounds a client's X-Request-ID that is kept; a UUID fits.
 const maxRequestIDLength = 64
 

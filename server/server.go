@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -27,6 +28,20 @@ type Server struct {
 	spec         *Spec
 	metrics      *metrics
 	echo         *echo.Echo
+	// listenURL is where Serve listens, for the access URL's default.
+	listenURL atomic.Pointer[string]
+}
+
+// AccessURL is the URL people and clients reach the server at: --access-url, else the URL
+// the server listens on.
+func (s *Server) AccessURL() string {
+	if s.cfg.AccessURL != "" {
+		return s.cfg.AccessURL
+	}
+	if u := s.listenURL.Load(); u != nil {
+		return *u
+	}
+	return "http://" + s.cfg.HTTPAddress
 }
 
 // New opens the database (applying migrations) and builds the HTTP handler. Close releases it.
@@ -61,6 +76,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		_ = st.Close()
 		return nil, err
 	}
+	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec}
 	handlers, err := api.New(api.Config{
 		Store:            st,
 		DeploymentID:     deploymentID,
@@ -70,6 +86,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		SessionDuration:  cfg.SessionDuration,
 		PasswordHashCost: cfg.PasswordHashCost,
 		RefreshCooldown:  cfg.EntitlementsRefreshCooldown,
+		AccessURL:        s.AccessURL,
 	})
 	if err != nil {
 		_ = st.Close()
@@ -85,7 +102,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		_ = st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec, metrics: m}
+	s.metrics = m
 	s.echo = s.routes(handlers)
 	return s, nil
 }
@@ -95,6 +112,7 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.writeError
+	e.Use(s.coderHeaders)
 	e.Use(requestIDs)
 	e.Use(s.accessLog)
 	e.Use(s.recoverPanics)
@@ -125,6 +143,8 @@ func (s *Server) Entitlements() *entitlements.Service { return s.entitlements }
 // Serve answers requests on ln until ctx ends, then stops accepting, lets requests in flight
 // finish (bounded by the shutdown timeout) and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	listenURL := "http://" + ln.Addr().String()
+	s.listenURL.Store(&listenURL)
 	srv := &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -131,7 +131,7 @@ func TestSwaggerUI(t *testing.T) {
 	t.Run("openapi.json is the embedded spec, served to anyone", func(t *testing.T) {
 		resp, body := fetch(t, inst, server.SpecJSONPath)
 		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
-		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		assert.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
 		embedded, err := gen.GetSpecJSON()
 		require.NoError(t, err)
 		assert.JSONEq(t, string(embedded), string(body))

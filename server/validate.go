@@ -173,6 +173,11 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			ctx = api.WithActor(ctx, actor)
 			req = req.WithContext(ctx)
+			if actor.IsOwner() {
+				for _, warning := range s.entitlements.Current().Warnings {
+					c.Response().Header().Add(EntitlementsWarningHeader, warning)
+				}
+			}
 		}
 		if err := s.validateRequest(ctx, req, route, params); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -107,12 +108,29 @@ func defaultDataDir() string {
 	return ".entitle"
 }
 
+// buildVersion is semver with a leading v, as Coder's clients expect of /buildinfo: a
+// stamped tag as it is; anything else (a bare commit from git describe) becomes a
+// development version that names it, v0.0.0-devel+<commit>, which Coder's clients treat as
+// a development build rather than refusing it.
 func buildVersion() string {
-	if version != "" {
-		return version
+	v := version
+	if v == "" {
+		if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "(devel)" {
+			v = info.Main.Version
+		}
 	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
+	if semverPattern.MatchString(v) {
+		return v
 	}
-	return "v0.0.0-dev"
+	if v == "" {
+		return "v0.0.0-devel"
+	}
+	return "v0.0.0-devel+" + strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '-'
+	}, v)
 }
+
+var semverPattern = regexp.MustCompile(`^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
