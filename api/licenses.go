@@ -23,7 +23,6 @@ const (
 	msgLicenseExists    = "License has already been added."
 	msgLicenseDeleted   = "License deleted."
 	msgRefreshed        = "Entitlements updated."
-	msgRefreshedTooSoon = "Entitlements were refreshed recently."
 )
 
 // AddLicense verifies and stores a license, then recomputes entitlements on every replica.
@@ -127,7 +126,8 @@ func (a *API) RefreshEntitlements(ctx context.Context, _ gen.RefreshEntitlements
 	if !ok {
 		seconds := max(int(math.Ceil(wait.Seconds())), 1)
 		return gen.RefreshEntitlements429JSONResponse{
-			Body:    message(msgRefreshedTooSoon, fmt.Sprintf("Try again in %d seconds.", seconds)),
+			// Coder's message; Coder answers 400, but 429 with Retry-After states the cause.
+			Body:    message(fmt.Sprintf("Entitlements already recently refreshed, please wait %d seconds to force a new refresh", seconds), ""),
 			Headers: gen.RefreshEntitlements429ResponseHeaders{RetryAfter: seconds},
 		}, nil
 	}

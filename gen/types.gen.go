@@ -155,15 +155,32 @@ type Entitlement string
 
 // Entitlements defines model for Entitlements.
 type Entitlements struct {
+	// Errors `Invalid license (<uuid>): <cause>` for a stored license that no longer verifies;
+	// an error when several replicas run without `high_availability`.
 	Errors []string `json:"errors"`
 
-	// Features Every known feature, by name.
+	// Features Every known feature, by name: `user_limit`, `audit_log`, `browser_only`, `scim`,
+	// `template_rbac`, `high_availability`, `multiple_external_auth`,
+	// `external_provisioner_daemons`, `appearance`, `advanced_template_scheduling`,
+	// `workspace_proxy`, `user_role_management`, `external_token_encryption`,
+	// `workspace_batch_actions`, `access_control`, `control_shared_ports`,
+	// `oauth2_provider`, `custom_roles`, `multiple_organizations`, `workspace_prebuilds`.
+	// `feature_set: premium` grants all but `user_limit`; `feature_set: enterprise`, and
+	// `all_features` without a feature set, grant all but `user_limit`, `custom_roles` and
+	// `multiple_organizations`. `user_limit` is taken whole from one license: one whose
+	// limit covers the active users, then entitled over grace, then the larger limit.
 	Features         map[string]Feature `json:"features"`
 	HasLicense       bool               `json:"has_license"`
 	RefreshedAt      time.Time          `json:"refreshed_at"`
 	RequireTelemetry bool               `json:"require_telemetry"`
 	Trial            bool               `json:"trial"`
-	Warnings         []string           `json:"warnings"`
+
+	// Warnings In Coder's words: `<Feature Name> is enabled but your license for this feature is
+	// expired.` for each feature only a license in grace grants; `Your deployment has N
+	// active users but is only licensed for M.`; `Your deployment has N active users but
+	// the license with the limit M is expired.`; `Your license expires in N days.` when
+	// fewer than 30 days (7 for a trial), rounded up, are left of the paid term.
+	Warnings []string `json:"warnings"`
 }
 
 // Feature defines model for Feature.

@@ -38,6 +38,7 @@ const (
 	featureHighAvailability      = "high_availability"
 	featureCustomRoles           = "custom_roles"
 	featureMultipleOrganizations = "multiple_organizations"
+	featureOAuth2Provider        = "oauth2_provider"
 )
 
 // FeatureNames returns the known features in the contract's order; it is a fresh slice each
@@ -60,9 +61,28 @@ func FeatureNames() []string {
 		"workspace_batch_actions",
 		"access_control",
 		"control_shared_ports",
+		featureOAuth2Provider,
 		featureCustomRoles,
 		featureMultipleOrganizations,
+		"workspace_prebuilds",
 	}
+}
+
+// humanize is a feature's name as Coder's warnings write it: "Audit Log", "Template RBAC".
+func humanize(name string) string {
+	switch name {
+	case "template_rbac":
+		return "Template RBAC"
+	case "scim":
+		return "SCIM"
+	case featureOAuth2Provider:
+		return "OAuth2 Provider"
+	}
+	words := strings.Split(name, "_")
+	for i, w := range words {
+		words[i] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.Join(words, " ")
 }
 
 // Expiry warning windows: how long before the paid term ends the deployment is told.
@@ -131,7 +151,7 @@ func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, n
 	slices.SortStableFunc(sorted, func(a, b Stored) int { return cmp.Compare(a.ID, b.ID) })
 
 	var verified []Claims
-	var userLimit *int64
+	var limits []userLimitOffer
 	allTrial := true
 	for _, s := range sorted {
 		if s.Err != nil || s.License == nil {
@@ -151,22 +171,17 @@ func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, n
 			raise(ent.Features, name, level)
 		}
 		if limit := c.Features[featureUserLimit]; limit > 0 {
-			raise(ent.Features, featureUserLimit, level)
-			if userLimit == nil || limit > *userLimit {
-				userLimit = &limit
-			}
-		}
-		if level == EntitlementGracePeriod {
-			id := s.UUID
-			if id == uuid.Nil {
-				id = s.License.UUID
-			}
-			ent.Warnings = append(ent.Warnings, fmt.Sprintf(
-				"Your license (%s) expired on %s and is in its grace period until %s.",
-				id, formatDate(paidEnd(c)), formatDate(c.ExpiresAt.Time)))
+			limits = append(limits, userLimitOffer{limit: limit, level: level})
 		}
 	}
 	ent.Trial = ent.HasLicense && allTrial
+
+	// Coder's wording: one warning per feature that only a license in grace still grants.
+	for _, name := range FeatureNames() {
+		if name != featureUserLimit && ent.Features[name].Entitlement == EntitlementGracePeriod {
+			ent.Warnings = append(ent.Warnings, humanize(name)+" is enabled but your license for this feature is expired.")
+		}
+	}
 
 	warning, warningChange := expiryWarning(verified, now, ent.Trial)
 	if warning != "" {
@@ -175,13 +190,19 @@ func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, n
 
 	actual := usage.ActiveUsers
 	users := ent.Features[featureUserLimit]
-	users.Limit = userLimit
 	users.Actual = &actual
-	ent.Features[featureUserLimit] = users
-	if userLimit != nil && actual > *userLimit {
-		ent.Warnings = append(ent.Warnings, fmt.Sprintf(
-			"Your deployment has %d active users but is only licensed for %d.", actual, *userLimit))
+	if offer, ok := bestUserLimit(limits, actual); ok {
+		users.Entitlement, users.Enabled, users.Limit = offer.level, true, &offer.limit
+		switch {
+		case offer.level == EntitlementGracePeriod:
+			ent.Warnings = append(ent.Warnings, fmt.Sprintf(
+				"Your deployment has %d active users but the license with the limit %d is expired.", actual, offer.limit))
+		case actual > offer.limit:
+			ent.Warnings = append(ent.Warnings, fmt.Sprintf(
+				"Your deployment has %d active users but is only licensed for %d.", actual, offer.limit))
+		}
 	}
+	ent.Features[featureUserLimit] = users
 
 	if usage.Replicas > 1 && !ent.Features[featureHighAvailability].Enabled {
 		ent.Errors = append(ent.Errors, "You have multiple replicas but your license is not entitled to high availability. You will be unable to connect to workspaces.")
@@ -189,6 +210,37 @@ func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, n
 
 	nextChange = earliestAfter(now, append(licenseChanges(verified, now), warningChange)...)
 	return ent, nextChange
+}
+
+// userLimitOffer is the user limit one counting license gives, and at which level.
+type userLimitOffer struct {
+	limit int64
+	level Entitlement
+}
+
+// bestUserLimit picks the one license whose user limit the deployment gets, whole: limits are
+// never combined across licenses. A limit that covers the active users beats one that does
+// not; then entitled beats grace; then the larger limit wins. This is how Coder's own tests
+// expect it: an entitled 100-seat license beside a 500-seat license in grace, with 200 users,
+// gives grace_period with limit 500.
+func bestUserLimit(offers []userLimitOffer, actual int64) (userLimitOffer, bool) {
+	better := func(a, b userLimitOffer) bool {
+		if aCovers, bCovers := a.limit >= actual, b.limit >= actual; aCovers != bCovers {
+			return aCovers
+		}
+		if a.level.rank() != b.level.rank() {
+			return a.level.rank() > b.level.rank()
+		}
+		return a.limit > b.limit
+	}
+	var best userLimitOffer
+	found := false
+	for _, o := range offers {
+		if !found || better(o, best) {
+			best, found = o, true
+		}
+	}
+	return best, found
 }
 
 // cause is the reason a stored license no longer verifies, without the envelope message.
@@ -237,9 +289,11 @@ func grantedFeatures(c Claims) []string {
 		switch {
 		case name == featureUserLimit:
 			// Only an explicit limit grants it; Compute handles it.
-		case c.AllFeatures || set == "premium":
+		case set == "premium":
 			granted = append(granted, name)
-		case set == "enterprise" && name != featureCustomRoles && name != featureMultipleOrganizations:
+		case (set == "enterprise" || c.AllFeatures) && name != featureCustomRoles && name != featureMultipleOrganizations:
+			// all_features is the old way of writing "enterprise": with no feature_set it
+			// grants the enterprise set, never the premium-only features.
 			granted = append(granted, name)
 		case c.Features[name] > 0:
 			granted = append(granted, name)
@@ -298,11 +352,13 @@ func expiryWarning(verified []Claims, now time.Time, trial bool) (string, time.T
 	if trial {
 		window = expiryWarningTrial
 	}
+	// Days left, rounded up, so the last hours read "1 day", never "0 days". As in Coder, the
+	// warning shows while that count is below the window's: exactly 30 days left is silent.
 	left := end.Sub(now)
-	if left > window {
-		return "", end.Add(-window)
+	days := (left + day - 1) / day
+	if days >= window/day {
+		return "", end.Add(-(window - day))
 	}
-	days := (left + day - 1) / day // rounded up, so the last hours read "1 day", never "0 days"
 	next := end.Add(-(days - 1) * day)
 	if days == 1 {
 		return "Your license expires in 1 day.", next

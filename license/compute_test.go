@@ -57,6 +57,26 @@ func storedLicenses(t *testing.T, terms []term) []license.Stored {
 	return stored
 }
 
+// graceWarnings is Coder's warning for each named feature that only a license in grace grants.
+func graceWarnings(names ...string) []string {
+	humanized := map[string]string{
+		"audit_log": "Audit Log", "browser_only": "Browser Only", "scim": "SCIM", "template_rbac": "Template RBAC",
+		"high_availability": "High Availability", "multiple_external_auth": "Multiple External Auth",
+		"external_provisioner_daemons": "External Provisioner Daemons", "appearance": "Appearance",
+		"advanced_template_scheduling": "Advanced Template Scheduling", "workspace_proxy": "Workspace Proxy",
+		"user_role_management": "User Role Management", "external_token_encryption": "External Token Encryption",
+		"workspace_batch_actions": "Workspace Batch Actions", "access_control": "Access Control",
+		"control_shared_ports": "Control Shared Ports", "oauth2_provider": "OAuth2 Provider",
+		"custom_roles": "Custom Roles", "multiple_organizations": "Multiple Organizations",
+		"workspace_prebuilds": "Workspace Prebuilds",
+	}
+	var warnings []string
+	for _, name := range names {
+		warnings = append(warnings, humanized[name]+" is enabled but your license for this feature is expired.")
+	}
+	return warnings
+}
+
 // allBut lists every feature except the given ones.
 func allBut(except ...string) []string {
 	var names []string
@@ -76,7 +96,7 @@ func TestCompute(t *testing.T) {
 	paid := func(features map[string]int64) term {
 		return term{nbf: -day, paidUntil: 90 * day, exp: 97 * day, features: features}
 	}
-	const noWarningUntil = 60 * day // a 90-day paid term starts warning 30 days before its end
+	const noWarningUntil = 61 * day // a 90-day paid term starts warning with 29 days (rounded up) left
 
 	tests := []struct {
 		name          string
@@ -98,8 +118,15 @@ func TestCompute(t *testing.T) {
 			usage: license.Usage{ActiveUsers: 5, Replicas: 1},
 		},
 		{
-			name:         "all_features entitles every feature but user_limit",
+			name:         "all_features without feature_set entitles the enterprise set, never premium-only features",
 			terms:        []term{{nbf: -day, paidUntil: 90 * day, exp: 97 * day, allFeatures: true}},
+			wantEntitled: allBut("user_limit", "custom_roles", "multiple_organizations"),
+			wantLicense:  true,
+			wantNext:     noWarningUntil,
+		},
+		{
+			name:         "all_features with feature_set premium entitles every feature but user_limit",
+			terms:        []term{{nbf: -day, paidUntil: 90 * day, exp: 97 * day, allFeatures: true, featureSet: "premium"}},
 			wantEntitled: allBut("user_limit"),
 			wantLicense:  true,
 			wantNext:     noWarningUntil,
@@ -126,14 +153,12 @@ func TestCompute(t *testing.T) {
 			wantNext:     noWarningUntil,
 		},
 		{
-			name:        "a license past license_expires is in grace and warns with both dates",
-			terms:       []term{{nbf: -90 * day, paidUntil: -day, exp: 6 * day, allFeatures: true}},
-			wantGrace:   allBut("user_limit"),
-			wantLicense: true,
-			wantWarnings: []string{
-				"Your license (" + termUUID(1).String() + ") expired on 2026-01-01 and is in its grace period until 2026-01-08.",
-			},
-			wantNext: 6 * day,
+			name:         "a license past license_expires is in grace and warns once per feature, in Coder's words",
+			terms:        []term{{nbf: -90 * day, paidUntil: -day, exp: 6 * day, allFeatures: true}},
+			wantGrace:    allBut("user_limit", "custom_roles", "multiple_organizations"),
+			wantLicense:  true,
+			wantWarnings: graceWarnings(allBut("user_limit", "custom_roles", "multiple_organizations")...),
+			wantNext:     6 * day,
 		},
 		{
 			name: "the best level wins when one license is in grace and another entitled",
@@ -144,19 +169,17 @@ func TestCompute(t *testing.T) {
 			wantEntitled: []string{"audit_log"},
 			wantGrace:    []string{"scim"},
 			wantLicense:  true,
-			wantWarnings: []string{
-				"Your license (" + termUUID(1).String() + ") expired on 2026-01-01 and is in its grace period until 2026-01-08.",
-			},
-			wantNext: 6 * day,
+			wantWarnings: []string{"SCIM is enabled but your license for this feature is expired."},
+			wantNext:     6 * day,
 		},
 		{
 			name:          "a trial license alone makes the deployment a trial",
 			terms:         []term{{nbf: -day, paidUntil: 20 * day, exp: 20 * day, trial: true, allFeatures: true, requireTelemetry: true}},
-			wantEntitled:  allBut("user_limit"),
+			wantEntitled:  allBut("user_limit", "custom_roles", "multiple_organizations"),
 			wantLicense:   true,
 			wantTrial:     true,
 			wantTelemetry: true,
-			wantNext:      13 * day, // a trial warns 7 days before its end
+			wantNext:      14 * day, // a trial warns once fewer than 7 days (rounded up) are left
 		},
 		{
 			name: "a trial beside a paid license is not a trial",
@@ -169,7 +192,7 @@ func TestCompute(t *testing.T) {
 			wantNext:     20 * day,
 		},
 		{
-			name: "user_limit is the largest any license gives and more users than that warns",
+			name: "of two entitled limits that both fall short, the larger wins and more users than that warns",
 			terms: []term{
 				paid(map[string]int64{"user_limit": 10}),
 				paid(map[string]int64{"user_limit": 25}),
@@ -180,6 +203,31 @@ func TestCompute(t *testing.T) {
 			wantWarnings: []string{"Your deployment has 30 active users but is only licensed for 25."},
 			wantLicense:  true,
 			wantNext:     noWarningUntil,
+		},
+		{
+			name: "user_limit is taken whole from one license: a limit in grace that covers the users beats an entitled one that does not",
+			terms: []term{
+				paid(map[string]int64{"user_limit": 100}),
+				{nbf: -90 * day, paidUntil: -day, exp: 6 * day, features: map[string]int64{"user_limit": 500}},
+			},
+			usage:        license.Usage{ActiveUsers: 200},
+			wantGrace:    []string{"user_limit"},
+			wantLimit:    ptr(int64(500)),
+			wantWarnings: []string{"Your deployment has 200 active users but the license with the limit 500 is expired."},
+			wantLicense:  true,
+			wantNext:     6 * day,
+		},
+		{
+			name: "when both limits cover the users, the entitled license wins over a larger one in grace",
+			terms: []term{
+				paid(map[string]int64{"user_limit": 100}),
+				{nbf: -90 * day, paidUntil: -day, exp: 6 * day, features: map[string]int64{"user_limit": 500}},
+			},
+			usage:        license.Usage{ActiveUsers: 50},
+			wantEntitled: []string{"user_limit"},
+			wantLimit:    ptr(int64(100)),
+			wantLicense:  true,
+			wantNext:     6 * day,
 		},
 		{
 			name:         "users at the limit do not warn",
@@ -215,14 +263,28 @@ func TestCompute(t *testing.T) {
 			terms:        []term{{nbf: -day, paidUntil: 31 * day, exp: 38 * day, features: map[string]int64{"scim": 1}}},
 			wantEntitled: []string{"scim"},
 			wantLicense:  true,
+			wantNext:     2 * day,
+		},
+		{
+			name:         "a paid term ending in exactly 30 days does not warn, as in Coder",
+			terms:        []term{{nbf: -day, paidUntil: 30 * day, exp: 37 * day, features: map[string]int64{"scim": 1}}},
+			wantEntitled: []string{"scim"},
+			wantLicense:  true,
 			wantNext:     day,
 		},
 		{
-			name:         "days left are rounded up",
+			name:         "days left are rounded up, so 29 days and an hour is 30 days and does not warn yet",
 			terms:        []term{{nbf: -day, paidUntil: 29*day + time.Hour, exp: 36 * day, features: map[string]int64{"scim": 1}}},
 			wantEntitled: []string{"scim"},
 			wantLicense:  true,
-			wantWarnings: []string{"Your license expires in 30 days."},
+			wantNext:     time.Hour,
+		},
+		{
+			name:         "days left are rounded up, so 28 days and an hour warns as 29 days",
+			terms:        []term{{nbf: -day, paidUntil: 28*day + time.Hour, exp: 36 * day, features: map[string]int64{"scim": 1}}},
+			wantEntitled: []string{"scim"},
+			wantLicense:  true,
+			wantWarnings: []string{"Your license expires in 29 days."},
 			wantNext:     time.Hour,
 		},
 		{
@@ -248,7 +310,7 @@ func TestCompute(t *testing.T) {
 			wantEntitled: []string{"scim"},
 			wantLicense:  true,
 			wantTrial:    true,
-			wantNext:     day,
+			wantNext:     2 * day,
 		},
 		{
 			name: "a follow-on license that starts when the first one ends silences the warning",
@@ -387,8 +449,8 @@ func TestComputeNextChangeIsExact(t *testing.T) {
 
 func TestComputeOrderIsDeterministic(t *testing.T) {
 	licenses := storedLicenses(t, []term{
-		{nbf: -90 * day, paidUntil: -2 * day, exp: 5 * day},
-		{nbf: -90 * day, paidUntil: -day, exp: 6 * day},
+		{nbf: -90 * day, paidUntil: -2 * day, exp: 5 * day, features: map[string]int64{"scim": 1}},
+		{nbf: -90 * day, paidUntil: -day, exp: 6 * day, features: map[string]int64{"audit_log": 1}},
 	})
 	licenses = append(licenses,
 		license.Stored{ID: 4, UUID: uuid.MustParse("aaaaaaaa-0000-4000-8000-000000000004"), Err: assert.AnError},
@@ -400,16 +462,16 @@ func TestComputeOrderIsDeterministic(t *testing.T) {
 	backward, _ := license.Compute(reversed, now, license.Usage{})
 	assert.Equal(t, forward.Warnings, backward.Warnings)
 	assert.Equal(t, forward.Errors, backward.Errors)
-	require.Len(t, forward.Warnings, 2)
-	assert.Contains(t, forward.Warnings[0], termUUID(1).String())
+	// Warnings follow the feature list's order, whatever order the licenses came in.
+	assert.Equal(t, graceWarnings("audit_log", "scim"), forward.Warnings)
 	assert.Equal(t, "Invalid license (aaaaaaaa-0000-4000-8000-000000000003): "+assert.AnError.Error(), forward.Errors[0])
 }
 
 func TestFeatureNamesCannotBeChangedByCallers(t *testing.T) {
 	names := license.FeatureNames()
-	require.Len(t, names, 18)
+	require.Len(t, names, 20, "the sixteen of the seed era, oauth2_provider, custom_roles, multiple_organizations, workspace_prebuilds")
 	assert.Equal(t, "user_limit", names[0])
-	assert.Equal(t, "multiple_organizations", names[17])
+	assert.Equal(t, "workspace_prebuilds", names[19])
 	names[0] = "changed"
 	assert.Equal(t, "user_limit", license.FeatureNames()[0])
 }

@@ -162,5 +162,6 @@ var allFeatureNames = []string{
 	"multiple_external_auth", "external_provisioner_daemons", "appearance",
 	"advanced_template_scheduling", "workspace_proxy", "user_role_management",
 	"external_token_encryption", "workspace_batch_actions", "access_control",
-	"control_shared_ports", "custom_roles", "multiple_organizations",
+	"control_shared_ports", "oauth2_provider", "custom_roles", "multiple_organizations",
+	"workspace_prebuilds",
 }
