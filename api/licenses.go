@@ -20,9 +20,9 @@ import (
 )
 
 const (
-	msgLicenseExists    = "License has already been added."
-	msgLicenseDeleted   = "License deleted."
-	msgRefreshed        = "Entitlements updated."
+	msgLicenseExists  = "License has already been added."
+	msgLicenseDeleted = "License deleted."
+	msgRefreshed      = "Entitlements updated."
 )
 
 // AddLicense verifies and stores a license, then recomputes entitlements on every replica.
