@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -50,17 +49,13 @@ func newMetrics(st *store.Store, ent *entitlements.Service, logger *slog.Logger)
 	return m, nil
 }
 
-// observe counts a request once its status is known. Requests that matched no route share one
-// label, so random paths cannot grow the series without bound.
-func (m *metrics) observe(c echo.Context, elapsed time.Duration) {
-	route := c.Path()
-	if route == "" || route == APIPrefix+"/*" {
-		route = "unmatched"
-	}
+// observe counts a request once its status is known, under the route name the access log
+// uses too (routeName), so random paths cannot grow the series without bound.
+func (m *metrics) observe(method, route string, status int, elapsed time.Duration) {
 	labels := prometheus.Labels{
-		"method": c.Request().Method,
+		"method": method,
 		"route":  route,
-		"status": strconv.Itoa(c.Response().Status),
+		"status": strconv.Itoa(status),
 	}
 	m.requests.With(labels).Inc()
 	m.latency.With(labels).Observe(elapsed.Seconds())

@@ -84,8 +84,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		elapsed := time.Since(start)
-		s.metrics.observe(c, elapsed)
 		status := c.Response().Status
+		route := s.routeName(c)
+		s.metrics.observe(c.Request().Method, route, status, elapsed)
 		level := slog.LevelInfo
 		if status >= http.StatusInternalServerError {
 			level = slog.LevelError
@@ -93,15 +94,29 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		s.logger.LogAttrs(c.Request().Context(), level, "request",
 			slog.String("request_id", requestID(c)),
 			slog.String("method", c.Request().Method),
-			slog.String("route", c.Path()),
+			slog.String("route", route),
 			slog.String("path", c.Request().URL.Path),
 			slog.Int("status", status),
-			slog.Duration("duration", elapsed),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			slog.Int64("bytes_out", c.Response().Size),
 			slog.String("remote_ip", c.RealIP()),
 		)
 		return nil
 	}
+}
+
+// unmatchedRoute names every request that matched no registered route (an unknown path, or
+// a known path with a method it does not answer), in logs and metrics alike.
+const unmatchedRoute = "unmatched"
+
+// routeName is the route template a request matched, or unmatchedRoute. Echo leaves its
+// nearest template in c.Path() even when it answers 404 or 405, so the template is checked
+// against the routes actually registered for the method.
+func (s *Server) routeName(c echo.Context) string {
+	if s.registered[c.Request().Method+" "+c.Path()] {
+		return c.Path()
+	}
+	return unmatchedRoute
 }
 
 // recoverPanics turns a panic in a handler into an ordinary error (a 500 with no stack in the

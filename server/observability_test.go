@@ -58,6 +58,13 @@ func TestMetricsShowRouteHistogramsAndLicenseGauges(t *testing.T) {
 	resp, err := http.Get(inst.URL + "/api/v2/no/such/route?x=1")
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
+	// A known path with a method it does not answer matched no route either.
+	wrongMethod, err := http.NewRequest(http.MethodDelete, inst.URL+"/api/v2/licenses", nil)
+	require.NoError(t, err)
+	resp, err = http.DefaultClient.Do(wrongMethod)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 
 	rec := httptest.NewRecorder()
 	inst.Server().MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -68,6 +75,7 @@ func TestMetricsShowRouteHistogramsAndLicenseGauges(t *testing.T) {
 		`entitle_http_requests_total{method="GET",route="/api/v2/organizations/:organization",status="200"} 3`,
 		`entitle_http_requests_total{method="GET",route="/api/v2/organizations/:organization",status="404"} 1`,
 		`entitle_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`entitle_http_requests_total{method="DELETE",route="unmatched",status="405"} 1`,
 		`entitle_http_request_duration_seconds_bucket{method="GET",route="/api/v2/organizations/:organization",status="200",le="+Inf"} 3`,
 		`entitle_http_request_duration_seconds_count{method="POST",route="/api/v2/licenses",status="201"} 1`,
 		`entitle_feature_enabled{entitlement="entitled",feature="audit_log"} 1`,
@@ -159,7 +167,7 @@ func TestLogsHaveOneJSONLinePerRequestAndNoSecrets(t *testing.T) {
 			continue
 		}
 		requests++
-		for _, key := range []string{"request_id", "method", "route", "path", "status", "duration"} {
+		for _, key := range []string{"request_id", "method", "route", "path", "status", "duration_ms"} {
 			assert.Contains(t, line, key, "request line %s", sc.Text())
 		}
 	}

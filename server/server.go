@@ -28,6 +28,8 @@ type Server struct {
 	spec         *Spec
 	metrics      *metrics
 	echo         *echo.Echo
+	// registered holds "METHOD /route/:template" for every route, for routeName.
+	registered map[string]bool
 	// listenURL is where Serve listens, for the access URL's default.
 	listenURL atomic.Pointer[string]
 }
@@ -125,6 +127,10 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 	s.registerSwagger(e)
 
 	gen.RegisterHandlersWithBaseURL(e, gen.NewStrictHandler(handlers, nil), APIPrefix)
+	s.registered = map[string]bool{}
+	for _, r := range e.Routes() {
+		s.registered[r.Method+" "+r.Path] = true
+	}
 	return e
 }
 
@@ -173,7 +179,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.logger.Info("stopping: draining requests in flight", "timeout", s.cfg.shutdownTimeout())
+	s.logger.Info("stopping: draining requests in flight", "timeout_ms", s.cfg.shutdownTimeout().Milliseconds())
 	drainCtx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout())
 	defer cancel()
 	if err := srv.Shutdown(drainCtx); err != nil {

@@ -55,7 +55,7 @@ func (s *Store) migrate(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("apply migrations: %w", err)
 	}
 	for _, r := range results {
-		cfg.Logger.Info("applied migration", "version", r.Source.Version, "file", filepath.Base(r.Source.Path), "duration", r.Duration)
+		cfg.Logger.Info("applied migration", "version", r.Source.Version, "file", filepath.Base(r.Source.Path), "duration_ms", r.Duration.Milliseconds())
 	}
 	return nil
 }

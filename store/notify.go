@@ -50,7 +50,7 @@ func (s *Store) ListenLicensesChanged(ctx context.Context, logger *slog.Logger, 
 		if ctx.Err() != nil {
 			return
 		}
-		logger.Warn("license change listener lost its connection; reconnecting", "error", err, "in", backoff)
+		logger.Warn("license change listener lost its connection; reconnecting", "error", err, "retry_in_ms", backoff.Milliseconds())
 		select {
 		case <-ctx.Done():
 			return

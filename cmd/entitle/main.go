@@ -42,7 +42,11 @@ func (c *serverCmd) Run(ctx context.Context) error {
 	logger := c.NewLogger(stderr)
 	c.Version = buildVersion()
 	err := server.Run(ctx, c.Config, logger, func(url string) {
-		fmt.Fprintf(stderr, "entitle is listening on %s (API under %s%s)\n", url, url, server.APIPrefix)
+		// A line for people; with --log-format json stderr carries only JSON lines, and the
+		// "serving" line already names the URL.
+		if c.LogFormat != "json" {
+			fmt.Fprintf(stderr, "entitle is listening on %s (API under %s%s, Swagger UI at %s/swagger/)\n", url, url, server.APIPrefix, url)
+		}
 	})
 	if err != nil {
 		// A start-up failure is one line for the operator, however many the driver wrote.

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,4 +85,39 @@ func TestServerStartsWithMetricsAndAPIBothOnPortZero(t *testing.T) {
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "serving metrics") },
 		20*time.Second, 50*time.Millisecond, "two listeners on port 0 each get their own port; output:\n%s", stderr.String())
+}
+
+func TestJSONLogsAreOnlyJSONLinesWithUnitsInTheirKeys(t *testing.T) {
+	bin := buildBinary(t)
+	addr := testenv.FreeAddress(t)
+	cmd := exec.Command(bin, "server", "--data-dir", t.TempDir(), "--http-address", addr, "--log-format", "json")
+	var stdout, stderr testenv.LockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/api/v2/no/such/route")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return true
+	}, 20*time.Second, 50*time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait())
+
+	assert.Empty(t, stdout.String(), "the server writes nothing to stdout")
+	lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+	require.Greater(t, len(lines), 3)
+	for _, line := range lines {
+		var fields map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &fields), "not a JSON line: %q", line)
+		for key, value := range fields {
+			if _, isNumber := value.(float64); isNumber {
+				for _, bare := range []string{"duration", "timeout", "in", "elapsed", "wait"} {
+					assert.NotEqual(t, bare, key, "a duration's key says its unit (e.g. %s_ms): %s", bare, line)
+				}
+			}
+		}
+	}
+	assert.Contains(t, stderr.String(), `"route":"unmatched"`, "unmatched requests are logged under the metrics' label")
 }
