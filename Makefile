@@ -9,7 +9,8 @@ GOLANGCI_LINT         := $(CURDIR)/bin/tools/golangci-lint-$(GOLANGCI_LINT_VERSI
 
 # make run keeps its data here; override with `make run DATA_DIR=...`.
 DATA_DIR  ?= $(CURDIR)/.data
-HTTP_ADDR ?= 127.0.0.1:3000
+# make run listens here; override with `make run HTTP_ADDR=...` or ENTITLE_HTTP_ADDRESS.
+HTTP_ADDR ?= $(or $(ENTITLE_HTTP_ADDRESS),127.0.0.1:3000)
 
 # Spec linters, pinned, run through npx from the npm registry.
 REDOCLY_VERSION  := 2.77.0
@@ -38,12 +39,17 @@ run: build
 	@mkdir -p "$(DATA_DIR)"
 	@test -f "$(DEV_KEY)" || ./bin/entitle license keygen --kid dev --private-out "$(DEV_KEY)" --public-dir "$(DATA_DIR)/license-keys"
 	@echo
-	@echo "Sign an all-features 30-day development license:"
-	@echo "  ./bin/entitle license sign --key $(DEV_KEY) --kid dev --all-features --expires 30d > dev.license"
-	@echo "Upload it (TOKEN from POST /api/v2/users/login, see README.md):"
-	@echo "  curl -X POST http://$(HTTP_ADDR)/api/v2/licenses -H \"Coder-Session-Token: \$$TOKEN\" -H 'Content-Type: application/json' -d \"{\\\"license\\\": \\\"\$$(cat dev.license)\\\"}\""
+	@echo "entitle is starting on http://$(HTTP_ADDR) (data in $(DATA_DIR))"
+	@echo "  Swagger UI:   http://$(HTTP_ADDR)/swagger/"
+	@echo "  API:          http://$(HTTP_ADDR)/api/v2"
+	@echo "In another terminal:"
+	@echo "  1. Create the first user (the owner) and sign in:"
+	@echo "       ./bin/entitle login http://$(HTTP_ADDR) --first-user-email admin@example.com --first-user-username admin --first-user-password correct-horse"
+	@echo "  2. Sign a 30-day development license and upload it:"
+	@echo "       ./bin/entitle license sign --key $(DEV_KEY) --kid dev --all-features --expires 30d > dev.license"
+	@echo "       ./bin/entitle licenses add dev.license"
+	@echo "  3. ./bin/entitle entitlements"
 	@echo
-	@echo "entitle: starting on http://$(HTTP_ADDR) (API under http://$(HTTP_ADDR)/api/v2), data in $(DATA_DIR)"
 	./bin/entitle server --data-dir "$(DATA_DIR)" --http-address "$(HTTP_ADDR)"
 
 ## test: every test, with the race detector, on SQLite and on PostgreSQL (TEST_POSTGRES_URL)

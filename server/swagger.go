@@ -160,6 +160,8 @@ func (s *Server) registerSwagger(e *echo.Echo) {
 	e.Match(getOrHead, SpecJSONPath, s.specJSON)
 	e.Match(getOrHead, SpecYAMLPath, s.specYAML)
 	e.Match(getOrHead, strings.TrimSuffix(SwaggerPath, "/"), redirectToSwagger)
+	// The server's root is where a person lands first: send them to the API's documentation.
+	e.Match(getOrHead, "/", redirectToSwagger)
 	e.Match(getOrHead, SwaggerPath+"*", s.swaggerFile)
 }
 

@@ -128,6 +128,12 @@ func TestSwaggerUI(t *testing.T) {
 		assert.Equal(t, "/swagger/", resp.Header.Get("Location"))
 	})
 
+	t.Run("the server's root redirects to /swagger/", func(t *testing.T) {
+		resp, _ := fetch(t, inst, "/")
+		assert.Equal(t, http.StatusMovedPermanently, resp.StatusCode)
+		assert.Equal(t, "/swagger/", resp.Header.Get("Location"))
+	})
+
 	t.Run("openapi.json is the embedded spec, served to anyone", func(t *testing.T) {
 		resp, body := fetch(t, inst, server.SpecJSONPath)
 		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))

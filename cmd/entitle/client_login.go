@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/mail"
 	"os"
 	"strings"
 
@@ -25,6 +26,11 @@ type loginCmd struct {
 	Email         string `help:"Email to sign in with (default: prompt)."`
 	Password      string `xor:"password" help:"Password (default: prompt). Prefer --password-stdin: flags show up in the process list."`
 	PasswordStdin bool   `xor:"password" help:"Read the password from standard input."`
+
+	// As Coder's CLI: on a server with no users yet, login creates the first one (the owner).
+	FirstUserEmail    string `name:"first-user-email" env:"ENTITLE_FIRST_USER_EMAIL" help:"On a server with no users yet, create the first user (the owner) with this email, then sign in."`
+	FirstUserUsername string `name:"first-user-username" env:"ENTITLE_FIRST_USER_USERNAME" help:"The first user's username."`
+	FirstUserPassword string `name:"first-user-password" env:"ENTITLE_FIRST_USER_PASSWORD" help:"The first user's password (at least 8 characters)."`
 }
 
 // Run signs in, greets the user and saves {url, session_token}.
@@ -37,12 +43,23 @@ func (c *loginCmd) Run(ctx context.Context, kctx *kong.Context, stdin io.Reader,
 	if err != nil {
 		return err
 	}
+	anonymous, err := newAPIClient(root, "")
+	if err != nil {
+		return err
+	}
+	created, err := c.createFirstUserIfNone(ctx, anonymous, root, kctx.Stderr)
+	if err != nil {
+		return err
+	}
+	if created || (c.Email == "" && c.FirstUserEmail != "") {
+		// The first user's credentials sign in, now and on any later run of the same command.
+		c.Email, c.Password, c.PasswordStdin = c.FirstUserEmail, c.FirstUserPassword, false
+	}
 	email, password, err := c.credentials(ctx, stdin, kctx.Stderr)
 	if err != nil {
 		return err
 	}
-	anonymous, err := newAPIClient(root, "")
-	if err != nil {
+	if err := validEmail(email); err != nil {
 		return err
 	}
 	login, err := anonymous.LoginWithPasswordWithResponse(ctx, gen.LoginWithPasswordRequest{Email: gen.Email(email), Password: password})
@@ -70,6 +87,47 @@ func (c *loginCmd) Run(ctx context.Context, kctx *kong.Context, stdin io.Reader,
 	return c.print(stdout, me.Body, func(w io.Writer) {
 		fmt.Fprintf(w, "Welcome, %s!\n", me.JSON200.Username)
 	})
+}
+
+// createFirstUserIfNone asks the server whether it has users. With none, it creates the
+// first user from the --first-user-* flags, or says how to, rather than letting the sign-in
+// fail with "Incorrect email or password".
+func (c *loginCmd) createFirstUserIfNone(ctx context.Context, client *gen.ClientWithResponses, root string, stderr io.Writer) (bool, error) {
+	first, err := client.CheckFirstUserWithResponse(ctx)
+	if err != nil {
+		return false, fmt.Errorf("could not talk to the server at %s: %w", root, err)
+	}
+	switch first.StatusCode() {
+	case http.StatusOK:
+		return false, nil
+	case http.StatusNotFound:
+	default:
+		return false, responseError(first.StatusCode(), first.Body)
+	}
+	if c.FirstUserEmail == "" || c.FirstUserUsername == "" || c.FirstUserPassword == "" {
+		return false, fmt.Errorf("the server at %s has no users yet. Create the first one (the owner) as you sign in:\n"+
+			"  entitle login %s --first-user-email EMAIL --first-user-username NAME --first-user-password PASSWORD", root, root)
+	}
+	if err := validEmail(c.FirstUserEmail); err != nil {
+		return false, err
+	}
+	res, err := client.CreateFirstUserWithResponse(ctx, gen.CreateFirstUserRequest{
+		Email: gen.Email(c.FirstUserEmail), Username: c.FirstUserUsername, Password: c.FirstUserPassword,
+	})
+	if err := check(res, err); err != nil {
+		return false, fmt.Errorf("create the first user: %w", err)
+	}
+	fmt.Fprintf(stderr, "Created the first user, %s (the owner).\n", c.FirstUserUsername)
+	return true, nil
+}
+
+// validEmail catches a mistyped email before the request is built: the generated client
+// refuses to encode one, and its error would read as a network failure.
+func validEmail(email string) error {
+	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
+		return fmt.Errorf("%q is not an email address", email)
+	}
+	return nil
 }
 
 // credentials takes the email and password from the flags, or else asks for them. Prompts
