@@ -175,31 +175,55 @@ func newAPIClient(root, token string) (*gen.ClientWithResponses, error) {
 // client builds the authenticated client from the flags, the environment and the stored
 // session, in that order of precedence.
 func (f sessionFlags) client() (*gen.ClientWithResponses, error) {
-	dir, err := f.dir()
+	root, token, stored, err := f.target()
 	if err != nil {
 		return nil, err
 	}
-	stored, err := loadSession(dir)
-	if err != nil {
-		return nil, err
-	}
-	root, token := "", f.Token
-	if f.URL != "" {
-		if root, err = normalizeURL(f.URL); err != nil {
-			return nil, err
-		}
-	} else if stored != nil {
-		root = stored.URL
-	}
-	// The stored token is only ever sent to the server that issued it: --url pointing
-	// elsewhere must not leak it to another host.
-	if token == "" && stored != nil && stored.URL == root {
-		token = stored.SessionToken
+	if root != "" && token == "" && stored != nil && stored.URL != root {
+		return nil, fmt.Errorf("the stored session belongs to %s, not %s. Run 'entitle login %s' to sign in there, or pass --token", stored.URL, root, root)
 	}
 	if root == "" || token == "" {
 		return nil, errNotSignedIn
 	}
 	return newAPIClient(root, token)
+}
+
+// optionalClient is client for commands anyone may run (entitlements): signed in when a
+// session is at hand for the server, anonymous otherwise, and only the URL is needed.
+func (f sessionFlags) optionalClient() (*gen.ClientWithResponses, error) {
+	root, token, _, err := f.target()
+	if err != nil {
+		return nil, err
+	}
+	if root == "" {
+		return nil, errors.New("which server? Pass --url URL (or set ENTITLE_URL), or run 'entitle login URL' once")
+	}
+	return newAPIClient(root, token)
+}
+
+// target is the server and token the flags, the environment and the stored session name.
+// The stored token is only ever sent to the server that issued it: --url pointing elsewhere
+// must not leak it to another host.
+func (f sessionFlags) target() (root, token string, stored *session, err error) {
+	dir, err := f.dir()
+	if err != nil {
+		return "", "", nil, err
+	}
+	if stored, err = loadSession(dir); err != nil {
+		return "", "", nil, err
+	}
+	token = f.Token
+	if f.URL != "" {
+		if root, err = normalizeURL(f.URL); err != nil {
+			return "", "", nil, err
+		}
+	} else if stored != nil {
+		root = stored.URL
+	}
+	if token == "" && stored != nil && stored.URL == root {
+		token = stored.SessionToken
+	}
+	return root, token, stored, nil
 }
 
 // apiResult is what every generated *Result has in common.

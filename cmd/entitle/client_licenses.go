@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"entitle/gen"
+	"entitle/license"
 )
 
 // licensesCmd manages the licenses on a server (owner only); `entitle license` is the
@@ -26,7 +29,9 @@ type licensesAddCmd struct {
 	sessionFlags `embed:""`
 	outputFlags  `embed:""`
 
-	File string `arg:"" help:"File holding the license, or - for standard input."`
+	Path    string `arg:"" optional:"" name:"file" help:"File holding the license, or - for standard input."`
+	File    string `short:"f" name:"file" xor:"source" help:"File holding the license, or - for standard input (as Coder's CLI)."`
+	License string `short:"l" name:"license" xor:"source" help:"The license itself (as Coder's CLI)."`
 }
 
 // Run uploads the license and shows it as the server stored it.
@@ -35,18 +40,48 @@ func (c *licensesAddCmd) Run(ctx context.Context, stdin io.Reader, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	raw, err := readFileOrStdin(c.File, stdin)
+	token, source, err := c.read(stdin)
 	if err != nil {
 		return err
 	}
-	// Files from editors and `echo` end in a newline, which is not part of the token.
-	res, err := client.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: strings.TrimSpace(string(raw))})
+	// Say so before calling the server when the input is not a license at all.
+	if _, _, err := license.Decode(token); err != nil {
+		return fmt.Errorf("%s does not hold a license (%v): a license is the token 'entitle license sign' prints", source, err)
+	}
+	res, err := client.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: token})
 	if err := check(res, err); err != nil {
 		return err
 	}
 	return c.print(stdout, res.Body, func(w io.Writer) {
 		writeLicenses(w, []gen.License{*res.JSON201})
 	})
+}
+
+// read takes the license from exactly one of the path, -f and -l, and names where it came from.
+func (c *licensesAddCmd) read(stdin io.Reader) (token, source string, err error) {
+	given := 0
+	for _, v := range []string{c.Path, c.File, c.License} {
+		if v != "" {
+			given++
+		}
+	}
+	if given != 1 {
+		return "", "", errors.New("give the license once: a file path, -f FILE (- for standard input), or -l LICENSE")
+	}
+	if c.License != "" {
+		return strings.TrimSpace(c.License), "the -l value", nil
+	}
+	path := c.Path + c.File
+	raw, err := readFileOrStdin(path, stdin)
+	if err != nil {
+		return "", "", err
+	}
+	source = path
+	if path == "-" {
+		source = "standard input"
+	}
+	// Files from editors and `echo` end in a newline, which is not part of the token.
+	return strings.TrimSpace(string(raw)), source, nil
 }
 
 type licensesListCmd struct {
@@ -78,11 +113,17 @@ type licensesDeleteCmd struct {
 
 // Run deletes one license.
 func (c *licensesDeleteCmd) Run(ctx context.Context, stdout io.Writer) error {
+	if _, err := strconv.ParseUint(c.ID, 10, 31); err != nil {
+		return fmt.Errorf("%q is not a license id: ids are whole numbers, as 'entitle licenses list' shows them", c.ID)
+	}
 	client, err := c.client()
 	if err != nil {
 		return err
 	}
 	res, err := client.DeleteLicenseWithResponse(ctx, c.ID)
+	if err == nil && res.StatusCode() == http.StatusNotFound {
+		return fmt.Errorf("there is no license with id %s. See 'entitle licenses list'", c.ID)
+	}
 	if err := check(res, err); err != nil {
 		return err
 	}
@@ -161,7 +202,8 @@ type entitlementsCmd struct {
 
 // Run shows every feature, then the warnings and errors a person should act on.
 func (c *entitlementsCmd) Run(ctx context.Context, stdout io.Writer) error {
-	client, err := c.client()
+	// Entitlements are public: no sign-in needed, only the server's URL.
+	client, err := c.optionalClient()
 	if err != nil {
 		return err
 	}

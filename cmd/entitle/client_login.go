@@ -235,7 +235,9 @@ type logoutCmd struct {
 }
 
 // Run signs out. A 401 means the session had already ended, so the stored one is removed
-// all the same; any other failure keeps it, since the token may still work.
+// all the same. A server that cannot be reached gets the session forgotten here too (as
+// Coder's CLI does: the person asked to be signed out on this machine), with an error that
+// says the token may still work there until it expires. Any other failure keeps it.
 func (c *logoutCmd) Run(ctx context.Context, stdout io.Writer) error {
 	client, err := c.client()
 	if err != nil {
@@ -246,7 +248,13 @@ func (c *logoutCmd) Run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	res, err := client.LogoutWithResponse(ctx)
-	if err == nil && res.StatusCode() == http.StatusUnauthorized {
+	if err != nil {
+		if rmErr := removeSession(dir); rmErr != nil {
+			return rmErr
+		}
+		return fmt.Errorf("could not reach the server to end the session (%w). The session is forgotten on this machine; its token stays valid on the server until it expires", err)
+	}
+	if res.StatusCode() == http.StatusUnauthorized {
 		if err := removeSession(dir); err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -23,8 +24,10 @@ import (
 var version = ""
 
 type cli struct {
-	Server  serverCmd  `cmd:"" help:"Run the API server."`
-	License licenseCmd `cmd:"" help:"The license issuer's tools: keygen, sign, inspect (offline)."`
+	Version kong.VersionFlag `help:"Print the version and exit."`
+
+	Server  serverCmd  `cmd:"" group:"Server" help:"Run the API server."`
+	License licenseCmd `cmd:"" group:"Issuer" help:"The license issuer's tools: keygen, sign, inspect (offline, no server needed)."`
 
 	Login         loginCmd         `cmd:"" group:"Client" help:"Sign in to a server and remember the session."`
 	Logout        logoutCmd        `cmd:"" group:"Client" help:"Sign out and forget the stored session."`
@@ -71,7 +74,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	parser, err := kong.New(&root,
 		kong.Name("entitle"),
 		kong.Description("entitle serves the organizations, licenses and entitlements slice of the Coder v2 REST API.\nEvery flag can also be set by the environment variable shown beside it."),
-		kong.Vars{"default_data_dir": defaultDataDir()},
+		kong.Vars{"default_data_dir": defaultDataDir(), "version": buildVersion()},
+		// The top level lists each command group once with its one-line description; each
+		// group's --help shows its subcommands.
+		kong.ConfigureHelp(kong.HelpOptions{NoExpandSubcommands: true, Compact: true}),
+		kong.ExplicitGroups([]kong.Group{
+			{Key: "Server", Title: "Server:"},
+			{Key: "Issuer", Title: "Issuer (offline):"},
+			{Key: "Client", Title: "Client (talks to a server; sign in with 'entitle login URL'):"},
+		}),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exit = code }),
 		kong.BindTo(ctx, (*context.Context)(nil)),
@@ -90,9 +101,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("invalid arguments")
 	}
 	if err != nil {
+		if hint := verbHint(args); hint != "" {
+			return fmt.Errorf("%w\n%s", err, hint)
+		}
 		return fmt.Errorf("%w (see 'entitle --help')", err)
 	}
 	return kctx.Run()
+}
+
+// verbHint suggests the right command when `license` (the issuer's offline tools) and
+// `licenses` (a server's licenses) are confused, which their names invite.
+func verbHint(args []string) string {
+	if len(args) < 2 {
+		return ""
+	}
+	switch {
+	case args[0] == "license" && slices.Contains([]string{"add", "list", "ls", "delete", "rm"}, args[1]):
+		return fmt.Sprintf("Did you mean 'entitle licenses %s'? 'entitle license' holds the issuer's offline tools (keygen, sign, inspect).", args[1])
+	case args[0] == "licenses" && slices.Contains([]string{"keygen", "sign", "inspect"}, args[1]):
+		return fmt.Sprintf("Did you mean 'entitle license %s'? 'entitle licenses' manages a server's licenses (add, list, delete).", args[1])
+	}
+	return ""
 }
 
 // oneLine folds a multi-line error (the PostgreSQL driver lists every address it tried) into
