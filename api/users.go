@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/crypto/bcrypt"
 
 	"entitle/gen"
+	"entitle/password"
 	"entitle/session"
 	"entitle/store"
 )
@@ -88,12 +88,12 @@ func (a *API) LoginWithPassword(ctx context.Context, req gen.LoginWithPasswordRe
 	switch {
 	case errors.Is(lookupErr, store.ErrNotFound):
 		// Spend the same time as a wrong password, so emails cannot be probed.
-		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(req.Body.Password))
+		_ = password.Matches(a.dummyHash, req.Body.Password)
 		return gen.LoginWithPassword401JSONResponse{UnauthorizedJSONResponse: gen.UnauthorizedJSONResponse(message(msgBadLogin, ""))}, nil
 	case lookupErr != nil:
 		return nil, lookupErr
 	}
-	if bcrypt.CompareHashAndPassword(user.HashedPassword, []byte(req.Body.Password)) != nil {
+	if !password.Matches(user.HashedPassword, req.Body.Password) {
 		return gen.LoginWithPassword401JSONResponse{UnauthorizedJSONResponse: gen.UnauthorizedJSONResponse(message(msgBadLogin, ""))}, nil
 	}
 	tok, err := session.New()
@@ -208,8 +208,8 @@ func (a *API) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (
 	return gen.CreateUser201JSONResponse(resp), nil
 }
 
-func (a *API) newUser(email, username, password, role string) (store.User, error) {
-	hashed, err := bcrypt.GenerateFromPassword([]byte(password), a.hashCost)
+func (a *API) newUser(email, username, plainPassword, role string) (store.User, error) {
+	hashed, err := password.Hash(plainPassword, a.hashCost)
 	if err != nil {
 		return store.User{}, fmt.Errorf("hash password: %w", err)
 	}
