@@ -32,6 +32,9 @@ type Config struct {
 	PasswordHashCost int
 	// RefreshCooldown is the minimum gap between explicit refreshes across the deployment.
 	RefreshCooldown time.Duration
+	// ThrottleWindow is how long failed logins count against an email or client address;
+	// zero (or less) is the contract's 15 minutes.
+	ThrottleWindow time.Duration
 }
 
 // API serves the operations of openapi.yaml.
@@ -46,7 +49,8 @@ type API struct {
 	refreshCooldown time.Duration
 	// dummyHash is compared against when a login names an unknown email, so that login
 	// costs the same whether or not the email exists.
-	dummyHash []byte
+	dummyHash     []byte
+	loginThrottle *loginThrottle
 }
 
 // New builds the API.
@@ -59,6 +63,10 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hash dummy password: %w", err)
 	}
+	window := cfg.ThrottleWindow
+	if window <= 0 {
+		window = defaultLoginThrottleWindow
+	}
 	return &API{
 		store:           cfg.Store,
 		entitlements:    cfg.Entitlements,
@@ -69,6 +77,7 @@ func New(cfg Config) (*API, error) {
 		hashCost:        cost,
 		refreshCooldown: cfg.RefreshCooldown,
 		dummyHash:       dummy,
+		loginThrottle:   &loginThrottle{store: cfg.Store, window: window, logger: cfg.Logger},
 	}, nil
 }
 

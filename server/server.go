@@ -70,6 +70,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		SessionDuration:  cfg.SessionDuration,
 		PasswordHashCost: cfg.PasswordHashCost,
 		RefreshCooldown:  cfg.EntitlementsRefreshCooldown,
+		ThrottleWindow:   cfg.LoginThrottleWindow,
 	})
 	if err != nil {
 		_ = st.Close()
@@ -104,7 +105,7 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 	e.GET("/readyz", s.readyz)
 	s.registerSwagger(e)
 
-	group := e.Group(APIPrefix, s.apiMiddleware)
+	group := e.Group(APIPrefix, withClientAddress, s.apiMiddleware)
 	gen.RegisterHandlers(group, gen.NewStrictHandler(handlers, nil))
 	return e
 }
