@@ -122,8 +122,8 @@ func (a loginAttempt) retryAfter(now time.Time, window time.Duration) int {
 	return max(int(math.Ceil(wait.Seconds())), 1)
 }
 
-// throttled refuses an attempt over a limit without checking its password. It looks the same
-// whether or not the email names a user: no user is looked up.
+// throttledLogin refuses an attempt over a limit without checking its password. It looks the
+// same whether or not the email names a user: no user is looked up.
 func (a *API) throttledLogin(ctx context.Context, attempt loginAttempt) (gen.LoginWithPasswordResponseObject, error) {
 	// No password was checked, so this attempt is no failure; counts above the limit only
 	// grow with concurrent attempts, each of which takes its own back.
