@@ -15,6 +15,7 @@ import (
 
 	"entitle/entitlements"
 	"entitle/gen"
+	"entitle/password"
 	"entitle/store"
 )
 
@@ -35,6 +36,9 @@ type Config struct {
 	// AccessURL is the URL people reach the server at; it is asked for on each /buildinfo
 	// because with a listen port of 0 it is known only once the server listens.
 	AccessURL func() string
+	// ThrottleWindow is how long failed logins count against an email or client address;
+	// zero (or less) is the contract's 15 minutes.
+	ThrottleWindow time.Duration
 }
 
 // API serves the operations of openapi.yaml.
@@ -50,7 +54,8 @@ type API struct {
 	accessURL       func() string
 	// dummyHash is compared against when a login names an unknown email, so that login
 	// costs the same whether or not the email exists.
-	dummyHash []byte
+	dummyHash     []byte
+	loginThrottle *loginThrottle
 }
 
 // New builds the API.
@@ -59,9 +64,13 @@ func New(cfg Config) (*API, error) {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("entitle-timing-equalizer"), cost)
+	dummy, err := password.Hash("entitle-timing-equalizer", cost)
 	if err != nil {
 		return nil, fmt.Errorf("hash dummy password: %w", err)
+	}
+	window := cfg.ThrottleWindow
+	if window <= 0 {
+		window = defaultLoginThrottleWindow
 	}
 	return &API{
 		store:           cfg.Store,
@@ -74,6 +83,7 @@ func New(cfg Config) (*API, error) {
 		refreshCooldown: cfg.RefreshCooldown,
 		accessURL:       cfg.AccessURL,
 		dummyHash:       dummy,
+		loginThrottle:   &loginThrottle{store: cfg.Store, window: window, logger: cfg.Logger},
 	}, nil
 }
 

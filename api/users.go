@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/crypto/bcrypt"
 
 	"entitle/gen"
+	"entitle/password"
 	"entitle/session"
 	"entitle/store"
 )
@@ -82,19 +82,35 @@ func (a *API) CreateFirstUser(ctx context.Context, req gen.CreateFirstUserReques
 	return gen.CreateFirstUser201JSONResponse{UserId: user.ID, OrganizationId: org.ID}, nil
 }
 
-// LoginWithPassword starts a session.
+// LoginWithPassword starts a session. Attempts are throttled per email and per client
+// address (see loginThrottle); the throttle is decided before the user is looked up, so a
+// throttled attempt says nothing about whether the email exists.
 func (a *API) LoginWithPassword(ctx context.Context, req gen.LoginWithPasswordRequestObject) (gen.LoginWithPasswordResponseObject, error) {
+	client, err := clientAddressFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	attempt, err := a.loginThrottle.count(ctx, string(req.Body.Email), client)
+	if err != nil {
+		return nil, err
+	}
+	if attempt.throttledBy() != "" {
+		return a.throttledLogin(ctx, attempt)
+	}
 	user, lookupErr := a.store.UserByEmail(ctx, string(req.Body.Email))
 	switch {
 	case errors.Is(lookupErr, store.ErrNotFound):
 		// Spend the same time as a wrong password, so emails cannot be probed.
-		_ = bcrypt.CompareHashAndPassword(a.dummyHash, []byte(req.Body.Password))
-		return gen.LoginWithPassword401JSONResponse{UnauthorizedJSONResponse: gen.UnauthorizedJSONResponse(message(msgBadLogin, ""))}, nil
+		_ = password.Matches(a.dummyHash, req.Body.Password)
+		return a.failedLogin(ctx, attempt, nil)
 	case lookupErr != nil:
 		return nil, lookupErr
 	}
-	if bcrypt.CompareHashAndPassword(user.HashedPassword, []byte(req.Body.Password)) != nil {
-		return gen.LoginWithPassword401JSONResponse{UnauthorizedJSONResponse: gen.UnauthorizedJSONResponse(message(msgBadLogin, ""))}, nil
+	if !password.Matches(user.HashedPassword, req.Body.Password) {
+		return a.failedLogin(ctx, attempt, &user.ID)
+	}
+	if err := a.loginThrottle.loginSucceeded(ctx, attempt); err != nil {
+		return nil, err
 	}
 	tok, err := session.New()
 	if err != nil {
@@ -208,8 +224,8 @@ func (a *API) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (
 	return gen.CreateUser201JSONResponse(resp), nil
 }
 
-func (a *API) newUser(email, username, password, role string) (store.User, error) {
-	hashed, err := bcrypt.GenerateFromPassword([]byte(password), a.hashCost)
+func (a *API) newUser(email, username, plainPassword, role string) (store.User, error) {
+	hashed, err := password.Hash(plainPassword, a.hashCost)
 	if err != nil {
 		return store.User{}, fmt.Errorf("hash password: %w", err)
 	}

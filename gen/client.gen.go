@@ -241,6 +241,12 @@ type ClientInterface interface {
 	//
 	// Returns a session token and sets it as the `coder_session_token` cookie (HttpOnly, SameSite=Lax).
 	//
+	// Throttled across every replica: after 10 failed sign-ins for one email (ignoring case), or
+	// 50 from one client address, within 15 minutes, further attempts for that email or from
+	// that address are answered 429 until the window ends, even with the right password. The
+	// window starts at the first failure; a successful sign-in clears the email's count. The
+	// client address is the connection's peer address (an IPv6 address counts by its /64).
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /users/login (the `LoginWithPassword` operationId).
@@ -249,6 +255,12 @@ type ClientInterface interface {
 	// LoginWithPassword Sign in with email and password
 	//
 	// Returns a session token and sets it as the `coder_session_token` cookie (HttpOnly, SameSite=Lax).
+	//
+	// Throttled across every replica: after 10 failed sign-ins for one email (ignoring case), or
+	// 50 from one client address, within 15 minutes, further attempts for that email or from
+	// that address are answered 429 until the window ends, even with the right password. The
+	// window starts at the first failure; a successful sign-in clears the email's count. The
+	// client address is the connection's peer address (an IPv6 address counts by its /64).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -591,6 +603,12 @@ func (c *Client) CreateFirstUser(ctx context.Context, body CreateFirstUserJSONRe
 //
 // Returns a session token and sets it as the `coder_session_token` cookie (HttpOnly, SameSite=Lax).
 //
+// Throttled across every replica: after 10 failed sign-ins for one email (ignoring case), or
+// 50 from one client address, within 15 minutes, further attempts for that email or from
+// that address are answered 429 until the window ends, even with the right password. The
+// window starts at the first failure; a successful sign-in clears the email's count. The
+// client address is the connection's peer address (an IPv6 address counts by its /64).
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /users/login (the `LoginWithPassword` operationId).
@@ -609,6 +627,12 @@ func (c *Client) LoginWithPasswordWithBody(ctx context.Context, contentType stri
 // LoginWithPassword Sign in with email and password
 //
 // Returns a session token and sets it as the `coder_session_token` cookie (HttpOnly, SameSite=Lax).
+//
+// Throttled across every replica: after 10 failed sign-ins for one email (ignoring case), or
+// 50 from one client address, within 15 minutes, further attempts for that email or from
+// that address are answered 429 until the window ends, even with the right password. The
+// window starts at the first failure; a successful sign-in clears the email's count. The
+// client address is the connection's peer address (an IPv6 address counts by its /64).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1397,6 +1421,12 @@ type ClientWithResponsesInterface interface {
 	//
 	// Returns a session token and sets it as the `coder_session_token` cookie (HttpOnly, SameSite=Lax).
 	//
+	// Throttled across every replica: after 10 failed sign-ins for one email (ignoring case), or
+	// 50 from one client address, within 15 minutes, further attempts for that email or from
+	// that address are answered 429 until the window ends, even with the right password. The
+	// window starts at the first failure; a successful sign-in clears the email's count. The
+	// client address is the connection's peer address (an IPv6 address counts by its /64).
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /users/login (the `LoginWithPassword` operationId).
@@ -1405,6 +1435,12 @@ type ClientWithResponsesInterface interface {
 	// LoginWithPasswordWithResponse Sign in with email and password
 	//
 	// Returns a session token and sets it as the `coder_session_token` cookie (HttpOnly, SameSite=Lax).
+	//
+	// Throttled across every replica: after 10 failed sign-ins for one email (ignoring case), or
+	// 50 from one client address, within 15 minutes, further attempts for that email or from
+	// that address are answered 429 until the window ends, even with the right password. The
+	// window starts at the first failure; a successful sign-in clears the email's count. The
+	// client address is the connection's peer address (an IPv6 address counts by its /64).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2367,6 +2403,11 @@ type LoginWithPasswordResult201Headers struct {
 	SetCookie *string
 }
 
+// LoginWithPasswordResult429Headers the declared response headers of an HTTP 429 response for LoginWithPassword
+type LoginWithPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 // LoginWithPasswordResultDefaultHeaders the declared response headers of an HTTP default response for LoginWithPassword
 type LoginWithPasswordResultDefaultHeaders struct {
 	RetryAfter *int
@@ -2381,10 +2422,14 @@ type LoginWithPasswordResult struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Response
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *LoginWithPasswordResult201Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LoginWithPasswordResult429Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *LoginWithPasswordResultDefaultHeaders
 }
@@ -2402,6 +2447,11 @@ func (r LoginWithPasswordResult) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r LoginWithPasswordResult) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LoginWithPasswordResult) GetJSON429() *Response {
+	return r.JSON429
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -2840,6 +2890,12 @@ func (c *ClientWithResponses) CreateFirstUserWithResponse(ctx context.Context, b
 //
 // Returns a session token and sets it as the `coder_session_token` cookie (HttpOnly, SameSite=Lax).
 //
+// Throttled across every replica: after 10 failed sign-ins for one email (ignoring case), or
+// 50 from one client address, within 15 minutes, further attempts for that email or from
+// that address are answered 429 until the window ends, even with the right password. The
+// window starts at the first failure; a successful sign-in clears the email's count. The
+// client address is the connection's peer address (an IPv6 address counts by its /64).
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /users/login (the `LoginWithPassword` operationId).
@@ -2854,6 +2910,12 @@ func (c *ClientWithResponses) LoginWithPasswordWithBodyWithResponse(ctx context.
 // LoginWithPasswordWithResponse Sign in with email and password
 //
 // Returns a session token and sets it as the `coder_session_token` cookie (HttpOnly, SameSite=Lax).
+//
+// Throttled across every replica: after 10 failed sign-ins for one email (ignoring case), or
+// 50 from one client address, within 15 minutes, further attempts for that email or from
+// that address are answered 429 until the window ends, even with the right password. The
+// window starts at the first failure; a successful sign-in clears the email's count. The
+// client address is the connection's peer address (an IPv6 address counts by its /64).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3749,6 +3811,13 @@ func ParseLoginWithPasswordResult(rsp *http.Response) (*LoginWithPasswordResult,
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Response
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3769,6 +3838,16 @@ func ParseLoginWithPasswordResult(rsp *http.Response) (*LoginWithPasswordResult,
 			headers.SetCookie = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 429:
+		var headers LoginWithPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case true:
 		var headers LoginWithPasswordResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

@@ -1371,6 +1371,28 @@ func (response LoginWithPassword401JSONResponse) VisitLoginWithPasswordResponse(
 	return err
 }
 
+type LoginWithPassword429ResponseHeaders struct {
+	RetryAfter int
+}
+
+type LoginWithPassword429JSONResponse struct {
+	Body    Response
+	Headers LoginWithPassword429ResponseHeaders
+}
+
+func (response LoginWithPassword429JSONResponse) VisitLoginWithPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LoginWithPassworddefaultJSONResponse struct {
 	Body       Response
 	Headers    ErrorResponseHeaders

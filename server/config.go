@@ -30,6 +30,9 @@ type Config struct {
 	Version string `kong:"-"`
 	// PasswordHashCost is the bcrypt cost; zero is bcrypt's default. Tests lower it.
 	PasswordHashCost int `kong:"-"`
+	// LoginThrottleWindow is how long failed logins count against an email or client address;
+	// zero is the contract's 15 minutes. Tests shorten it.
+	LoginThrottleWindow time.Duration `kong:"-"`
 	// ShutdownTimeout bounds how long requests in flight may drain at stop; zero is 15s.
 	ShutdownTimeout time.Duration `kong:"-"`
 }

@@ -89,6 +89,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		PasswordHashCost: cfg.PasswordHashCost,
 		RefreshCooldown:  cfg.EntitlementsRefreshCooldown,
 		AccessURL:        s.AccessURL,
+		ThrottleWindow:   cfg.LoginThrottleWindow,
 	})
 	if err != nil {
 		_ = st.Close()
@@ -120,6 +121,7 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 	e.Use(s.recoverPanics)
 	e.Use(middleware.BodyLimit(bodyLimit))
 	// Echo routes before its Use middleware runs, so apiMiddleware sees the matched template.
+	e.Use(withClientAddress)
 	e.Use(s.apiMiddleware)
 
 	e.GET("/healthz", s.healthz)

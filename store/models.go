@@ -80,8 +80,16 @@ type Replica struct {
 	LastSeenAt time.Time
 }
 
+// LoginThrottle counts failed logins for one key (an email's digest or a client address)
+// within the window that started at WindowStart.
+type LoginThrottle struct {
+	Key         string `gorm:"primaryKey"`
+	Failures    int
+	WindowStart time.Time
+}
+
 // models lists every table's model, for the test that checks migrations match them.
 func models() []any {
 	return []any{&User{}, &Organization{}, &OrganizationMember{}, &APIKey{}, &SiteConfig{},
-		&License{}, &EntitlementsRefresh{}, &Replica{}}
+		&License{}, &EntitlementsRefresh{}, &Replica{}, &LoginThrottle{}}
 }

@@ -1,0 +1,27 @@
+package server
+
+import (
+	"net/netip"
+
+	"github.com/labstack/echo/v4"
+
+	"entitle/api"
+)
+
+// withClientAddress hands the handlers the address of the client, for the login throttle.
+//
+// It is the TCP peer of the connection, never X-Forwarded-For or X-Real-IP (which Echo's
+// RealIP would believe): any client can write those headers, and a per-address limit it can
+// rename itself out of is no limit. Behind a reverse proxy every client shares the proxy's
+// address, so the per-address limit then holds for all of them together; trusting a proxy's
+// headers would need an explicit setting naming the proxies, which entitle does not have yet.
+func withClientAddress(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		// An unparsable peer (never the case on a TCP listener) is the zero address, which
+		// the throttle counts as one "unknown" client.
+		peer, _ := netip.ParseAddrPort(req.RemoteAddr)
+		c.SetRequest(req.WithContext(api.WithClientAddress(req.Context(), peer.Addr())))
+		return next(c)
+	}
+}
