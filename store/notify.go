@@ -89,7 +89,7 @@ func (s *Store) ListenAnnouncements(ctx context.Context, logger *slog.Logger, on
 		if ctx.Err() != nil {
 			return
 		}
-		logger.Warn("replica announcement listener lost its connection; reconnecting", "error", err, "in", backoff)
+		logger.Warn("license change listener lost its connection; reconnecting", "error", err, "retry_in_ms", backoff.Milliseconds())
 		select {
 		case <-ctx.Done():
 			return
