@@ -78,7 +78,7 @@ func (a *API) CreateFirstUser(ctx context.Context, req gen.CreateFirstUserReques
 	if err != nil {
 		return nil, fmt.Errorf("create first user: %w", err)
 	}
-	a.entitlements.Poke() // the active user count changed
+	a.entitlements.UsageChanged(ctx) // the active user count changed, on every replica
 	return gen.CreateFirstUser201JSONResponse{UserId: user.ID, OrganizationId: org.ID}, nil
 }
 
@@ -216,7 +216,7 @@ func (a *API) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
-	a.entitlements.Poke() // the active user count changed
+	a.entitlements.UsageChanged(ctx) // the active user count changed, on every replica
 	resp, err := a.userResponse(ctx, user)
 	if err != nil {
 		return nil, err

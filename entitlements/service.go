@@ -24,10 +24,13 @@ import (
 )
 
 // Heartbeats: a replica writes one every heartbeatInterval and counts as running while its
-// last one is younger than replicaTTL.
+// last one is younger than replicaTTL, which forgives four missed heartbeats. Replicas that
+// start or stop cleanly announce it; one that vanishes is noticed by the others when they
+// re-count on their first heartbeat after its last one expires, so within replicaTTL +
+// heartbeatInterval (30 s; the contract allows 40 s).
 const (
-	heartbeatInterval = 10 * time.Second
-	replicaTTL        = 3 * heartbeatInterval
+	heartbeatInterval = 5 * time.Second
+	replicaTTL        = 25 * time.Second
 )
 
 // Config is what the service needs.
@@ -53,6 +56,8 @@ type Service struct {
 	verified map[int32]license.Stored
 
 	current atomic.Pointer[license.Entitlements]
+	// replicas is the replica count the current entitlements were computed with.
+	replicas atomic.Int64
 	// latestPaidEnd is the latest license_expires of any verified license not yet past exp.
 	latestPaidEnd atomic.Pointer[time.Time]
 	// wake asks the Run loop for a reload; rescheduled tells it the next change moment moved.
@@ -105,11 +110,26 @@ func (s *Service) Changed(ctx context.Context) error {
 	if err := s.Reload(ctx); err != nil {
 		return err
 	}
-	return s.cfg.Store.NotifyLicensesChanged(ctx, s.replica.ID.String())
+	return s.announce(ctx, store.AnnounceLicenses)
 }
 
-// Poke asks the Run loop for a reload soon, without waiting for it; for changes that affect
-// usage, such as a new user.
+// UsageChanged asks every replica to recompute soon, this one included, after a change that
+// affects usage, such as a new user. It does not wait for the recompute; a failure to tell the
+// others is logged, since the change itself has been made.
+func (s *Service) UsageChanged(ctx context.Context) {
+	s.Poke()
+	if err := s.announce(ctx, store.AnnounceUsage); err != nil {
+		s.cfg.Logger.Warn("announce a usage change to the other replicas", "error", err)
+	}
+}
+
+// announce tells the other replicas what changed here.
+func (s *Service) announce(ctx context.Context, kind store.AnnouncementKind) error {
+	return s.cfg.Store.Announce(ctx, store.Announcement{Kind: kind, From: s.replica.ID.String()})
+}
+
+// Poke asks the Run loop for a reload soon, without waiting for it. Only this replica hears it:
+// for a change the others must see too, use UsageChanged.
 func (s *Service) Poke() {
 	select {
 	case s.wake <- struct{}{}:
@@ -153,12 +173,9 @@ func (s *Service) Reload(ctx context.Context) error {
 		return err
 	}
 	now := s.cfg.Now().UTC()
-	replicas := int64(1)
-	if s.cfg.Store.Dialect() == store.DialectPostgres {
-		// SQLite serves one replica by design; only PostgreSQL deployments can have more.
-		if replicas, err = s.cfg.Store.CountReplicas(ctx, now.Add(-replicaTTL)); err != nil {
-			return err
-		}
+	replicas, err := s.liveReplicas(ctx, now)
+	if err != nil {
+		return err
 	}
 	var latest time.Time
 	for _, st := range stored {
@@ -171,8 +188,9 @@ func (s *Service) Reload(ctx context.Context) error {
 		}
 	}
 	s.latestPaidEnd.Store(&latest)
-	ent, next := license.Compute(stored, now.Truncate(time.Microsecond), license.Usage{ActiveUsers: users, Replicas: int(max(replicas, 1))})
+	ent, next := license.Compute(stored, now.Truncate(time.Microsecond), license.Usage{ActiveUsers: users, Replicas: int(replicas)})
 	s.current.Store(&ent)
+	s.replicas.Store(replicas)
 	select {
 	case <-s.rescheduled:
 	default:
@@ -181,22 +199,43 @@ func (s *Service) Reload(ctx context.Context) error {
 	return nil
 }
 
+// liveReplicas counts the replicas whose last heartbeat is younger than replicaTTL at now,
+// this one always included.
+func (s *Service) liveReplicas(ctx context.Context, now time.Time) (int64, error) {
+	if s.cfg.Store.Dialect() != store.DialectPostgres {
+		// SQLite serves one replica by design; only PostgreSQL deployments can have more.
+		return 1, nil
+	}
+	n, err := s.cfg.Store.CountReplicas(ctx, now.Add(-replicaTTL))
+	if err != nil {
+		return 0, err
+	}
+	return max(n, 1), nil
+}
+
 // Run recomputes on every trigger until ctx ends: another replica's announcement, a poke, the
-// periodic tick, and the next change moment. It also keeps this replica's heartbeat, and
-// removes it when stopping. The listener goroutine it starts ends before Run returns.
+// periodic tick, a change in the replica count, and the next change moment. It keeps this
+// replica's heartbeat, announces it to the others on start, and removes it and announces that
+// when stopping. The listener goroutine it starts ends before Run returns.
 func (s *Service) Run(ctx context.Context) {
 	var listener sync.WaitGroup
 	listener.Add(1)
 	go func() {
 		defer listener.Done()
-		s.cfg.Store.ListenLicensesChanged(ctx, s.cfg.Logger, func(from string) {
-			// This replica recomputed when it made the change.
-			if from != s.replica.ID.String() {
+		s.cfg.Store.ListenAnnouncements(ctx, s.cfg.Logger, func(a store.Announcement) {
+			// This replica recomputed (or was poked) when it made the change. Every other
+			// announcement, and the listener (re)connecting, may change the entitlements.
+			if a.From != s.replica.ID.String() {
 				s.Poke()
 			}
 		})
 	}()
 	defer listener.Wait()
+
+	// New counted this replica already; the others learn of it now.
+	if err := s.announce(ctx, store.AnnounceReplicas); err != nil && ctx.Err() == nil {
+		s.cfg.Logger.Warn("announce this replica to the others", "error", err)
+	}
 
 	tick := time.NewTicker(s.cfg.Interval)
 	defer tick.Stop()
@@ -229,20 +268,45 @@ func (s *Service) Run(ctx context.Context) {
 		case <-tick.C:
 			reload("periodic")
 		case <-heartbeat.C:
-			s.replica.LastSeenAt = s.cfg.Now().UTC().Truncate(time.Microsecond)
-			if err := s.cfg.Store.Heartbeat(ctx, s.replica); err != nil && ctx.Err() == nil {
-				s.cfg.Logger.Warn("replica heartbeat", "error", err)
-			}
+			s.beat(ctx)
 		}
 	}
 }
 
-// leave removes this replica, so the others stop counting it at once.
+// beat writes this replica's heartbeat and re-counts the live replicas, recomputing when the
+// count differs from the one the current entitlements hold: that is how a replica that vanished
+// without leaving (killed, or cut off from the database) stops being counted.
+func (s *Service) beat(ctx context.Context) {
+	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
+	s.replica.LastSeenAt = now
+	if err := s.cfg.Store.Heartbeat(ctx, s.replica); err != nil && ctx.Err() == nil {
+		s.cfg.Logger.Warn("replica heartbeat", "error", err)
+	}
+	live, err := s.liveReplicas(ctx, now)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.cfg.Logger.Warn("count replicas", "error", err)
+		}
+		return
+	}
+	if live == s.replicas.Load() {
+		return
+	}
+	if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
+		s.cfg.Logger.Error("recompute entitlements", "trigger", "replica count changed", "error", err)
+	}
+}
+
+// leave removes this replica and tells the others, so they stop counting it at once.
 func (s *Service) leave() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := s.cfg.Store.RemoveReplica(ctx, s.replica, s.cfg.Now().Add(-24*time.Hour)); err != nil {
 		s.cfg.Logger.Warn("remove replica", "error", err)
+		return
+	}
+	if err := s.announce(ctx, store.AnnounceReplicas); err != nil {
+		s.cfg.Logger.Warn("announce this replica's leaving to the others", "error", err)
 	}
 }
 

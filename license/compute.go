@@ -205,7 +205,12 @@ func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, n
 	ent.Features[featureUserLimit] = users
 
 	if usage.Replicas > 1 && !ent.Features[featureHighAvailability].Enabled {
-		ent.Errors = append(ent.Errors, "You have multiple replicas but your license is not entitled to high availability. You will be unable to connect to workspaces.")
+		// Coder's words, without its sentence about workspaces, which entitle does not serve.
+		if ent.HasLicense {
+			ent.Errors = append(ent.Errors, "You have multiple replicas but your license is not entitled to high availability.")
+		} else {
+			ent.Errors = append(ent.Errors, "You have multiple replicas but high availability is an Enterprise feature.")
+		}
 	}
 
 	nextChange = earliestAfter(now, append(licenseChanges(verified, now), warningChange)...)

@@ -347,15 +347,24 @@ func TestCompute(t *testing.T) {
 			wantNext:     noWarningUntil,
 		},
 		{
-			name:         "several replicas without high availability is an error",
+			name:         "several replicas with a license that lacks high availability is an error",
 			terms:        []term{paid(map[string]int64{"audit_log": 1})},
 			usage:        license.Usage{Replicas: 2},
 			wantEntitled: []string{"audit_log"},
 			wantLicense:  true,
 			wantErrors: []string{
-				"You have multiple replicas but your license is not entitled to high availability. You will be unable to connect to workspaces.",
+				"You have multiple replicas but your license is not entitled to high availability.",
 			},
 			wantNext: noWarningUntil,
+		},
+		{
+			name:       "several replicas without any license is an error naming the Enterprise feature",
+			usage:      license.Usage{Replicas: 2},
+			wantErrors: []string{"You have multiple replicas but high availability is an Enterprise feature."},
+		},
+		{
+			name:  "one replica without any license is fine",
+			usage: license.Usage{Replicas: 1},
 		},
 		{
 			name:         "several replicas with high availability are fine",

@@ -4,49 +4,88 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// licensesChannel is the PostgreSQL channel replicas announce license changes on.
-const licensesChannel = "entitle_licenses"
+// announcementsChannel is the PostgreSQL channel replicas announce changes on. Its name is
+// older than the kinds below, when licenses were the only thing announced; it is kept so that
+// replicas of both ages hear each other during a rolling upgrade.
+const announcementsChannel = "entitle_licenses"
 
 // ListenerApplicationName names the listener's PostgreSQL session, so operators (and tests)
 // can find it in pg_stat_activity.
 const ListenerApplicationName = "entitle-listener"
 
-// NotifyLicensesChanged tells every replica that licenses changed or a refresh was asked for;
-// from names the sender, so it can ignore its own announcement. With SQLite there are no other
-// replicas, and it does nothing.
-func (s *Store) NotifyLicensesChanged(ctx context.Context, from string) error {
+// AnnouncementKind says what changed.
+type AnnouncementKind string
+
+// The kinds of announcement. On the wire a payload is "<kind> <sender>": the kind, one space,
+// and the announcing replica's id. A payload without a space is a bare sender id from a replica
+// older than kinds, and means AnnounceLicenses. New kinds must keep the kind first and the
+// sender second; a kind that needs more may append it after a further space.
+const (
+	// AnnounceLicenses: licenses were added or deleted, or a refresh was asked for.
+	AnnounceLicenses AnnouncementKind = "licenses"
+	// AnnounceUsage: what entitlements count changed, such as the active users.
+	AnnounceUsage AnnouncementKind = "usage"
+	// AnnounceReplicas: a replica joined or left the deployment.
+	AnnounceReplicas AnnouncementKind = "replicas"
+	// AnnouncementsMissed is never sent: the listener delivers it after each (re)connect, because
+	// announcements made while it was not listening were not heard.
+	AnnouncementsMissed AnnouncementKind = "missed"
+)
+
+// Announcement is one message between replicas.
+type Announcement struct {
+	Kind AnnouncementKind
+	// From is the sender's replica id, so it can ignore its own; empty for AnnouncementsMissed.
+	From string
+}
+
+// payload is the announcement as it travels on the channel.
+func (a Announcement) payload() string {
+	return string(a.Kind) + " " + a.From
+}
+
+// parseAnnouncement reads a payload; see the kinds above for the format.
+func parseAnnouncement(payload string) Announcement {
+	kind, from, found := strings.Cut(payload, " ")
+	if !found {
+		return Announcement{Kind: AnnounceLicenses, From: payload}
+	}
+	from, _, _ = strings.Cut(from, " ")
+	return Announcement{Kind: AnnouncementKind(kind), From: from}
+}
+
+// Announce tells every replica (the sender included) what changed. With SQLite there are no
+// other replicas, and it does nothing.
+func (s *Store) Announce(ctx context.Context, a Announcement) error {
 	if s.dialect != DialectPostgres {
 		return nil
 	}
-	if err := s.with(ctx).Exec("SELECT pg_notify(?, ?)", licensesChannel, from).Error; err != nil {
-		return fmt.Errorf("notify replicas: %w", err)
+	if err := s.with(ctx).Exec("SELECT pg_notify(?, ?)", announcementsChannel, a.payload()).Error; err != nil {
+		return fmt.Errorf("announce %s to replicas: %w", a.Kind, err)
 	}
 	return nil
 }
 
-// ListenLicensesChanged calls onChange with the sender of every announced change, until ctx
-// ends. It keeps its own connection and reconnects by itself when the connection drops, calling
-// onChange("") after each reconnect because announcements made meanwhile were missed. With
-// SQLite it returns at once.
-func (s *Store) ListenLicensesChanged(ctx context.Context, logger *slog.Logger, onChange func(from string)) {
+// ListenAnnouncements calls onAnnouncement with every announcement, until ctx ends. It keeps its
+// own connection and reconnects by itself when the connection drops. After every connect, the
+// first included, it delivers AnnouncementsMissed, because whatever was announced before it
+// listened was not heard. With SQLite it returns at once.
+func (s *Store) ListenAnnouncements(ctx context.Context, logger *slog.Logger, onAnnouncement func(Announcement)) {
 	if s.dialect != DialectPostgres {
 		return
 	}
 	backoff := 100 * time.Millisecond
-	first := true
 	for ctx.Err() == nil {
 		err := s.listen(ctx, func() {
-			if !first {
-				onChange("")
-			}
-			first = false
+			onAnnouncement(Announcement{Kind: AnnouncementsMissed})
 			backoff = 100 * time.Millisecond
-		}, onChange)
+		}, onAnnouncement)
 		if ctx.Err() != nil {
 			return
 		}
@@ -61,7 +100,7 @@ func (s *Store) ListenLicensesChanged(ctx context.Context, logger *slog.Logger, 
 }
 
 // listen holds one LISTEN connection until it fails or ctx ends.
-func (s *Store) listen(ctx context.Context, connected func(), onChange func(from string)) error {
+func (s *Store) listen(ctx context.Context, connected func(), onAnnouncement func(Announcement)) error {
 	cfg, err := pgx.ParseConfig(s.postgresURL)
 	if err != nil {
 		return fmt.Errorf("parse postgres url: %w", err)
@@ -78,7 +117,7 @@ func (s *Store) listen(ctx context.Context, connected func(), onChange func(from
 		defer cancel()
 		_ = conn.Close(closeCtx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+licensesChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+announcementsChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	connected()
@@ -87,6 +126,6 @@ func (s *Store) listen(ctx context.Context, connected func(), onChange func(from
 		if err != nil {
 			return fmt.Errorf("wait for notification: %w", err)
 		}
-		onChange(n.Payload)
+		onAnnouncement(parseAnnouncement(n.Payload))
 	}
 }

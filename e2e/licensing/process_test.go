@@ -91,6 +91,10 @@ type replica struct {
 	// Client is unauthenticated and checks every response against openapi.yaml.
 	client *gen.ClientWithResponses
 	t      *testing.T
+	// process and exited let a test stop the replica early (replica_lifecycle_test.go); exited
+	// holds the exit error for whoever reads it next, so it is put back after reading.
+	process *os.Process
+	exited  chan error
 }
 
 // startReplica runs `entitle server` on postgresURL until the test ends, then stops it with
@@ -117,6 +121,7 @@ func startReplica(t *testing.T, name, postgresURL, keysDir string) *replica {
 	require.NoError(t, cmd.Start(), "start %s", name)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	r.process, r.exited = cmd.Process, exited
 
 	t.Cleanup(func() {
 		r.transport.CloseIdleConnections()
