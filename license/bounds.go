@@ -2,6 +2,7 @@ package license
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"time"
 )
@@ -48,10 +49,19 @@ func checkTimeClaims(payload []byte) *Error {
 		// raw is a JSON number, which ParseFloat reads as json.Number.Float64 (and so jwt) does.
 		seconds, err := strconv.ParseFloat(string(raw), 64)
 		if err != nil || seconds < float64(earliestTime.Unix()) || seconds >= float64(firstTimeAfter.Unix()) {
-			return invalid("%s is outside %s: %s", name, TimeBounds, shorten(string(raw)))
+			return invalid("%s is outside %s: %s%s", name, TimeBounds, shorten(string(raw)), dateOf(seconds, err))
 		}
 	}
 	return nil
+}
+
+// dateOf shows seconds since 1970 as a date, for numbers within a few million years.
+func dateOf(seconds float64, parseErr error) string {
+	const showable = 1e14 // about three million years either way
+	if parseErr != nil || seconds <= -showable || seconds >= showable {
+		return ""
+	}
+	return " (" + time.Unix(int64(math.Floor(seconds)), 0).UTC().Format(time.RFC3339) + ")"
 }
 
 // UnmarshalJSON checks the time claims before decoding, so that every reader of a token (upload,

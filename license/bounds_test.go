@@ -84,6 +84,23 @@ func TestTimeClaimsOutside1970To9999AreRefused(t *testing.T) {
 	}
 }
 
+func TestAnOutOfBoundsTimeIsShownAsWrittenAndAsADate(t *testing.T) {
+	pub, priv := newKey(t)
+	for value, want := range map[string]string{
+		"253402300800": "exp is outside 1970..9999: 253402300800 (10000-01-01T00:00:00Z)",
+		"-0.5":         "exp is outside 1970..9999: -0.5 (1969-12-31T23:59:59Z)",
+		"1e300":        "exp is outside 1970..9999: 1e300",
+		"1e400":        "exp is outside 1970..9999: 1e400",
+	} {
+		t.Run(value, func(t *testing.T) {
+			_, err := license.VerifyStored(signRaw(priv, "k1", payloadWith(t, map[string]string{"exp": value})), license.Keys{"k1": pub})
+			var licErr *license.Error
+			require.ErrorAs(t, err, &licErr)
+			assert.Equal(t, want, licErr.Detail)
+		})
+	}
+}
+
 func TestTimeClaimsAtTheEdgesOf1970To9999AreAccepted(t *testing.T) {
 	pub, priv := newKey(t)
 	keys := license.Keys{"k1": pub}
