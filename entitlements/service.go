@@ -160,8 +160,7 @@ func (s *Service) Reload(ctx context.Context) error {
 	for _, row := range rows {
 		st, ok := s.verified[row.ID]
 		if !ok {
-			lic, err := license.VerifyStored(row.JWT, s.keys)
-			st = license.Stored{ID: int64(row.ID), UUID: row.UUID, License: lic, Err: err}
+			st = s.verifyStored(row)
 		}
 		seen[row.ID] = st
 		stored = append(stored, st)
@@ -211,6 +210,21 @@ func (s *Service) liveReplicas(ctx context.Context, now time.Time) (int64, error
 		return 0, err
 	}
 	return max(n, 1), nil
+}
+
+// verifyStored verifies one stored license. One that no longer reads, parses or verifies
+// becomes an entitlements error naming it, never a failed reload (which would stop the server
+// from starting), and is logged once, when it is first found so.
+func (s *Service) verifyStored(row store.LicenseRow) license.Stored {
+	lic, err := license.VerifyStored(row.JWT, s.keys)
+	if err == nil && row.Problem != nil {
+		// The token's own fault, if any, says more; a bad column alone still makes the row untrusted.
+		lic, err = nil, row.Problem
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("stored license is invalid", "license_id", row.ID, "uuid", row.UUID, "error", err)
+	}
+	return license.Stored{ID: int64(row.ID), UUID: row.UUID, License: lic, Err: err}
 }
 
 // Run recomputes on every trigger until ctx ends: another replica's announcement, a poke, the

@@ -1,11 +1,13 @@
 package license
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Decode splits a compact token into its header and payload JSON without verifying anything:
@@ -24,6 +26,27 @@ func Decode(token string) (header, payload json.RawMessage, err error) {
 		return nil, nil, err
 	}
 	return header, payload, nil
+}
+
+// ShownClaims is a token's payload when it is a JSON object, else {}: for listing a stored
+// license that may no longer decode, which must show what it can rather than fail the list.
+func ShownClaims(token string) json.RawMessage {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return json.RawMessage("{}")
+	}
+	payload, err := decodeSegment("payload", parts[1])
+	// The API splices the payload into its answer as bytes, so it must be an object in UTF-8.
+	if err != nil || !utf8.Valid(payload) || !isObject(payload) {
+		return json.RawMessage("{}")
+	}
+	return payload
+}
+
+// isObject reports whether valid JSON is an object.
+func isObject(raw []byte) bool {
+	trimmed := bytes.TrimLeft(raw, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '{'
 }
 
 func decodeSegment(name, seg string) (json.RawMessage, error) {

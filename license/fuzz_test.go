@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"entitle/license"
 )
 
@@ -74,6 +76,8 @@ func FuzzVerifySignedPayload(f *testing.F) {
 		`null`,
 		`[]`,
 		`{"version":3,"exp":1900000000,"license_expires":1800000000,"deployment_ids":["x"]}`,
+		`{"version":3,"exp":253402300800,"license_expires":253402300799.9999999,"nbf":-0.5}`,
+		`{"version":3,"exp":"1900000000","license_expires":1e400}`,
 	} {
 		f.Add(seed)
 	}
@@ -92,6 +96,12 @@ func FuzzVerifySignedPayload(f *testing.F) {
 		}
 		if string(stored.Payload) != payload {
 			t.Fatalf("payload changed: %q became %q", payload, stored.Payload)
+		}
+		c := stored.Claims
+		for _, d := range []*jwt.NumericDate{c.ExpiresAt, c.NotBefore, c.IssuedAt, c.LicenseExpires} {
+			if d != nil && !license.TimeInBounds(d.Time) {
+				t.Fatalf("a verified license holds the time %v, outside %s", d.Time, license.TimeBounds)
+			}
 		}
 		// Stored licenses skip the claims checks, so Compute must cope with any claims at all.
 		ent, next := license.Compute([]license.Stored{{ID: 1, UUID: stored.UUID, License: stored}}, now,

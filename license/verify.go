@@ -52,8 +52,9 @@ func invalid(format string, args ...any) *Error {
 
 // VerifyUpload runs every upload check of the contract and returns *Error on rejection.
 //
-// The signature is checked before any claim so an attacker learns nothing about claims checks
-// from a forged token.
+// The signature is checked before any claims check so an attacker learns nothing about them
+// from a forged token. Only faults of the claims' decoding come first, because jwt decodes
+// before it verifies: a claim of the wrong type, or a time outside 1970..9999.
 func VerifyUpload(token string, keys Keys, deploymentID string, now time.Time) (*License, error) {
 	lic, err := verifySignature(token, keys)
 	if err != nil {

@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // InsertLicense stores l and fills in its id; ErrConflict when the identical token is stored.
@@ -14,13 +18,127 @@ func (s *Store) InsertLicense(ctx context.Context, l *License) error {
 	return nil
 }
 
-// Licenses returns every stored license by id.
-func (s *Store) Licenses(ctx context.Context) ([]License, error) {
-	var ls []License
-	if err := s.with(ctx).Order("id").Find(&ls).Error; err != nil {
+// LicenseRow is a license as read back. A row written by an older version, or by hand, may hold
+// a value this version cannot read; Problem then says which (the fields it concerns are left
+// zero) and the row is still returned, so that it can be listed and deleted and can never stop
+// the server from starting.
+type LicenseRow struct {
+	License
+	// Problem is nil for a row whose every column was read.
+	Problem error
+}
+
+// Licenses returns every stored license by id. Each column is read as whatever value the
+// driver gives and converted here, so one unreadable value makes one row with a Problem
+// rather than failing the whole list.
+func (s *Store) Licenses(ctx context.Context) ([]LicenseRow, error) {
+	rows, err := s.with(ctx).Model(&License{}).Select("id", "uploaded_at", "jwt", "exp", "uuid").Order("id").Rows()
+	if err != nil {
+		return nil, fmt.Errorf("list licenses: %w", err)
+	}
+	defer rows.Close()
+	var ls []LicenseRow
+	for rows.Next() {
+		// id is the primary key, an integer on both databases; the rest can hold anything.
+		var id int64
+		var uploadedAt, token, exp, licenseUUID any
+		if err := rows.Scan(&id, &uploadedAt, &token, &exp, &licenseUUID); err != nil {
+			return nil, fmt.Errorf("list licenses: %w", err)
+		}
+		ls = append(ls, licenseRowOf(id, uploadedAt, token, exp, licenseUUID))
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list licenses: %w", err)
 	}
 	return ls, nil
+}
+
+// licenseRowOf converts the values of one licenses row, noting each one it cannot read.
+func licenseRowOf(id int64, uploadedAt, token, exp, licenseUUID any) LicenseRow {
+	var row LicenseRow
+	var problems []string
+	if id < 1 || id > math.MaxInt32 {
+		problems = append(problems, fmt.Sprintf("id %d does not fit a 32-bit license id", id))
+	} else {
+		row.ID = int32(id)
+	}
+	var err error
+	if row.UploadedAt, err = readTime(uploadedAt); err != nil {
+		problems = append(problems, "uploaded_at "+err.Error())
+	}
+	switch v := token.(type) {
+	case string:
+		row.JWT = v
+	case []byte:
+		row.JWT = string(v)
+	default:
+		problems = append(problems, "jwt holds "+describeValue(token)+", not text")
+	}
+	if row.Exp, err = readTime(exp); err != nil {
+		problems = append(problems, "exp "+err.Error())
+	}
+	if row.UUID, err = readUUID(licenseUUID); err != nil {
+		problems = append(problems, "uuid "+err.Error())
+	}
+	if len(problems) > 0 {
+		row.Problem = fmt.Errorf("the stored row %d cannot be read: %s", id, strings.Join(problems, "; "))
+	}
+	return row
+}
+
+// readTime accepts a time the driver parsed. Years outside 1..9999 are refused too: a
+// PostgreSQL timestamptz may hold one, and RFC 3339 (so JSON) cannot write it.
+func readTime(v any) (time.Time, error) {
+	t, ok := v.(time.Time)
+	if !ok {
+		return time.Time{}, fmt.Errorf("holds %s, not a time", describeValue(v))
+	}
+	if t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}, fmt.Errorf("holds %s, outside the years 1..9999", t.UTC().Format(time.RFC3339))
+	}
+	return t.UTC(), nil
+}
+
+// readUUID accepts a UUID as text (SQLite, and pgx's uuid) or as its 16 bytes.
+func readUUID(v any) (uuid.UUID, error) {
+	switch v := v.(type) {
+	case string:
+		if id, err := uuid.Parse(v); err == nil {
+			return id, nil
+		}
+	case []byte:
+		if len(v) == 16 {
+			return uuid.FromBytes(v)
+		}
+		if id, err := uuid.ParseBytes(v); err == nil {
+			return id, nil
+		}
+	}
+	return uuid.Nil, fmt.Errorf("holds %s, not a UUID", describeValue(v))
+}
+
+// maxValueLen bounds how much of an unreadable value a message repeats.
+const maxValueLen = 40
+
+// describeValue renders a value the driver gave, shortened, for a message.
+func describeValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return fmt.Sprintf("%q", shortenValue(v))
+	case []byte:
+		return fmt.Sprintf("%d bytes", len(v))
+	default:
+		return shortenValue(fmt.Sprint(v))
+	}
+}
+
+func shortenValue(s string) string {
+	if len(s) <= maxValueLen {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxValueLen], "") + "..."
 }
 
 // DeleteLicense removes the license with that id; ErrNotFound when there is none.

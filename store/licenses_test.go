@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -82,6 +83,58 @@ func TestTheIdenticalLicenseTokenIsAConflict(t *testing.T) {
 		assert.ErrorIs(t, s.InsertLicense(ctx, &again), store.ErrConflict)
 		assert.ErrorIs(t, s.DeleteLicense(ctx, l.ID+1000), store.ErrNotFound)
 		require.NoError(t, s.DeleteLicense(ctx, l.ID))
+	})
+}
+
+func TestUnreadableLicenseRowsAreListedWithAProblem(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ctx := context.Background()
+		s, _ := openStore(t, db)
+		good := store.License{UploadedAt: store.Now(), JWT: "good.token.sig", Exp: store.Now().Add(time.Hour), UUID: uuid.New()}
+		require.NoError(t, s.InsertLicense(ctx, &good))
+
+		// Values an older version or a hand could leave, which the models cannot read.
+		type row struct {
+			uploadedAt, exp, uuid any
+			wantProblem           []string
+		}
+		var bad []row
+		if s.Dialect() == store.DialectSQLite {
+			bad = []row{
+				{"2026-11-27 10:00:00+00:00", "10000-02-06 00:00:00+00:00", uuid.NewString(), []string{`exp holds "10000-02-06 00:00:00+00:00", not a time`}},
+				{"yesterday", store.Now(), "not-a-uuid", []string{`uploaded_at holds "yesterday", not a time`, `uuid holds "not-a-uuid", not a UUID`}},
+				{[]byte{1, 2, 3}, 42, uuid.NewString(), []string{"uploaded_at holds 3 bytes, not a time", "exp holds 42, not a time"}},
+			}
+		} else {
+			bad = []row{
+				{"infinity", "-infinity", uuid.NewString(), []string{`uploaded_at holds "infinity"`, `exp holds "-infinity"`}},
+				{"200000-01-01T00:00:00Z", store.Now(), uuid.NewString(), []string{"uploaded_at holds 200000-01-01T00:00:00Z, outside the years 1..9999"}},
+			}
+		}
+		sqlDB, err := s.SQLDB()
+		require.NoError(t, err)
+		insert := "INSERT INTO licenses (uploaded_at, jwt, exp, uuid) VALUES (?, ?, ?, ?)"
+		if s.Dialect() == store.DialectPostgres {
+			insert = "INSERT INTO licenses (uploaded_at, jwt, exp, uuid) VALUES ($1, $2, $3, $4)"
+		}
+		for i, r := range bad {
+			_, err := sqlDB.ExecContext(ctx, insert, r.uploadedAt, fmt.Sprintf("bad.token.%d", i), r.exp, r.uuid)
+			require.NoError(t, err)
+		}
+
+		rows, err := s.Licenses(ctx)
+		require.NoError(t, err, "one bad row must not fail the list")
+		require.Len(t, rows, 1+len(bad))
+		assert.NoError(t, rows[0].Problem)
+		assert.Equal(t, good, rows[0].License)
+		for i, r := range rows[1:] {
+			require.Error(t, r.Problem, "row %d", r.ID)
+			assert.Equal(t, fmt.Sprintf("bad.token.%d", i), r.JWT, "the token is still read")
+			assert.NotZero(t, r.ID)
+			for _, want := range bad[i].wantProblem {
+				assert.Contains(t, r.Problem.Error(), want)
+			}
+		}
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -100,11 +101,26 @@ func (c *signCmd) Run(stdout io.Writer) error {
 		return errors.New("--expires must be positive and --grace must not be negative")
 	}
 	paidEnd := start.Add(time.Duration(c.Expires))
+	exp := paidEnd.Add(time.Duration(c.Grace))
+	// The server refuses such a license, so say which flag put which claim out of bounds.
+	for _, claim := range []struct {
+		name, from string
+		at         time.Time
+	}{
+		{"nbf", "--not-before", start},
+		{"license_expires", "--not-before + --expires", paidEnd},
+		{"exp", "--not-before + --expires + --grace", exp},
+	} {
+		if !license.TimeInBounds(claim.at) {
+			return fmt.Errorf("%s (%s) would be %s, outside %s, where a license's times must fall",
+				claim.name, claim.from, claim.at.UTC().Format(time.RFC3339), license.TimeBounds)
+		}
+	}
 	claims := license.Claims{
 		IssuedAt:         jwt.NewNumericDate(now),
 		NotBefore:        jwt.NewNumericDate(start),
 		LicenseExpires:   jwt.NewNumericDate(paidEnd),
-		ExpiresAt:        jwt.NewNumericDate(paidEnd.Add(time.Duration(c.Grace))),
+		ExpiresAt:        jwt.NewNumericDate(exp),
 		ID:               uuid.NewString(),
 		Issuer:           "entitle",
 		Subject:          c.AccountID,
@@ -192,9 +208,13 @@ type days time.Duration
 func (d *days) UnmarshalText(b []byte) error {
 	s := string(b)
 	if n, ok := strings.CutSuffix(s, "d"); ok {
-		v, err := strconv.Atoi(n)
+		v, err := strconv.ParseInt(n, 10, 64)
 		if err != nil {
 			return fmt.Errorf("%q is not a number of days", s)
+		}
+		// Multiplying further would wrap around into a short or negative duration.
+		if maxDays := int64(math.MaxInt64 / (24 * time.Hour)); v > maxDays || v < -maxDays {
+			return fmt.Errorf("%q is more days than a duration holds (at most %dd)", s, maxDays)
 		}
 		*d = days(time.Duration(v) * 24 * time.Hour)
 		return nil
