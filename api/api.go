@@ -31,6 +31,8 @@ type Config struct {
 	PasswordHashCost int
 	// RefreshCooldown is the minimum gap between explicit refreshes across the deployment.
 	RefreshCooldown time.Duration
+	// MaxTokenLifetime is the longest lifetime an API token may ask for.
+	MaxTokenLifetime time.Duration
 }
 
 // API serves the operations of openapi.yaml.
@@ -46,6 +48,8 @@ type API struct {
 	// dummyHash is compared against when a login names an unknown email, so that login
 	// costs the same whether or not the email exists.
 	dummyHash []byte
+	// maxTokenLifetime is the longest lifetime an API token may ask for.
+	maxTokenLifetime time.Duration
 }
 
 // New builds the API.
@@ -68,6 +72,8 @@ func New(cfg Config) (*API, error) {
 		hashCost:        cost,
 		refreshCooldown: cfg.RefreshCooldown,
 		dummyHash:       dummy,
+		// API tokens (tokens.go).
+		maxTokenLifetime: cfg.MaxTokenLifetime,
 	}, nil
 }
 

@@ -70,6 +70,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		SessionDuration:  cfg.SessionDuration,
 		PasswordHashCost: cfg.PasswordHashCost,
 		RefreshCooldown:  cfg.EntitlementsRefreshCooldown,
+		MaxTokenLifetime: cfg.maxTokenLifetime(),
 	})
 	if err != nil {
 		_ = st.Close()
