@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -584,4 +585,57 @@ func TestSessionKeysFromTheKeysRouteAreSessions(t *testing.T) {
 			requireError(t, refused.StatusCode(), refused.Body, http.StatusNotFound, msgNotFound)
 		})
 	})
+}
+
+func TestConcurrentCreatesOfOneTokenNameGiveOneWinner(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		t.Parallel()
+		d := startDeployment(t, db)
+		closeSpareConnectionsAtEnd(t)
+		owner := d.setupOwner()
+		client := d.as(owner)
+		ctx := context.Background()
+
+		outcomes := race(16, func(int) outcome {
+			resp, err := client.CreateTokenWithResponse(ctx, "me", gen.CreateTokenRequest{TokenName: name("stampede")})
+			if err != nil {
+				return outcome{err: err}
+			}
+			return outcome{status: resp.StatusCode(), body: string(resp.Body)}
+		})
+		requireOneWinner(t, outcomes, http.StatusCreated, msgTokenExists("stampede"))
+		assert.Equal(t, []string{"owner/stampede"}, tokenNames(d.listTokens(owner, "me", false)))
+	})
+}
+
+func TestATokenIsRefusedOnceItsFixedLifetimeEnds(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		t.Parallel()
+		d := startDeployment(t, db)
+		owner := d.setupOwner()
+		key := d.createToken(owner, "me", gen.CreateTokenRequest{TokenName: name("brief"), Lifetime: lifetime(time.Second)})
+		r := d.send(http.MethodGet, "/users/me", nil, withSessionHeader(key))
+		require.Equal(t, http.StatusOK, r.Status, "a fresh token works: %s", r.Body)
+
+		time.Sleep(1500 * time.Millisecond)
+
+		r = d.send(http.MethodGet, "/users/me", nil, withSessionHeader(key))
+		env := requireError(t, r.Status, r.Body, http.StatusUnauthorized, msgSignedOut)
+		assert.Contains(t, strings.ToLower(detailOf(env)), "expired")
+	})
+}
+
+func TestTokensNeverReachTheLog(t *testing.T) {
+	logs := &testenv.LockedBuffer{}
+	cfg := testenv.Databases()[0].NewConfig(t)
+	d := watch(t, testenv.StartWithLogger(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	owner := d.setupOwner()
+	key := d.createToken(owner, "me", gen.CreateTokenRequest{TokenName: name("quiet")})
+	for _, edit := range []requestEdit{withSessionHeader(key), withCookie(key), withQueryToken(key), withBearer(key)} {
+		r := d.send(http.MethodGet, "/users/me", nil, edit)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	}
+	_, secret, _ := strings.Cut(key, "-")
+	require.Contains(t, logs.String(), "/users/me/keys/tokens", "the requests were logged")
+	assert.NotContains(t, logs.String(), secret, "no log line carries the token's secret")
 }
