@@ -130,16 +130,7 @@ func (a *API) GetTokenConfig(ctx context.Context, req gen.GetTokenConfigRequestO
 
 // GetTokenByName returns one of the user's tokens by its name.
 func (a *API) GetTokenByName(ctx context.Context, req gen.GetTokenByNameRequestObject) (gen.GetTokenByNameResponseObject, error) {
-	user, err := a.keyOwner(ctx, req.User)
-	if err == nil && !isTokenName(req.Keyname) {
-		// No token can have that name; it is not looked up, which also keeps bytes PostgreSQL
-		// refuses in text away from it.
-		err = store.ErrNotFound
-	}
-	var key store.APIKey
-	if err == nil {
-		key, err = a.store.TokenByName(ctx, user.ID, req.Keyname)
-	}
+	key, err := a.findUserKey(ctx, req.User, req.Keyname, isTokenName, a.store.TokenByName)
 	if errors.Is(err, store.ErrNotFound) {
 		return gen.GetTokenByName404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	}
@@ -151,14 +142,7 @@ func (a *API) GetTokenByName(ctx context.Context, req gen.GetTokenByNameRequestO
 
 // GetAPIKey returns one of the user's sessions or tokens by its id.
 func (a *API) GetAPIKey(ctx context.Context, req gen.GetAPIKeyRequestObject) (gen.GetAPIKeyResponseObject, error) {
-	user, err := a.keyOwner(ctx, req.User)
-	if err == nil && !keyIDPattern.MatchString(req.Keyid) {
-		err = store.ErrNotFound
-	}
-	var key store.APIKey
-	if err == nil {
-		key, err = a.store.UserAPIKey(ctx, user.ID, req.Keyid)
-	}
+	key, err := a.findUserKey(ctx, req.User, req.Keyid, keyIDPattern.MatchString, a.store.UserAPIKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return gen.GetAPIKey404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	}
@@ -201,6 +185,22 @@ func (a *API) keyOwner(ctx context.Context, ref string) (store.User, error) {
 		return store.User{}, store.ErrNotFound
 	}
 	return user, nil
+}
+
+// findUserKey finds one of the keys of the user a path names, by the path's name or id for it.
+// A ref that no key could have is not looked up, which also keeps bytes PostgreSQL refuses in
+// text away from it; like a key of another user, it is ErrNotFound.
+func (a *API) findUserKey(ctx context.Context, userRef, ref string, couldExist func(string) bool,
+	find func(context.Context, uuid.UUID, string) (store.APIKey, error),
+) (store.APIKey, error) {
+	user, err := a.keyOwner(ctx, userRef)
+	if err != nil {
+		return store.APIKey{}, err
+	}
+	if !couldExist(ref) {
+		return store.APIKey{}, store.ErrNotFound
+	}
+	return find(ctx, user.ID, ref)
 }
 
 // issueKey stores a new key for the user and returns it as the client sends it; the secret

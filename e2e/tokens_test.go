@@ -61,6 +61,22 @@ func (d *deployment) listTokens(token, user string, includeAll bool) []gen.APIKe
 	return *resp.JSON200
 }
 
+// deleteKey deletes a key as token's user, which must succeed with 204 and no body.
+func (d *deployment) deleteKey(token, user, id string) {
+	d.t.Helper()
+	resp, err := d.as(token).DeleteAPIKeyWithResponse(context.Background(), user, id)
+	require.NoError(d.t, err)
+	require.Equal(d.t, http.StatusNoContent, resp.StatusCode(), string(resp.Body))
+	require.Empty(d.t, resp.Body)
+}
+
+// requireRefused checks that key no longer signs anyone in.
+func (d *deployment) requireRefused(key string) {
+	d.t.Helper()
+	r := d.send(http.MethodGet, "/users/me", nil, withSessionHeader(key))
+	requireError(d.t, r.Status, r.Body, http.StatusUnauthorized, msgSignedOut)
+}
+
 // keyID is the id part of a key, the part before the hyphen.
 func keyID(key string) string {
 	id, _, _ := strings.Cut(key, "-")
@@ -358,11 +374,8 @@ func TestTokensAreVisibleToTheirUserAndTheOwnerOnly(t *testing.T) {
 		t.Run("the owner deletes another user's token", func(t *testing.T) {
 			d := d.in(t)
 			victim := d.createToken(aliceSession, "me", gen.CreateTokenRequest{TokenName: name("to-delete")})
-			resp, err := d.as(owner).DeleteAPIKeyWithResponse(ctx, "alice", keyID(victim))
-			require.NoError(t, err)
-			require.Equal(t, http.StatusNoContent, resp.StatusCode(), string(resp.Body))
-			r := d.send(http.MethodGet, "/users/me", nil, withSessionHeader(victim))
-			requireError(t, r.Status, r.Body, http.StatusUnauthorized, msgSignedOut)
+			d.deleteKey(owner, "alice", keyID(victim))
+			d.requireRefused(victim)
 		})
 	})
 }
@@ -405,13 +418,9 @@ func TestADeletedKeyIsRefusedAtOnce(t *testing.T) {
 			me := d.send(http.MethodGet, "/users/me", nil, withSessionHeader(key))
 			require.Equal(t, http.StatusOK, me.Status, string(me.Body))
 
-			resp, err := d.as(owner).DeleteAPIKeyWithResponse(ctx, "me", keyID(key))
-			require.NoError(t, err)
-			require.Equal(t, http.StatusNoContent, resp.StatusCode(), string(resp.Body))
-			assert.Empty(t, resp.Body)
+			d.deleteKey(owner, "me", keyID(key))
 
-			r := d.send(http.MethodGet, "/users/me", nil, withSessionHeader(key))
-			requireError(t, r.Status, r.Body, http.StatusUnauthorized, msgSignedOut)
+			d.requireRefused(key)
 			again, err := d.as(owner).DeleteAPIKeyWithResponse(ctx, "me", keyID(key))
 			require.NoError(t, err)
 			requireError(t, again.StatusCode(), again.Body, http.StatusNotFound, msgNotFound)
@@ -423,21 +432,15 @@ func TestADeletedKeyIsRefusedAtOnce(t *testing.T) {
 		t.Run("a token deleting itself", func(t *testing.T) {
 			d := d.in(t)
 			key := d.createToken(owner, "me", gen.CreateTokenRequest{TokenName: name("self-deleting")})
-			resp, err := d.as(key).DeleteAPIKeyWithResponse(ctx, "me", keyID(key))
-			require.NoError(t, err)
-			require.Equal(t, http.StatusNoContent, resp.StatusCode(), string(resp.Body))
-			r := d.send(http.MethodGet, "/users/me", nil, withSessionHeader(key))
-			requireError(t, r.Status, r.Body, http.StatusUnauthorized, msgSignedOut)
+			d.deleteKey(key, "me", keyID(key))
+			d.requireRefused(key)
 		})
 
 		t.Run("a session", func(t *testing.T) {
 			d := d.in(t)
 			session := d.login(testenv.OwnerEmail, testenv.OwnerPassword)
-			resp, err := d.as(owner).DeleteAPIKeyWithResponse(ctx, "me", keyID(session))
-			require.NoError(t, err)
-			require.Equal(t, http.StatusNoContent, resp.StatusCode(), string(resp.Body))
-			r := d.send(http.MethodGet, "/users/me", nil, withSessionHeader(session))
-			requireError(t, r.Status, r.Body, http.StatusUnauthorized, msgSignedOut)
+			d.deleteKey(owner, "me", keyID(session))
+			d.requireRefused(session)
 		})
 
 		t.Run("signing out with a token ends that token", func(t *testing.T) {
@@ -446,8 +449,7 @@ func TestADeletedKeyIsRefusedAtOnce(t *testing.T) {
 			out, err := d.as(key).LogoutWithResponse(ctx)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, out.StatusCode(), string(out.Body))
-			r := d.send(http.MethodGet, "/users/me", nil, withSessionHeader(key))
-			requireError(t, r.Status, r.Body, http.StatusUnauthorized, msgSignedOut)
+			d.requireRefused(key)
 			assert.NotContains(t, tokenNames(d.listTokens(owner, "me", false)), "owner/signs-out")
 		})
 	})
@@ -484,14 +486,10 @@ func TestDeletingAKeyRefusesItOnEveryReplica(t *testing.T) {
 				require.Equal(t, http.StatusOK, r.Status, "replica B accepts the key: %s", r.Body)
 			}
 
-			resp, err := a.as(owner).DeleteAPIKeyWithResponse(ctx, "me", keyID(key))
-			require.NoError(t, err)
-			require.Equal(t, http.StatusNoContent, resp.StatusCode(), string(resp.Body))
+			a.deleteKey(owner, "me", keyID(key))
 
-			r := b.send(http.MethodGet, "/users/me", nil, withSessionHeader(key))
-			requireError(t, r.Status, r.Body, http.StatusUnauthorized, msgSignedOut)
-			r = a.send(http.MethodGet, "/users/me", nil, withSessionHeader(key))
-			requireError(t, r.Status, r.Body, http.StatusUnauthorized, msgSignedOut)
+			b.requireRefused(key)
+			a.requireRefused(key)
 		})
 	}
 }
