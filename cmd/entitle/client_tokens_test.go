@@ -152,6 +152,15 @@ func TestTokensCommands(t *testing.T) {
 		assert.Contains(t, res.stderr, "token_name: ")
 	})
 
+	t.Run("the server reads --max-token-lifetime and ENTITLE_MAX_TOKEN_LIFETIME", func(t *testing.T) {
+		t.Parallel()
+		e := &cliEnv{bin: bin, configDir: t.TempDir()}
+		e.run("", "server", "--max-token-lifetime=-1h", "--data-dir", t.TempDir()).
+			fails(t, "--max-token-lifetime must not be negative")
+		e.runEnv([]string{"ENTITLE_MAX_TOKEN_LIFETIME=-1h"}, "", "server", "--data-dir", t.TempDir()).
+			fails(t, "--max-token-lifetime must not be negative")
+	})
+
 	t.Run("without a session every tokens command says to sign in", func(t *testing.T) {
 		t.Parallel()
 		e := newCLIEnv(t, bin)
