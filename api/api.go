@@ -39,6 +39,8 @@ type Config struct {
 	// ThrottleWindow is how long failed logins count against an email or client address;
 	// zero (or less) is the contract's 15 minutes.
 	ThrottleWindow time.Duration
+	// MaxTokenLifetime is the longest lifetime an API token may ask for.
+	MaxTokenLifetime time.Duration
 }
 
 // API serves the operations of openapi.yaml.
@@ -56,6 +58,8 @@ type API struct {
 	// costs the same whether or not the email exists.
 	dummyHash     []byte
 	loginThrottle *loginThrottle
+	// maxTokenLifetime is the longest lifetime an API token may ask for.
+	maxTokenLifetime time.Duration
 }
 
 // New builds the API.
@@ -84,6 +88,8 @@ func New(cfg Config) (*API, error) {
 		accessURL:       cfg.AccessURL,
 		dummyHash:       dummy,
 		loginThrottle:   &loginThrottle{store: cfg.Store, window: window, logger: cfg.Logger},
+		// API tokens (tokens.go).
+		maxTokenLifetime: cfg.MaxTokenLifetime,
 	}, nil
 }
 

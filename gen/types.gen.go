@@ -10,6 +10,39 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for APIKeyLoginType.
+const (
+	APIKeyLoginTypePassword APIKeyLoginType = "password"
+	APIKeyLoginTypeToken    APIKeyLoginType = "token"
+)
+
+// Valid indicates whether the value is a known member of the APIKeyLoginType enum.
+func (e APIKeyLoginType) Valid() bool {
+	switch e {
+	case APIKeyLoginTypePassword:
+		return true
+	case APIKeyLoginTypeToken:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for APIKeyScope.
+const (
+	APIKeyScopeAll APIKeyScope = "all"
+)
+
+// Valid indicates whether the value is a known member of the APIKeyScope enum.
+func (e APIKeyScope) Valid() bool {
+	switch e {
+	case APIKeyScopeAll:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Entitlement.
 const (
 	Entitled    Entitlement = "entitled"
@@ -44,6 +77,63 @@ func (e UserStatus) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// APIKey defines model for APIKey.
+type APIKey struct {
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Id The part of the key before the hyphen; the secret is never returned.
+	//
+	// Example: a1B2c3D4e5
+	Id              string    `json:"id"`
+	LastUsed        time.Time `json:"last_used"`
+	LifetimeSeconds int64     `json:"lifetime_seconds"`
+
+	// LoginType `password` for sessions (they slide when used), `token` for API tokens (fixed expiry).
+	LoginType APIKeyLoginType `json:"login_type"`
+
+	// Scope What the key may do; `all` (everything its user may) is the only scope.
+	Scope APIKeyScope `json:"scope"`
+
+	// TokenName The token's name; empty for sessions.
+	TokenName string             `json:"token_name"`
+	UpdatedAt time.Time          `json:"updated_at"`
+	UserId    openapi_types.UUID `json:"user_id"`
+}
+
+// APIKeyLoginType `password` for sessions (they slide when used), `token` for API tokens (fixed expiry).
+type APIKeyLoginType string
+
+// APIKeyScope What the key may do; `all` (everything its user may) is the only scope.
+type APIKeyScope string
+
+// APIKeyWithOwner defines model for APIKeyWithOwner.
+type APIKeyWithOwner struct {
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Id The part of the key before the hyphen; the secret is never returned.
+	//
+	// Example: a1B2c3D4e5
+	Id              string    `json:"id"`
+	LastUsed        time.Time `json:"last_used"`
+	LifetimeSeconds int64     `json:"lifetime_seconds"`
+
+	// LoginType `password` for sessions (they slide when used), `token` for API tokens (fixed expiry).
+	LoginType APIKeyLoginType `json:"login_type"`
+
+	// Scope What the key may do; `all` (everything its user may) is the only scope.
+	Scope APIKeyScope `json:"scope"`
+
+	// TokenName The token's name; empty for sessions.
+	TokenName string             `json:"token_name"`
+	UpdatedAt time.Time          `json:"updated_at"`
+	UserId    openapi_types.UUID `json:"user_id"`
+
+	// Username The key owner's username.
+	Username string `json:"username"`
 }
 
 // AddLicenseRequest defines model for AddLicenseRequest.
@@ -130,6 +220,27 @@ type CreateOrganizationRequest struct {
 	Name Name `json:"name"`
 }
 
+// CreateTokenRequest defines model for CreateTokenRequest.
+type CreateTokenRequest struct {
+	// Lifetime Nanoseconds. 0 or absent: 30 days, or `--max-token-lifetime` when that is shorter.
+	// Negative or above `--max-token-lifetime`: 400.
+	//
+	//
+	// Example: 2592000000000000
+	Lifetime *int64 `json:"lifetime,omitempty"`
+
+	// Scope What the key may do; `all` (everything its user may) is the only scope.
+	Scope *APIKeyScope `json:"scope,omitempty"`
+
+	// TokenName Unique among the user's tokens (exact, case-sensitive). Up to 64 letters, digits,
+	// `-` and `_`, starting with a letter or digit. `tokenconfig` is reserved (it names
+	// `GET /users/{user}/keys/tokens/tokenconfig`). Empty or absent: a name is generated.
+	//
+	//
+	// Example: ci-deploy
+	TokenName *string `json:"token_name,omitempty"`
+}
+
 // CreateUserRequest defines model for CreateUserRequest.
 type CreateUserRequest struct {
 	// Email Example: admin@example.com
@@ -189,6 +300,14 @@ type Feature struct {
 	Enabled     bool        `json:"enabled"`
 	Entitlement Entitlement `json:"entitlement"`
 	Limit       *int64      `json:"limit,omitempty"`
+}
+
+// GenerateAPIKeyResponse defines model for GenerateAPIKeyResponse.
+type GenerateAPIKeyResponse struct {
+	// Key `<id>-<secret>`, sent like a session token. It is shown only once.
+	//
+	// Example: a1B2c3D4e5-f6G7h8I9j0K1l2M3n4O5p6
+	Key string `json:"key"`
 }
 
 // License defines model for License.
@@ -267,6 +386,14 @@ type SlimRole struct {
 	Name string `json:"name"`
 }
 
+// TokenConfig defines model for TokenConfig.
+type TokenConfig struct {
+	// MaxTokenLifetime The longest lifetime a token may ask for, in nanoseconds (`--max-token-lifetime`).
+	//
+	// Example: 2592000000000000
+	MaxTokenLifetime int64 `json:"max_token_lifetime"`
+}
+
 // User defines model for User.
 type User struct {
 	CreatedAt       time.Time            `json:"created_at"`
@@ -319,6 +446,12 @@ type NotFound = Response
 // Unauthorized A message, and on errors the envelope every error uses.
 type Unauthorized = Response
 
+// ListTokensParams defines parameters for ListTokens.
+type ListTokensParams struct {
+	// IncludeAll List every user's tokens (owner only).
+	IncludeAll *bool `form:"include_all,omitempty" json:"include_all,omitempty"`
+}
+
 // AddLicenseJSONRequestBody defines body for AddLicense for application/json ContentType.
 type AddLicenseJSONRequestBody = AddLicenseRequest
 
@@ -333,3 +466,6 @@ type CreateFirstUserJSONRequestBody = CreateFirstUserRequest
 
 // LoginWithPasswordJSONRequestBody defines body for LoginWithPassword for application/json ContentType.
 type LoginWithPasswordJSONRequestBody = LoginWithPasswordRequest
+
+// CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
+type CreateTokenJSONRequestBody = CreateTokenRequest

@@ -43,7 +43,8 @@ func sessionToken(req *http.Request) string {
 	return ""
 }
 
-// authenticate finds the session and its user, sliding the session's expiry forward.
+// authenticate finds the session and its user, sliding a session's expiry forward (a token's
+// stays fixed).
 func (s *Server) authenticate(ctx context.Context, req *http.Request) (api.Actor, error) {
 	raw := sessionToken(req)
 	if raw == "" {
@@ -68,7 +69,11 @@ func (s *Server) authenticate(ctx context.Context, req *http.Request) (api.Actor
 		return api.Actor{}, api.Unauthorized("The session token expired at " + key.ExpiresAt.UTC().Format(time.RFC3339) + ".")
 	}
 	if now.Sub(key.LastUsed) >= touchInterval {
-		if err := s.store.TouchAPIKey(ctx, key.ID, now, now.Add(s.cfg.SessionDuration)); err != nil {
+		expiresAt := now.Add(s.cfg.SessionDuration)
+		if key.LoginType == store.LoginTypeToken {
+			expiresAt = key.ExpiresAt // a token keeps the expiry it was made with
+		}
+		if err := s.store.TouchAPIKey(ctx, key.ID, now, expiresAt); err != nil {
 			return api.Actor{}, err
 		}
 	}

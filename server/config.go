@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// defaultMaxTokenLifetime is --max-token-lifetime's default, as Coder's.
+const defaultMaxTokenLifetime = 720 * time.Hour
+
 // Config is the server's whole configuration. The kong tags give each field its flag,
 // environment variable and default; tests fill the struct directly.
 type Config struct {
@@ -20,6 +23,7 @@ type Config struct {
 	DataDir                     string        `name:"data-dir" env:"ENTITLE_DATA_DIR" default:"${default_data_dir}" help:"Directory of the embedded database."`
 	LicenseKeysDir              string        `name:"license-keys-dir" env:"ENTITLE_LICENSE_KEYS_DIR" placeholder:"DIR" help:"Trusted license public keys, <kid>.pem each (default: <data-dir>/license-keys)."`
 	SessionDuration             time.Duration `name:"session-duration" env:"ENTITLE_SESSION_DURATION" default:"24h" help:"Session token lifetime; a session slides forward when used."`
+	MaxTokenLifetime            time.Duration `name:"max-token-lifetime" env:"ENTITLE_MAX_TOKEN_LIFETIME" default:"720h" help:"Longest lifetime an API token may ask for; tokens do not slide."`
 	EntitlementsRefreshInterval time.Duration `name:"entitlements-refresh-interval" env:"ENTITLE_ENTITLEMENTS_REFRESH_INTERVAL" default:"10m" help:"How often entitlements are recomputed."`
 	EntitlementsRefreshCooldown time.Duration `name:"entitlements-refresh-cooldown" env:"ENTITLE_ENTITLEMENTS_REFRESH_COOLDOWN" default:"60s" help:"Minimum gap between explicit entitlement refreshes, across the deployment."`
 	PrometheusAddress           string        `name:"prometheus-address" env:"ENTITLE_PROMETHEUS_ADDRESS" placeholder:"HOST:PORT" help:"Serve Prometheus metrics at /metrics on this address (off when empty)."`
@@ -46,6 +50,8 @@ func (c *Config) Validate() error {
 		return errors.New("--data-dir must not be empty when --postgres-url is not set")
 	case c.SessionDuration <= 0:
 		return errors.New("--session-duration must be positive")
+	case c.MaxTokenLifetime < 0:
+		return errors.New("--max-token-lifetime must not be negative")
 	case c.EntitlementsRefreshInterval <= 0:
 		return errors.New("--entitlements-refresh-interval must be positive")
 	case c.EntitlementsRefreshCooldown < 0:
@@ -74,6 +80,14 @@ func (c *Config) NewLogger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// maxTokenLifetime is --max-token-lifetime; zero, as in a Config filled by hand, is its default.
+func (c *Config) maxTokenLifetime() time.Duration {
+	if c.MaxTokenLifetime > 0 {
+		return c.MaxTokenLifetime
+	}
+	return defaultMaxTokenLifetime
 }
 
 func (c *Config) shutdownTimeout() time.Duration {

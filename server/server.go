@@ -90,6 +90,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		RefreshCooldown:  cfg.EntitlementsRefreshCooldown,
 		AccessURL:        s.AccessURL,
 		ThrottleWindow:   cfg.LoginThrottleWindow,
+		MaxTokenLifetime: cfg.maxTokenLifetime(),
 	})
 	if err != nil {
 		_ = st.Close()

@@ -6,17 +6,37 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
-// CreateAPIKey inserts a session.
+// OwnedAPIKey is an API key with its user's username, as token lists show it.
+type OwnedAPIKey struct {
+	APIKey   `gorm:"embedded"`
+	Username string
+}
+
+// CreateAPIKey inserts a session or a token; ErrConflict when the user already has a token of
+// that name. A key made without a login type is a session (as signing in makes them): it gets
+// the password login type, the one scope, and the lifetime its expiry implies.
 func (s *Store) CreateAPIKey(ctx context.Context, k *APIKey) error {
+	if k.LoginType == "" {
+		k.LoginType = LoginTypePassword
+		if k.LifetimeSeconds == 0 {
+			k.LifetimeSeconds = int64(k.ExpiresAt.Sub(k.CreatedAt) / time.Second)
+		}
+	}
+	if k.Scope == "" {
+		k.Scope = ScopeAll
+	}
 	if err := translate(s.with(ctx).Create(k).Error); err != nil {
 		return fmt.Errorf("insert api key: %w", err)
 	}
 	return nil
 }
 
-// APIKeyByID returns the session with that id.
+// APIKeyByID returns the session or token with that id.
 func (s *Store) APIKeyByID(ctx context.Context, id string) (APIKey, error) {
 	var k APIKey
 	if err := translate(s.with(ctx).Where("id = ?", id).Take(&k).Error); err != nil {
@@ -25,7 +45,53 @@ func (s *Store) APIKeyByID(ctx context.Context, id string) (APIKey, error) {
 	return k, nil
 }
 
-// TouchAPIKey records a use of the session and slides its expiry forward.
+// UserAPIKey returns the session or token with that id if it belongs to the user.
+func (s *Store) UserAPIKey(ctx context.Context, userID uuid.UUID, id string) (APIKey, error) {
+	var k APIKey
+	if err := translate(s.with(ctx).Where("id = ? AND user_id = ?", id, userID).Take(&k).Error); err != nil {
+		return APIKey{}, fmt.Errorf("select api key of user: %w", err)
+	}
+	return k, nil
+}
+
+// TokenByName returns the user's token with that name (exact, as the unique index compares).
+func (s *Store) TokenByName(ctx context.Context, userID uuid.UUID, name string) (APIKey, error) {
+	var k APIKey
+	err := s.with(ctx).Where("user_id = ? AND login_type = ? AND token_name = ?", userID, LoginTypeToken, name).Take(&k).Error
+	if err := translate(err); err != nil {
+		return APIKey{}, fmt.Errorf("select token by name: %w", err)
+	}
+	return k, nil
+}
+
+// TokensOfUser returns the user's tokens, never their sessions, oldest first.
+func (s *Store) TokensOfUser(ctx context.Context, userID uuid.UUID) ([]OwnedAPIKey, error) {
+	return oldestFirst(s.ownedTokens(ctx).Where("api_keys.user_id = ?", userID))
+}
+
+// AllTokens returns every user's tokens, oldest first.
+func (s *Store) AllTokens(ctx context.Context) ([]OwnedAPIKey, error) {
+	return oldestFirst(s.ownedTokens(ctx))
+}
+
+// ownedTokens selects tokens joined with their users' usernames.
+func (s *Store) ownedTokens(ctx context.Context) *gorm.DB {
+	return s.with(ctx).Table("api_keys").
+		Select("api_keys.*, users.username").
+		Joins("JOIN users ON users.id = api_keys.user_id").
+		Where("api_keys.login_type = ?", LoginTypeToken)
+}
+
+func oldestFirst(query *gorm.DB) ([]OwnedAPIKey, error) {
+	var keys []OwnedAPIKey
+	if err := query.Order("api_keys.created_at, api_keys.id").Scan(&keys).Error; err != nil {
+		return nil, fmt.Errorf("select tokens: %w", err)
+	}
+	return keys, nil
+}
+
+// TouchAPIKey records a use of the key and sets its expiry: a session's slides forward, a
+// token's is passed back unchanged.
 func (s *Store) TouchAPIKey(ctx context.Context, id string, lastUsed, expiresAt time.Time) error {
 	err := s.with(ctx).Model(&APIKey{}).Where("id = ?", id).
 		Updates(map[string]any{"last_used": lastUsed, "expires_at": expiresAt}).Error
@@ -43,15 +109,29 @@ func (s *Store) DeleteAPIKey(ctx context.Context, id string) error {
 	return nil
 }
 
+// DeleteUserAPIKey deletes the user's session or token with that id; ErrNotFound when the
+// user has no such key. Keys are read from the database on every request, so the key is
+// refused from the next request on, on every replica.
+func (s *Store) DeleteUserAPIKey(ctx context.Context, userID uuid.UUID, id string) error {
+	res := s.with(ctx).Where("id = ? AND user_id = ?", id, userID).Delete(&APIKey{})
+	if res.Error != nil {
+		return fmt.Errorf("delete api key of user: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete api key of user: %w", ErrNotFound)
+	}
+	return nil
+}
+
 // Session returns the API key with that id together with its user, in one query: every
 // signed-in request needs both.
 func (s *Store) Session(ctx context.Context, id string) (APIKey, User, error) {
 	var k APIKey
 	var u User
-	row := s.with(ctx).Raw(`SELECT k.id, k.hashed_secret, k.user_id, k.created_at, k.last_used, k.expires_at,
+	row := s.with(ctx).Raw(`SELECT k.id, k.hashed_secret, k.user_id, k.login_type, k.created_at, k.last_used, k.expires_at,
 		u.id, u.username, u.email, u.hashed_password, u.site_role, u.created_at, u.updated_at
 		FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?`, id).Row()
-	err := row.Scan(&k.ID, &k.HashedSecret, &k.UserID, &k.CreatedAt, &k.LastUsed, &k.ExpiresAt,
+	err := row.Scan(&k.ID, &k.HashedSecret, &k.UserID, &k.LoginType, &k.CreatedAt, &k.LastUsed, &k.ExpiresAt,
 		&u.ID, &u.Username, &u.Email, &u.HashedPassword, &u.SiteRole, &u.CreatedAt, &u.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return APIKey{}, User{}, fmt.Errorf("select session: %w", ErrNotFound)

@@ -41,14 +41,30 @@ type OrganizationMember struct {
 	UpdatedAt      time.Time
 }
 
-// APIKey is a session: only the SHA-256 of its secret is kept.
+// Login types of an API key: a session (from signing in, or POST /users/{user}/keys) slides
+// forward when used; a token keeps the expiry it was made with.
+const (
+	LoginTypePassword = "password"
+	LoginTypeToken    = "token"
+)
+
+// ScopeAll is the only scope a key has: everything its user may do.
+const ScopeAll = "all"
+
+// APIKey is a session or an API token: only the SHA-256 of its secret is kept. TokenName is
+// unique among a user's tokens and empty for sessions.
 type APIKey struct {
-	ID           string `gorm:"primaryKey"`
-	HashedSecret []byte
-	UserID       uuid.UUID
-	CreatedAt    time.Time
-	LastUsed     time.Time
-	ExpiresAt    time.Time
+	ID              string `gorm:"primaryKey"`
+	HashedSecret    []byte
+	UserID          uuid.UUID
+	LoginType       string
+	Scope           string
+	TokenName       string
+	LifetimeSeconds int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	LastUsed        time.Time
+	ExpiresAt       time.Time
 }
 
 // SiteConfig is one deployment-wide key and value.

@@ -34,6 +34,7 @@ type cli struct {
 	Organizations organizationsCmd `cmd:"" group:"Client" aliases:"org,orgs" help:"Create, show and list organizations."`
 	Licenses      licensesCmd      `cmd:"" group:"Client" help:"Add, list and delete the server's licenses (owner only)."`
 	Entitlements  entitlementsCmd  `cmd:"" group:"Client" help:"Show what the deployment is entitled to."`
+	Tokens        tokensCmd        `cmd:"" group:"Client" help:"Create, list and remove API tokens for scripts and CI."`
 }
 
 type serverCmd struct {
