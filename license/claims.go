@@ -34,12 +34,14 @@ type Claims struct {
 	Trial bool `json:"trial"`
 	// FeatureSet is "", "enterprise" or "premium".
 	FeatureSet string `json:"feature_set,omitempty"`
-	// AllFeatures grants every feature but user_limit.
+	// AllFeatures grants the FeatureSet, or the enterprise set when there is none.
 	AllFeatures bool `json:"all_features"`
 	// Version must be 3; zero is left out of the JSON so a test can sign a license without one.
 	Version int64 `json:"version,omitempty"`
 	// Features maps a feature name to a value; > 0 means on, and for user_limit it is the limit.
-	Features map[string]int64 `json:"features,omitempty"`
+	// Sign always writes it as an object, empty or not: Coder's clients read claims.features
+	// unconditionally and fail on a license without it.
+	Features map[string]int64 `json:"features"`
 	// RequireTelemetry asks the deployment to keep telemetry on.
 	RequireTelemetry bool `json:"require_telemetry"`
 }

@@ -68,6 +68,18 @@ func FeatureNames() []string {
 	}
 }
 
+// UnknownFeatures lists, sorted, the names in features that are not known features.
+func UnknownFeatures[V any](features map[string]V) []string {
+	var unknown []string
+	for name := range features {
+		if !slices.Contains(FeatureNames(), name) {
+			unknown = append(unknown, name)
+		}
+	}
+	slices.Sort(unknown)
+	return unknown
+}
+
 // humanize is a feature's name as Coder's warnings write it: "Audit Log", "Template RBAC".
 func humanize(name string) string {
 	switch name {

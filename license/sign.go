@@ -18,6 +18,9 @@ func Sign(priv ed25519.PrivateKey, kid string, c Claims) (string, error) {
 	if kid == "" {
 		return "", errors.New("sign license: key id is empty")
 	}
+	if c.Features == nil {
+		c.Features = map[string]int64{}
+	}
 	claims := licenseClaims(c)
 	token := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &claims)
 	token.Header["kid"] = kid

@@ -182,6 +182,8 @@ func summarizeClaims(raw json.RawMessage) (expires, features string) {
 		}
 		if name == "user_limit" {
 			name += "=" + v.String()
+		} else if len(license.UnknownFeatures(map[string]json.Number{name: v})) > 0 {
+			name += " (unknown)"
 		}
 		parts = append(parts, name)
 	}

@@ -69,7 +69,8 @@ type signCmd struct {
 	Key              string           `required:"" type:"existingfile" help:"Private key file (PKCS#8 PEM)."`
 	Kid              string           `required:"" help:"Key id the verifier knows the public key by."`
 	Features         map[string]int64 `mapsep:"," placeholder:"NAME=N,..." help:"Features to grant, e.g. user_limit=100,audit_log=1."`
-	AllFeatures      bool             `help:"Grant every feature but user_limit."`
+	AllFeatures      bool             `help:"Grant the feature set (the enterprise set when --feature-set is not given)."`
+	AllowUnknown     bool             `name:"allow-unknown-features" help:"Sign feature names this version does not know (servers ignore them)."`
 	FeatureSet       string           `enum:",enterprise,premium" default:"" help:"Feature set: enterprise or premium."`
 	Trial            bool             `help:"Mark the license as a trial."`
 	Expires          days             `default:"30d" help:"Length of the paid term from --not-before (or now), e.g. 30d or 720h."`
@@ -96,6 +97,10 @@ func (c *signCmd) Run(stdout io.Writer) error {
 		if start, err = time.Parse(time.RFC3339, c.NotBefore); err != nil {
 			return fmt.Errorf("--not-before must be an RFC 3339 time such as 2026-01-02T15:04:05Z: %w", err)
 		}
+	}
+	if unknown := license.UnknownFeatures(c.Features); len(unknown) > 0 && !c.AllowUnknown {
+		return fmt.Errorf("unknown feature %s: a server ignores it, so it is likely a typo. Known features: %s. Pass --allow-unknown-features to sign it anyway",
+			strings.Join(unknown, ", "), strings.Join(license.FeatureNames(), ", "))
 	}
 	if c.Expires <= 0 || c.Grace < 0 {
 		return errors.New("--expires must be positive and --grace must not be negative")
@@ -169,6 +174,14 @@ func (c *inspectCmd) Run(stdin io.Reader, stdout io.Writer) error {
 			return fmt.Errorf("%s: %s: %w", c.File, seg.name, err)
 		}
 		fmt.Fprintf(stdout, "%s:\n  %s\n", seg.name, pretty.String())
+	}
+	var named struct {
+		Features map[string]json.RawMessage `json:"features"`
+	}
+	if json.Unmarshal(claims, &named) == nil && named.Features != nil {
+		if unknown := license.UnknownFeatures(named.Features); len(unknown) > 0 {
+			fmt.Fprintf(stdout, "unknown features: %s (this version ignores them)\n", strings.Join(unknown, ", "))
+		}
 	}
 	if c.KeysDir == "" {
 		fmt.Fprintln(stdout, "signature: not checked (give --keys-dir to verify)")
