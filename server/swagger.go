@@ -254,21 +254,70 @@ func etagOf(sum []byte) string {
 // has its keys sorted, which would put components first.
 var specKeyOrder = []string{"openapi", "info", "externalDocs", "servers", "tags", "security", "paths", "webhooks", "components"}
 
-// orderSpecKeys rewrites the spec's top-level object in specKeyOrder, any other keys after.
+// orderSpecKeys rewrites the spec's top-level object in specKeyOrder, any other keys after,
+// and lists the security schemes in the order of the spec's own security list, so Swagger
+// UI's Authorize dialog offers CoderSessionToken first rather than alphabetically last.
 func orderSpecKeys(raw []byte) ([]byte, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil {
 		return nil, fmt.Errorf("decode embedded spec: %w", err)
 	}
-	keys := make([]string, 0, len(top))
-	for k := range top {
-		keys = append(keys, k)
+	if components, ok := top["components"]; ok {
+		ordered, err := orderSecuritySchemes(components, top["security"])
+		if err != nil {
+			return nil, err
+		}
+		top["components"] = ordered
 	}
-	rank := func(k string) int {
+	return writeObject(top, func(k string) int {
 		if i := slices.Index(specKeyOrder, k); i >= 0 {
 			return i
 		}
 		return len(specKeyOrder)
+	})
+}
+
+// orderSecuritySchemes rewrites components.securitySchemes in the order the requirements
+// in security name them.
+func orderSecuritySchemes(components, security json.RawMessage) (json.RawMessage, error) {
+	var parts map[string]json.RawMessage
+	if err := json.Unmarshal(components, &parts); err != nil {
+		return nil, fmt.Errorf("decode spec components: %w", err)
+	}
+	schemes, ok := parts["securitySchemes"]
+	if !ok {
+		return components, nil
+	}
+	var requirements []map[string]json.RawMessage
+	_ = json.Unmarshal(security, &requirements) // none: alphabetical order stays
+	var order []string
+	for _, req := range requirements {
+		for name := range req {
+			order = append(order, name)
+		}
+	}
+	var byName map[string]json.RawMessage
+	if err := json.Unmarshal(schemes, &byName); err != nil {
+		return nil, fmt.Errorf("decode spec security schemes: %w", err)
+	}
+	orderedSchemes, err := writeObject(byName, func(k string) int {
+		if i := slices.Index(order, k); i >= 0 {
+			return i
+		}
+		return len(order)
+	})
+	if err != nil {
+		return nil, err
+	}
+	parts["securitySchemes"] = orderedSchemes
+	return writeObject(parts, func(string) int { return 0 })
+}
+
+// writeObject writes m as a JSON object, its keys by rank and then alphabetically.
+func writeObject(m map[string]json.RawMessage, rank func(string) int) ([]byte, error) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b string) int {
 		if d := rank(a) - rank(b); d != 0 {
@@ -288,7 +337,7 @@ func orderSpecKeys(raw []byte) ([]byte, error) {
 		}
 		buf.Write(name)
 		buf.WriteByte(':')
-		buf.Write(top[k])
+		buf.Write(m[k])
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil

@@ -142,6 +142,14 @@ func TestSwaggerUI(t *testing.T) {
 		require.NoError(t, err)
 		assert.JSONEq(t, string(embedded), string(body))
 		assert.True(t, strings.HasPrefix(string(body), "{\n  \"openapi\": "), "openapi comes first")
+		// Swagger UI's Authorize dialog follows the document's order: Coder's header first.
+		schemes := strings.Index(string(body), `"securitySchemes"`)
+		require.Positive(t, schemes)
+		order := []int{}
+		for _, name := range []string{`"CoderSessionToken"`, `"CoderSessionCookie"`, `"CoderSessionQuery"`, `"BearerToken"`} {
+			order = append(order, strings.Index(string(body[schemes:]), name))
+		}
+		assert.IsIncreasing(t, order, "security schemes in the order of the spec's security list")
 	})
 
 	t.Run("openapi.json has openapi.yaml's paths and its same-origin server", func(t *testing.T) {
