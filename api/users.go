@@ -112,6 +112,9 @@ func (a *API) LoginWithPassword(ctx context.Context, req gen.LoginWithPasswordRe
 	if err := a.loginThrottle.loginSucceeded(ctx, attempt); err != nil {
 		return nil, err
 	}
+	if err := a.store.TouchUser(ctx, user.ID, store.Now()); err != nil {
+		return nil, err
+	}
 	tok, err := session.New()
 	if err != nil {
 		return nil, err
@@ -176,7 +179,10 @@ func (a *API) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (
 	if detail := reservedUsername(req.Body.Username); detail != "" {
 		return gen.CreateUser400JSONResponse{BadRequestJSONResponse: invalidField("username", detail)}, nil
 	}
-	orgIDs := uniqueIDs(req.Body.OrganizationIds)
+	orgIDs, err := a.requestedOrganizations(ctx, req.Body.OrganizationId, req.Body.OrganizationIds)
+	if err != nil {
+		return nil, err
+	}
 	for _, id := range orgIDs {
 		if _, err := a.store.OrganizationByID(ctx, id); errors.Is(err, store.ErrNotFound) {
 			return gen.CreateUser400JSONResponse{BadRequestJSONResponse: invalidField("organization_ids", fmt.Sprintf("organization %s does not exist", id))}, nil
@@ -185,6 +191,9 @@ func (a *API) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (
 		}
 	}
 	user, err := a.newUser(string(req.Body.Email), req.Body.Username, req.Body.Password, store.RoleMember)
+	if req.Body.Name != nil {
+		user.Name = *req.Body.Name
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -251,9 +260,15 @@ func (a *API) userResponse(ctx context.Context, u store.User) (gen.User, error) 
 	return gen.User{
 		Id:              u.ID,
 		Username:        u.Username,
+		Name:            u.Name,
 		Email:           gen.Email(u.Email),
+		AvatarUrl:       u.AvatarURL,
 		CreatedAt:       u.CreatedAt.UTC(),
-		Status:          gen.Active,
+		UpdatedAt:       u.UpdatedAt.UTC(),
+		LastSeenAt:      u.LastSeenAt.UTC(),
+		Status:          gen.UserStatus(u.Status),
+		LoginType:       gen.UserLoginTypePassword,
+		ThemePreference: u.ThemePreference,
 		Roles:           []gen.SlimRole{siteRole(u.SiteRole)},
 		OrganizationIds: orgIDs,
 	}, nil
@@ -273,6 +288,28 @@ func reservedUsername(name string) string {
 		}
 	}
 	return ""
+}
+
+// requestedOrganizations joins Coder's two ways of naming the organizations a new user joins:
+// organization_ids, and the seed-era SDK's single organization_id, in which the nil UUID
+// means the default organization.
+func (a *API) requestedOrganizations(ctx context.Context, one *uuid.UUID, many *[]uuid.UUID) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	if many != nil {
+		ids = append(ids, *many...)
+	}
+	if one != nil {
+		id := *one
+		if id == uuid.Nil {
+			def, err := a.store.DefaultOrganization(ctx)
+			if err != nil {
+				return nil, err
+			}
+			id = def.ID
+		}
+		ids = append(ids, id)
+	}
+	return uniqueIDs(&ids), nil
 }
 
 func uniqueIDs(ids *[]uuid.UUID) []uuid.UUID {

@@ -291,7 +291,7 @@ func TestTheCurrentUser(t *testing.T) {
 			u := me.JSON200
 			assert.Equal(t, testenv.OwnerUsername, u.Username)
 			assert.Equal(t, testenv.OwnerEmail, string(u.Email))
-			assert.Equal(t, gen.Active, u.Status)
+			assert.Equal(t, gen.UserStatusActive, u.Status)
 			assert.Contains(t, roleNames(u.Roles), ownerRole)
 			assert.Contains(t, u.OrganizationIds, def.Id)
 			requireTimestamp(t, rawString(t, me.Body, "created_at"))

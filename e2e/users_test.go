@@ -40,7 +40,7 @@ func TestTheOwnerCreatesUsers(t *testing.T) {
 			u := resp.JSON201
 			assert.Equal(t, "alice", u.Username)
 			assert.Equal(t, "alice@example.com", string(u.Email))
-			assert.Equal(t, gen.Active, u.Status)
+			assert.Equal(t, gen.UserStatusActive, u.Status)
 			assert.Equal(t, []uuid.UUID{def.Id}, u.OrganizationIds)
 			assert.Contains(t, roleNames(u.Roles), memberRole)
 			assert.NotContains(t, roleNames(u.Roles), ownerRole)

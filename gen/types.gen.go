@@ -64,15 +64,36 @@ func (e Entitlement) Valid() bool {
 	}
 }
 
+// Defines values for UserLoginType.
+const (
+	UserLoginTypePassword UserLoginType = "password"
+)
+
+// Valid indicates whether the value is a known member of the UserLoginType enum.
+func (e UserLoginType) Valid() bool {
+	switch e {
+	case UserLoginTypePassword:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserStatus.
 const (
-	Active UserStatus = "active"
+	UserStatusActive    UserStatus = "active"
+	UserStatusDormant   UserStatus = "dormant"
+	UserStatusSuspended UserStatus = "suspended"
 )
 
 // Valid indicates whether the value is a known member of the UserStatus enum.
 func (e UserStatus) Valid() bool {
 	switch e {
-	case Active:
+	case UserStatusActive:
+		return true
+	case UserStatusDormant:
+		return true
+	case UserStatusSuspended:
 		return true
 	default:
 		return false
@@ -246,6 +267,13 @@ type CreateUserRequest struct {
 	// Email Example: admin@example.com
 	Email Email `json:"email"`
 
+	// Name The user's display name.
+	Name *string `json:"name,omitempty"`
+
+	// OrganizationId One organization to join, as Coder's seed-era SDK sends it; the nil UUID means the
+	// default organization. Joined together with `organization_ids`.
+	OrganizationId *openapi_types.UUID `json:"organization_id,omitempty"`
+
 	// OrganizationIds Organizations to join; the default organization when empty or absent.
 	OrganizationIds *[]openapi_types.UUID `json:"organization_ids,omitempty"`
 	Password        string                `json:"password"`
@@ -394,20 +422,50 @@ type TokenConfig struct {
 	MaxTokenLifetime int64 `json:"max_token_lifetime"`
 }
 
-// User defines model for User.
+// User Coder's User.
 type User struct {
-	CreatedAt       time.Time            `json:"created_at"`
-	Email           openapi_types.Email  `json:"email"`
-	Id              openapi_types.UUID   `json:"id"`
+	// AvatarUrl An image URL; empty when none is set.
+	//
+	// Example:
+	AvatarUrl string              `json:"avatar_url"`
+	CreatedAt time.Time           `json:"created_at"`
+	Email     openapi_types.Email `json:"email"`
+	Id        openapi_types.UUID  `json:"id"`
+
+	// LastSeenAt When the user was last authenticated (written at most once a minute); creation until then.
+	LastSeenAt time.Time `json:"last_seen_at"`
+
+	// LoginType How the user signs in; always `password` here.
+	LoginType UserLoginType `json:"login_type"`
+
+	// Name The user's display name; may be empty.
+	//
+	// Example: Alice Liddell
+	Name            string               `json:"name"`
 	OrganizationIds []openapi_types.UUID `json:"organization_ids"`
 
 	// Roles Site roles; `owner` or `member`.
-	Roles    []SlimRole `json:"roles"`
-	Status   UserStatus `json:"status"`
-	Username string     `json:"username"`
+	Roles []SlimRole `json:"roles"`
+
+	// Status `active`; `dormant` (not authenticated for 90 days; active again on authentication);
+	// `suspended` (by the owner; every token refused).
+	Status UserStatus `json:"status"`
+
+	// ThemePreference The web UI theme the user chose; empty for the default.
+	//
+	// Example:
+	ThemePreference string    `json:"theme_preference"`
+	UpdatedAt       time.Time `json:"updated_at"`
+
+	// Username Example: alice
+	Username string `json:"username"`
 }
 
-// UserStatus defines model for User.Status.
+// UserLoginType How the user signs in; always `password` here.
+type UserLoginType string
+
+// UserStatus `active`; `dormant` (not authenticated for 90 days; active again on authentication);
+// `suspended` (by the owner; every token refused).
 type UserStatus string
 
 // Username Follows the organization name rule: 1 to 32 letters, digits and single inner hyphens,

@@ -77,5 +77,12 @@ func (s *Server) authenticate(ctx context.Context, req *http.Request) (api.Actor
 			return api.Actor{}, err
 		}
 	}
+	// last_seen_at moves like a session's expiry: at most once a minute.
+	if now.Sub(user.LastSeenAt) >= touchInterval {
+		if err := s.store.TouchUser(ctx, user.ID, now); err != nil {
+			return api.Actor{}, err
+		}
+		user.LastSeenAt = now
+	}
 	return api.Actor{User: user, APIKeyID: key.ID}, nil
 }

@@ -129,10 +129,12 @@ func (s *Store) Session(ctx context.Context, id string) (APIKey, User, error) {
 	var k APIKey
 	var u User
 	row := s.with(ctx).Raw(`SELECT k.id, k.hashed_secret, k.user_id, k.login_type, k.created_at, k.last_used, k.expires_at,
-		u.id, u.username, u.email, u.hashed_password, u.site_role, u.created_at, u.updated_at
+		u.id, u.username, u.name, u.email, u.avatar_url, u.hashed_password, u.site_role, u.status,
+		u.theme_preference, u.created_at, u.updated_at, u.last_seen_at
 		FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?`, id).Row()
 	err := row.Scan(&k.ID, &k.HashedSecret, &k.UserID, &k.LoginType, &k.CreatedAt, &k.LastUsed, &k.ExpiresAt,
-		&u.ID, &u.Username, &u.Email, &u.HashedPassword, &u.SiteRole, &u.CreatedAt, &u.UpdatedAt)
+		&u.ID, &u.Username, &u.Name, &u.Email, &u.AvatarURL, &u.HashedPassword, &u.SiteRole, &u.Status,
+		&u.ThemePreference, &u.CreatedAt, &u.UpdatedAt, &u.LastSeenAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return APIKey{}, User{}, fmt.Errorf("select session: %w", ErrNotFound)
 	}

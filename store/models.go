@@ -14,14 +14,27 @@ const (
 
 // User is a person who can sign in.
 type User struct {
-	ID             uuid.UUID `gorm:"primaryKey"`
-	Username       string
-	Email          string
-	HashedPassword []byte
-	SiteRole       string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID              uuid.UUID `gorm:"primaryKey"`
+	Username        string
+	Name            string
+	Email           string
+	AvatarURL       string `gorm:"column:avatar_url"`
+	HashedPassword  []byte
+	SiteRole        string
+	Status          string
+	ThemePreference string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	// LastSeenAt is when the user was last authenticated, written at most once a minute.
+	LastSeenAt time.Time
 }
+
+// User statuses.
+const (
+	UserActive    = "active"
+	UserDormant   = "dormant"
+	UserSuspended = "suspended"
+)
 
 // Organization groups users.
 type Organization struct {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -18,6 +19,17 @@ func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 
 // CreateUser inserts u; ErrConflict when its email or username is taken, ignoring case.
 func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	if u.Status == "" {
+		u.Status = UserActive
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = Now()
+		u.UpdatedAt = u.CreatedAt
+	}
+	if u.LastSeenAt.IsZero() {
+		// Never authenticated yet: dormancy counts from creation.
+		u.LastSeenAt = u.CreatedAt
+	}
 	if err := translate(s.with(ctx).Create(u).Error); err != nil {
 		return fmt.Errorf("insert user: %w", err)
 	}
@@ -49,4 +61,14 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (User, erro
 		return User{}, fmt.Errorf("select user by username: %w", err)
 	}
 	return u, nil
+}
+
+// TouchUser records that the user was authenticated at now.
+func (s *Store) TouchUser(ctx context.Context, id uuid.UUID, now time.Time) error {
+	// UpdateColumn: being seen is not an edit of the user, so updated_at stays.
+	err := s.with(ctx).Model(&User{}).Where("id = ?", id).UpdateColumn("last_seen_at", now).Error
+	if err != nil {
+		return fmt.Errorf("update user last seen: %w", err)
+	}
+	return nil
 }
