@@ -68,7 +68,17 @@ func (s *Spec) Route(req *http.Request) (*routers.Route, map[string]string, *htt
 	u.RawPath = ""
 	stripped.URL = &u
 	route, params, err := s.router.FindRoute(&stripped)
-	return route, params, &stripped, err
+	if err != nil {
+		return nil, nil, &stripped, err
+	}
+	for _, v := range params {
+		// The router matches "/organizations" to "/organizations/{organization}" with an empty
+		// organization; a path parameter is never empty, so that is no match at all.
+		if v == "" {
+			return nil, nil, &stripped, routers.ErrPathNotFound
+		}
+	}
+	return route, params, &stripped, nil
 }
 
 // AllowedMethods lists the methods the spec has for the request's path; empty when the path
