@@ -23,6 +23,17 @@ func (s *Store) Licenses(ctx context.Context) ([]License, error) {
 	return ls, nil
 }
 
+// LicensesPage returns the licenses by id: those after afterID (the id of the last license seen,
+// a keyset on the primary key), then offset skipped, then at most limit (0: no limit).
+func (s *Store) LicensesPage(ctx context.Context, limit, offset int, afterID int32) ([]License, error) {
+	ls := []License{}
+	q := s.with(ctx).Where("id > ?", afterID).Order("id")
+	if err := limitAndOffset(q, limit, offset).Find(&ls).Error; err != nil {
+		return nil, fmt.Errorf("list a page of licenses: %w", err)
+	}
+	return ls, nil
+}
+
 // DeleteLicense removes the license with that id; ErrNotFound when there is none.
 func (s *Store) DeleteLicense(ctx context.Context, id int32) error {
 	res := s.with(ctx).Where("id = ?", id).Delete(&License{})

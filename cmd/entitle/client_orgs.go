@@ -70,7 +70,7 @@ func (c *organizationsListCmd) Run(ctx context.Context, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	res, err := client.ListOrganizationsWithResponse(ctx)
+	res, err := client.ListOrganizationsWithResponse(ctx, nil)
 	if err := check(res, err); err != nil {
 		return err
 	}
