@@ -14,7 +14,9 @@ import (
 // they are checked here, so that a bad value gets Coder's answer (its httpapi.ParsePagination):
 // one 400 naming every bad parameter, rather than the schema validator's "Validation failed.".
 const (
-	msgBadQuery = "Query parameters have invalid values."
+	// MsgBadQuery is Coder's message for query parameters that cannot be read; the server's
+	// validator uses it too, for a parameter given more than once.
+	MsgBadQuery = "Query parameters have invalid values."
 	// maxPageLimit bounds one page, so that no request asks for an unbounded amount of work
 	// while claiming to want a page; without a limit the whole list is the request.
 	maxPageLimit = 1000
@@ -77,7 +79,7 @@ func (q *queryParams) failure() *gen.BadQueryJSONResponse {
 	if len(q.problems) == 0 {
 		return nil
 	}
-	resp := gen.BadQueryJSONResponse((&Error{Message: msgBadQuery, Validations: q.problems}).Envelope())
+	resp := gen.BadQueryJSONResponse((&Error{Message: MsgBadQuery, Validations: q.problems}).Envelope())
 	return &resp
 }
 

@@ -110,6 +110,7 @@ func TestEveryListIsPaginated(t *testing.T) {
 					{"offset=2147483648", []gen.ValidationError{{Field: "offset", Detail: badOffsetDetail}}},
 					{"after_id=nope", []gen.ValidationError{{Field: "after_id", Detail: badAfterID}}},
 					{"after_id=1", []gen.ValidationError{{Field: "after_id", Detail: badAfterID}}},
+					{"limit=1&limit=2", []gen.ValidationError{{Field: "limit", Detail: `Query param "limit" provided more than once, found 2 times. Only provide 1 instance of this query param.`}}},
 					{"limit=x&offset=-2&after_id=y", []gen.ValidationError{
 						{Field: "after_id", Detail: badAfterID},
 						{Field: "limit", Detail: badLimitDetail},
