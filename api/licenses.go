@@ -62,8 +62,8 @@ func (a *API) AddLicense(ctx context.Context, req gen.AddLicenseRequestObject) (
 	return verbatimLicenses{status: http.StatusCreated, licenses: []gen.License{licenseResponse(row, lic.Payload)}, single: true}, nil
 }
 
-// GetLicenses lists the licenses by id, without their tokens.
-func (a *API) GetLicenses(ctx context.Context, _ gen.GetLicensesRequestObject) (gen.GetLicensesResponseObject, error) {
+// GetLicenses lists a page of the licenses by id, without their tokens.
+func (a *API) GetLicenses(ctx context.Context, req gen.GetLicensesRequestObject) (gen.GetLicensesResponseObject, error) {
 	actor, err := actorFrom(ctx)
 	if err != nil {
 		return nil, err
@@ -71,7 +71,11 @@ func (a *API) GetLicenses(ctx context.Context, _ gen.GetLicensesRequestObject) (
 	if !actor.IsOwner() {
 		return gen.GetLicenses403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner can list licenses.")}, nil
 	}
-	rows, err := a.store.Licenses(ctx)
+	page, bad := parseLicensePage(req.Params.Limit, req.Params.Offset, req.Params.AfterId)
+	if bad != nil {
+		return gen.GetLicenses400JSONResponse{BadQueryJSONResponse: *bad}, nil
+	}
+	rows, err := a.store.LicensesPage(ctx, page.limit, page.offset, page.afterID)
 	if err != nil {
 		return nil, err
 	}

@@ -15,18 +15,19 @@ import (
 
 const (
 	msgOrganizationExists = "Organization already exists with that name."
-	msgAlreadyMember      = "User is already a member of this organization."
+	// msgOrganizationNameTaken is Coder's answer when an update takes another's name.
+	msgOrganizationNameTaken = "Organization already exists with the name %q."
+	msgNameInUse             = "This value is already in use and should be unique."
+	msgOrganizationDeleted   = "Organization has been deleted."
+	msgDefaultCannotDelete   = "Default organization cannot be deleted."
 	// defaultKeyword names the default organization in paths; no organization may take it as a name.
 	defaultKeyword = "default"
 	// meKeyword names the signed-in user in paths.
 	meKeyword = "me"
 )
 
-// Organization roles.
-var (
-	roleOrgAdmin  = gen.SlimRole{Name: "organization-admin", DisplayName: "Organization Admin"}
-	roleOrgMember = gen.SlimRole{Name: "organization-member", DisplayName: "Organization Member"}
-)
+// msgReservedName is Coder's answer to an organization named "default".
+var msgReservedName = fmt.Sprintf("Organization name %q is reserved.", defaultKeyword)
 
 // CreateOrganization lets the owner create an organization and become its admin.
 func (a *API) CreateOrganization(ctx context.Context, req gen.CreateOrganizationRequestObject) (gen.CreateOrganizationResponseObject, error) {
@@ -37,10 +38,19 @@ func (a *API) CreateOrganization(ctx context.Context, req gen.CreateOrganization
 	if !actor.IsOwner() {
 		return gen.CreateOrganization403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner can create organizations.")}, nil
 	}
-	if strings.EqualFold(req.Body.Name, defaultKeyword) {
-		return gen.CreateOrganization400JSONResponse{BadRequestJSONResponse: invalidField("name", `"default" is reserved`)}, nil
+	if bad := reservedOrganizationName(req.Body.Name); bad != nil {
+		return gen.CreateOrganization400JSONResponse{BadRequestJSONResponse: *bad}, nil
 	}
-	org := store.Organization{ID: uuid.New(), Name: req.Body.Name}
+	org := store.Organization{
+		ID:          uuid.New(),
+		Name:        req.Body.Name,
+		DisplayName: valueOr(req.Body.DisplayName, ""),
+		Description: valueOr(req.Body.Description, ""),
+		Icon:        valueOr(req.Body.Icon, ""),
+	}
+	if org.DisplayName == "" {
+		org.DisplayName = org.Name
+	}
 	err = a.store.InTx(ctx, func(tx *store.Store) error {
 		if err := tx.CreateOrganization(ctx, &org); err != nil {
 			return err
@@ -72,63 +82,185 @@ func (a *API) GetOrganization(ctx context.Context, req gen.GetOrganizationReques
 	return gen.GetOrganization200JSONResponse(organizationResponse(org)), nil
 }
 
-// ListOrganizations returns the organizations the caller can see, oldest first.
-func (a *API) ListOrganizations(ctx context.Context, _ gen.ListOrganizationsRequestObject) (gen.ListOrganizationsResponseObject, error) {
+// ListOrganizations returns a page of the organizations the caller can see, oldest first.
+func (a *API) ListOrganizations(ctx context.Context, req gen.ListOrganizationsRequestObject) (gen.ListOrganizationsResponseObject, error) {
 	actor, err := actorFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
+	page, bad := parsePage(req.Params.Limit, req.Params.Offset, req.Params.AfterId)
+	if bad != nil {
+		return gen.ListOrganizations400JSONResponse{BadQueryJSONResponse: *bad}, nil
+	}
 	var orgs []store.Organization
 	if actor.IsOwner() {
-		orgs, err = a.store.ListOrganizations(ctx)
+		orgs, err = a.store.ListOrganizations(ctx, page)
 	} else {
-		orgs, err = a.store.ListOrganizationsOfUser(ctx, actor.User.ID)
+		orgs, err = a.store.ListOrganizationsOfUser(ctx, actor.User.ID, page)
 	}
 	if err != nil {
 		return nil, err
 	}
-	resp := make(gen.ListOrganizations200JSONResponse, 0, len(orgs))
-	for _, o := range orgs {
-		resp = append(resp, organizationResponse(o))
-	}
-	return resp, nil
+	return gen.ListOrganizations200JSONResponse(organizationsResponse(orgs)), nil
 }
 
-// AddOrganizationMember lets the owner or the organization's admins add a user to it.
-func (a *API) AddOrganizationMember(ctx context.Context, req gen.AddOrganizationMemberRequestObject) (gen.AddOrganizationMemberResponseObject, error) {
+// UpdateOrganization lets the owner or the organization's admins change its name, display name,
+// description and icon. Renaming the default organization is allowed, as in Coder: the keyword
+// "default" finds it by its flag, not by its name.
+func (a *API) UpdateOrganization(ctx context.Context, req gen.UpdateOrganizationRequestObject) (gen.UpdateOrganizationResponseObject, error) {
 	actor, err := actorFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
 	org, membership, err := a.visibleOrganization(ctx, actor, req.Organization)
 	if errors.Is(err, store.ErrNotFound) {
-		return gen.AddOrganizationMember404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+		return gen.UpdateOrganization404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if !actor.IsOwner() && !membership.IsAdmin {
-		return gen.AddOrganizationMember403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner and the organization's admins can add members.")}, nil
+	if !mayManage(actor, membership) {
+		return gen.UpdateOrganization403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner and the organization's admins can update it.")}, nil
 	}
-	user, err := a.lookupUser(ctx, actor, req.User)
-	if errors.Is(err, store.ErrNotFound) {
-		return gen.AddOrganizationMember404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	changes := store.OrganizationChanges{Name: req.Body.Name, Description: req.Body.Description, Icon: req.Body.Icon}
+	if req.Body.Name != nil {
+		if bad := reservedOrganizationName(*req.Body.Name); bad != nil {
+			return gen.UpdateOrganization400JSONResponse{BadRequestJSONResponse: *bad}, nil
+		}
 	}
-	if err != nil {
-		return nil, err
+	// An empty display name means "not given", as in Coder.
+	if req.Body.DisplayName != nil && *req.Body.DisplayName != "" {
+		changes.DisplayName = req.Body.DisplayName
 	}
-	member := store.OrganizationMember{OrganizationID: org.ID, UserID: user.ID}
-	err = a.store.AddMember(ctx, &member)
+	updated, err := a.store.UpdateOrganization(ctx, org.ID, changes, store.Now())
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return gen.AddOrganizationMember409JSONResponse{ConflictJSONResponse: conflict(msgAlreadyMember, "")}, nil
+		e := &Error{
+			Message:     fmt.Sprintf(msgOrganizationNameTaken, *req.Body.Name),
+			Validations: []gen.ValidationError{{Field: "name", Detail: msgNameInUse}},
+		}
+		return gen.UpdateOrganization409JSONResponse(e.Envelope()), nil
 	case errors.Is(err, store.ErrNotFound):
-		// The organization or user was deleted a moment ago.
-		return gen.AddOrganizationMember404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+		// Deleted a moment ago.
+		return gen.UpdateOrganization404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	case err != nil:
 		return nil, err
 	}
-	return gen.AddOrganizationMember200JSONResponse(memberResponse(member)), nil
+	return gen.UpdateOrganization200JSONResponse(organizationResponse(updated)), nil
+}
+
+// DeleteOrganization lets the owner delete any organization but the default one. Its
+// memberships go with it, and its name is free again at once.
+func (a *API) DeleteOrganization(ctx context.Context, req gen.DeleteOrganizationRequestObject) (gen.DeleteOrganizationResponseObject, error) {
+	actor, err := actorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	org, _, err := a.visibleOrganization(ctx, actor, req.Organization)
+	if errors.Is(err, store.ErrNotFound) {
+		return gen.DeleteOrganization404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !actor.IsOwner() {
+		return gen.DeleteOrganization403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner can delete organizations.")}, nil
+	}
+	if org.IsDefault {
+		return gen.DeleteOrganization400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(message(msgDefaultCannotDelete, ""))}, nil
+	}
+	if err := a.store.DeleteOrganization(ctx, org.ID); errors.Is(err, store.ErrNotFound) {
+		return gen.DeleteOrganization404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return gen.DeleteOrganization200JSONResponse(message(msgOrganizationDeleted, "")), nil
+}
+
+// ListUserOrganizations returns a page of the organizations a user belongs to: the caller's own,
+// or anyone's for the owner.
+func (a *API) ListUserOrganizations(ctx context.Context, req gen.ListUserOrganizationsRequestObject) (gen.ListUserOrganizationsResponseObject, error) {
+	actor, err := actorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	user, err := a.userWhoseOrganizationsAreVisible(ctx, actor, req.User)
+	if errors.Is(err, store.ErrNotFound) {
+		return gen.ListUserOrganizations404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	page, bad := parsePage(req.Params.Limit, req.Params.Offset, req.Params.AfterId)
+	if bad != nil {
+		return gen.ListUserOrganizations400JSONResponse{BadQueryJSONResponse: *bad}, nil
+	}
+	orgs, err := a.store.ListOrganizationsOfUser(ctx, user.ID, page)
+	if err != nil {
+		return nil, err
+	}
+	return gen.ListUserOrganizations200JSONResponse(organizationsResponse(orgs)), nil
+}
+
+// GetUserOrganizationByName returns one of a user's organizations by name, ignoring case.
+func (a *API) GetUserOrganizationByName(ctx context.Context, req gen.GetUserOrganizationByNameRequestObject) (gen.GetUserOrganizationByNameResponseObject, error) {
+	actor, err := actorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	user, err := a.userWhoseOrganizationsAreVisible(ctx, actor, req.User)
+	if err == nil && !isName(req.Organizationname) {
+		err = store.ErrNotFound
+	}
+	var org store.Organization
+	if err == nil {
+		org, err = a.store.OrganizationOfUserByName(ctx, user.ID, req.Organizationname)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return gen.GetUserOrganizationByName404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetUserOrganizationByName200JSONResponse(organizationResponse(org)), nil
+}
+
+// userWhoseOrganizationsAreVisible resolves a path's user when the actor may see which
+// organizations they belong to: themselves, or anyone for the owner. Anyone else is
+// ErrNotFound, exactly like a user who does not exist.
+func (a *API) userWhoseOrganizationsAreVisible(ctx context.Context, actor Actor, ref string) (store.User, error) {
+	user, err := a.lookupUser(ctx, actor, ref)
+	if err != nil {
+		return store.User{}, err
+	}
+	if user.ID != actor.User.ID && !actor.IsOwner() {
+		return store.User{}, store.ErrNotFound
+	}
+	return user, nil
+}
+
+// mayManage says whether the actor may change an organization and its members: the owner, or
+// one of its admins.
+func mayManage(actor Actor, membership store.OrganizationMember) bool {
+	return actor.IsOwner() || membership.IsAdmin
+}
+
+// reservedOrganizationName is Coder's 400 for the name "default" (in any case here, since names
+// are unique ignoring case), or nil for any other name.
+func reservedOrganizationName(name string) *gen.BadRequestJSONResponse {
+	if !strings.EqualFold(name, defaultKeyword) {
+		return nil
+	}
+	e := &Error{Message: msgReservedName, Validations: []gen.ValidationError{{Field: "name", Detail: fmt.Sprintf("%q is reserved", defaultKeyword)}}}
+	resp := gen.BadRequestJSONResponse(e.Envelope())
+	return &resp
+}
+
+func valueOr[T any](p *T, fallback T) T {
+	if p == nil {
+		return fallback
+	}
+	return *p
 }
 
 // visibleOrganization finds the organization a path names, if the actor may see it: the owner
@@ -200,24 +332,21 @@ func parseUUID(s string) (uuid.UUID, bool) {
 
 func organizationResponse(o store.Organization) gen.Organization {
 	return gen.Organization{
-		Id:        o.ID,
-		Name:      o.Name,
-		IsDefault: o.IsDefault,
-		CreatedAt: o.CreatedAt.UTC(),
-		UpdatedAt: o.UpdatedAt.UTC(),
+		Id:          o.ID,
+		Name:        o.Name,
+		DisplayName: o.DisplayName,
+		Description: o.Description,
+		Icon:        o.Icon,
+		IsDefault:   o.IsDefault,
+		CreatedAt:   o.CreatedAt.UTC(),
+		UpdatedAt:   o.UpdatedAt.UTC(),
 	}
 }
 
-func memberResponse(m store.OrganizationMember) gen.OrganizationMember {
-	roles := []gen.SlimRole{roleOrgMember}
-	if m.IsAdmin {
-		roles = append(roles, roleOrgAdmin)
+func organizationsResponse(orgs []store.Organization) []gen.Organization {
+	resp := make([]gen.Organization, 0, len(orgs))
+	for _, o := range orgs {
+		resp = append(resp, organizationResponse(o))
 	}
-	return gen.OrganizationMember{
-		UserId:         m.UserID,
-		OrganizationId: m.OrganizationID,
-		Roles:          roles,
-		CreatedAt:      m.CreatedAt.UTC(),
-		UpdatedAt:      m.UpdatedAt.UTC(),
-	}
+	return resp
 }

@@ -204,7 +204,7 @@ func (d *deployment) defaultOrganization(token string) gen.Organization {
 // listOrganizations returns the raw body of GET /organizations as token's user.
 func (d *deployment) listOrganizations(token string) []byte {
 	d.t.Helper()
-	resp, err := d.as(token).ListOrganizationsWithResponse(context.Background())
+	resp, err := d.as(token).ListOrganizationsWithResponse(context.Background(), nil)
 	require.NoError(d.t, err)
 	require.Equal(d.t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 	return resp.Body

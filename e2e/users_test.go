@@ -69,7 +69,7 @@ func TestTheOwnerCreatesUsers(t *testing.T) {
 
 			d := d.in(t)
 			token := d.login("bob@example.com", memberPassword)
-			list, err := d.as(token).ListOrganizationsWithResponse(ctx)
+			list, err := d.as(token).ListOrganizationsWithResponse(ctx, nil)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, list.StatusCode(), string(list.Body))
 			assert.ElementsMatch(t, []string{"red", "blue"}, organizationNames(*list.JSON200))

@@ -108,9 +108,11 @@ type ClientInterface interface {
 	// GetLicenses List licenses
 	//
 	// Owner only. Ordered by id. The license tokens themselves are never returned.
+	// Paginated with `limit`, `offset` and `after_id` (here the integer id of the last
+	// license seen); without `limit`, every license is returned.
 	//
 	// Corresponds with GET /licenses (the `GetLicenses` operationId).
-	GetLicenses(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetLicenses(ctx context.Context, params *GetLicensesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AddLicenseWithBody Add a license
 	//
@@ -153,13 +155,15 @@ type ClientInterface interface {
 	// ListOrganizations List organizations
 	//
 	// The organizations visible to the caller, oldest first. The owner sees all of them.
+	// Paginated with `limit`, `offset` and `after_id`; without `limit`, every one is returned.
 	//
 	// Corresponds with GET /organizations (the `ListOrganizations` operationId).
-	ListOrganizations(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListOrganizations(ctx context.Context, params *ListOrganizationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateOrganizationWithBody Create an organization
 	//
 	// Owner only. The creator becomes the new organization's `organization-admin`.
+	// `display_name` defaults to `name`. The name `default` is reserved (400).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -169,11 +173,20 @@ type ClientInterface interface {
 	// CreateOrganization Create an organization
 	//
 	// Owner only. The creator becomes the new organization's `organization-admin`.
+	// `display_name` defaults to `name`. The name `default` is reserved (400).
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /organizations (the `CreateOrganization` operationId).
 	CreateOrganization(ctx context.Context, body CreateOrganizationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteOrganization Delete an organization
+	//
+	// Owner only; other members get 403, anyone else 404. Its memberships go with it and its
+	// name is free again at once. The default organization cannot be deleted (400).
+	//
+	// Corresponds with DELETE /organizations/{organization} (the `DeleteOrganization` operationId).
+	DeleteOrganization(ctx context.Context, organization OrganizationParam, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOrganization Get an organization
 	//
@@ -183,12 +196,81 @@ type ClientInterface interface {
 	// Corresponds with GET /organizations/{organization} (the `GetOrganization` operationId).
 	GetOrganization(ctx context.Context, organization OrganizationParam, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UpdateOrganizationWithBody Update an organization
+	//
+	// Allowed to the owner and to the organization's admins; other members get 403, anyone
+	// else 404. Fields left out keep their value; an empty `display_name` keeps it too. The
+	// default organization may be renamed, as in Coder: the keyword `default` still finds it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /organizations/{organization} (the `UpdateOrganization` operationId).
+	UpdateOrganizationWithBody(ctx context.Context, organization OrganizationParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateOrganization Update an organization
+	//
+	// Allowed to the owner and to the organization's admins; other members get 403, anyone
+	// else 404. Fields left out keep their value; an empty `display_name` keeps it too. The
+	// default organization may be renamed, as in Coder: the keyword `default` still finds it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /organizations/{organization} (the `UpdateOrganization` operationId).
+	UpdateOrganization(ctx context.Context, organization OrganizationParam, body UpdateOrganizationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListOrganizationMembers List an organization's members
+	//
+	// Visible to the organization's members and to the owner; anyone else gets 404. Oldest
+	// membership first; paginated with `limit`, `offset` and `after_id` (a member's user id).
+	// Without `limit`, every member is returned.
+	//
+	// Corresponds with GET /organizations/{organization}/members (the `ListOrganizationMembers` operationId).
+	ListOrganizationMembers(ctx context.Context, organization OrganizationParam, params *ListOrganizationMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveOrganizationMember Remove a member from an organization
+	//
+	// Allowed to the owner and to the organization's admins; other members get 403, anyone
+	// else 404. Nobody may remove themselves (400).
+	//
+	// Corresponds with DELETE /organizations/{organization}/members/{user} (the `RemoveOrganizationMember` operationId).
+	RemoveOrganizationMember(ctx context.Context, organization OrganizationParam, user UserParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AddOrganizationMember Add a member to an organization
 	//
 	// Allowed to the owner and to the organization's admins.
 	//
 	// Corresponds with POST /organizations/{organization}/members/{user} (the `AddOrganizationMember` operationId).
-	AddOrganizationMember(ctx context.Context, organization OrganizationParam, user string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	AddOrganizationMember(ctx context.Context, organization OrganizationParam, user UserParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateOrganizationMemberRolesWithBody Set a member's organization roles
+	//
+	// Allowed to the owner and to the organization's admins; other members get 403, anyone
+	// else 404. `organization-member` is implied for every member, so `[]` and
+	// `["organization-member"]` both make a plain member. Nobody may change their own roles.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /organizations/{organization}/members/{user}/roles (the `UpdateOrganizationMemberRoles` operationId).
+	UpdateOrganizationMemberRolesWithBody(ctx context.Context, organization OrganizationParam, user UserParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateOrganizationMemberRoles Set a member's organization roles
+	//
+	// Allowed to the owner and to the organization's admins; other members get 403, anyone
+	// else 404. `organization-member` is implied for every member, so `[]` and
+	// `["organization-member"]` both make a plain member. Nobody may change their own roles.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /organizations/{organization}/members/{user}/roles (the `UpdateOrganizationMemberRoles` operationId).
+	UpdateOrganizationMemberRoles(ctx context.Context, organization OrganizationParam, user UserParam, body UpdateOrganizationMemberRolesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PaginatedOrganizationMembers One page of an organization's members, with the total
+	//
+	// As `GET /organizations/{organization}/members`, with `count`, the number of members in
+	// the organization whatever the page.
+	//
+	// Corresponds with GET /organizations/{organization}/paginated-members (the `PaginatedOrganizationMembers` operationId).
+	PaginatedOrganizationMembers(ctx context.Context, organization OrganizationParam, params *PaginatedOrganizationMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateUserWithBody Create a user
 	//
@@ -356,6 +438,22 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /users/{user}/keys/{keyid} (the `GetAPIKey` operationId).
 	GetAPIKey(ctx context.Context, user string, keyid string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListUserOrganizations The organizations a user belongs to
+	//
+	// A user sees their own (`me`); the owner sees anyone's; any other caller gets 404.
+	// Oldest first; paginated with `limit`, `offset` and `after_id`.
+	//
+	// Corresponds with GET /users/{user}/organizations (the `ListUserOrganizations` operationId).
+	ListUserOrganizations(ctx context.Context, user UserParam, params *ListUserOrganizationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetUserOrganizationByName One of a user's organizations, by name
+	//
+	// The organization of that name, if the user belongs to it and the caller may see the
+	// user's organizations (their own, or the owner); 404 otherwise.
+	//
+	// Corresponds with GET /users/{user}/organizations/{organizationname} (the `GetUserOrganizationByName` operationId).
+	GetUserOrganizationByName(ctx context.Context, user UserParam, organizationname string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetBuildInfo Build information
@@ -396,10 +494,12 @@ func (c *Client) GetEntitlements(ctx context.Context, reqEditors ...RequestEdito
 // GetLicenses List licenses
 //
 // Owner only. Ordered by id. The license tokens themselves are never returned.
+// Paginated with `limit`, `offset` and `after_id` (here the integer id of the last
+// license seen); without `limit`, every license is returned.
 //
 // Corresponds with GET /licenses (the `GetLicenses` operationId).
-func (c *Client) GetLicenses(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetLicensesRequest(c.Server)
+func (c *Client) GetLicenses(ctx context.Context, params *GetLicensesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLicensesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -491,10 +591,11 @@ func (c *Client) DeleteLicense(ctx context.Context, id string, reqEditors ...Req
 // ListOrganizations List organizations
 //
 // The organizations visible to the caller, oldest first. The owner sees all of them.
+// Paginated with `limit`, `offset` and `after_id`; without `limit`, every one is returned.
 //
 // Corresponds with GET /organizations (the `ListOrganizations` operationId).
-func (c *Client) ListOrganizations(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListOrganizationsRequest(c.Server)
+func (c *Client) ListOrganizations(ctx context.Context, params *ListOrganizationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOrganizationsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -508,6 +609,7 @@ func (c *Client) ListOrganizations(ctx context.Context, reqEditors ...RequestEdi
 // CreateOrganizationWithBody Create an organization
 //
 // Owner only. The creator becomes the new organization's `organization-admin`.
+// `display_name` defaults to `name`. The name `default` is reserved (400).
 //
 // Takes any type of body and a specified content type.
 //
@@ -527,12 +629,31 @@ func (c *Client) CreateOrganizationWithBody(ctx context.Context, contentType str
 // CreateOrganization Create an organization
 //
 // Owner only. The creator becomes the new organization's `organization-admin`.
+// `display_name` defaults to `name`. The name `default` is reserved (400).
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /organizations (the `CreateOrganization` operationId).
 func (c *Client) CreateOrganization(ctx context.Context, body CreateOrganizationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateOrganizationRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteOrganization Delete an organization
+//
+// Owner only; other members get 403, anyone else 404. Its memberships go with it and its
+// name is free again at once. The default organization cannot be deleted (400).
+//
+// Corresponds with DELETE /organizations/{organization} (the `DeleteOrganization` operationId).
+func (c *Client) DeleteOrganization(ctx context.Context, organization OrganizationParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteOrganizationRequest(c.Server, organization)
 	if err != nil {
 		return nil, err
 	}
@@ -561,13 +682,152 @@ func (c *Client) GetOrganization(ctx context.Context, organization OrganizationP
 	return c.Client.Do(req)
 }
 
+// UpdateOrganizationWithBody Update an organization
+//
+// Allowed to the owner and to the organization's admins; other members get 403, anyone
+// else 404. Fields left out keep their value; an empty `display_name` keeps it too. The
+// default organization may be renamed, as in Coder: the keyword `default` still finds it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /organizations/{organization} (the `UpdateOrganization` operationId).
+func (c *Client) UpdateOrganizationWithBody(ctx context.Context, organization OrganizationParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateOrganizationRequestWithBody(c.Server, organization, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateOrganization Update an organization
+//
+// Allowed to the owner and to the organization's admins; other members get 403, anyone
+// else 404. Fields left out keep their value; an empty `display_name` keeps it too. The
+// default organization may be renamed, as in Coder: the keyword `default` still finds it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /organizations/{organization} (the `UpdateOrganization` operationId).
+func (c *Client) UpdateOrganization(ctx context.Context, organization OrganizationParam, body UpdateOrganizationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateOrganizationRequest(c.Server, organization, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListOrganizationMembers List an organization's members
+//
+// Visible to the organization's members and to the owner; anyone else gets 404. Oldest
+// membership first; paginated with `limit`, `offset` and `after_id` (a member's user id).
+// Without `limit`, every member is returned.
+//
+// Corresponds with GET /organizations/{organization}/members (the `ListOrganizationMembers` operationId).
+func (c *Client) ListOrganizationMembers(ctx context.Context, organization OrganizationParam, params *ListOrganizationMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOrganizationMembersRequest(c.Server, organization, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveOrganizationMember Remove a member from an organization
+//
+// Allowed to the owner and to the organization's admins; other members get 403, anyone
+// else 404. Nobody may remove themselves (400).
+//
+// Corresponds with DELETE /organizations/{organization}/members/{user} (the `RemoveOrganizationMember` operationId).
+func (c *Client) RemoveOrganizationMember(ctx context.Context, organization OrganizationParam, user UserParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveOrganizationMemberRequest(c.Server, organization, user)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AddOrganizationMember Add a member to an organization
 //
 // Allowed to the owner and to the organization's admins.
 //
 // Corresponds with POST /organizations/{organization}/members/{user} (the `AddOrganizationMember` operationId).
-func (c *Client) AddOrganizationMember(ctx context.Context, organization OrganizationParam, user string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) AddOrganizationMember(ctx context.Context, organization OrganizationParam, user UserParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAddOrganizationMemberRequest(c.Server, organization, user)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateOrganizationMemberRolesWithBody Set a member's organization roles
+//
+// Allowed to the owner and to the organization's admins; other members get 403, anyone
+// else 404. `organization-member` is implied for every member, so `[]` and
+// `["organization-member"]` both make a plain member. Nobody may change their own roles.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /organizations/{organization}/members/{user}/roles (the `UpdateOrganizationMemberRoles` operationId).
+func (c *Client) UpdateOrganizationMemberRolesWithBody(ctx context.Context, organization OrganizationParam, user UserParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateOrganizationMemberRolesRequestWithBody(c.Server, organization, user, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateOrganizationMemberRoles Set a member's organization roles
+//
+// Allowed to the owner and to the organization's admins; other members get 403, anyone
+// else 404. `organization-member` is implied for every member, so `[]` and
+// `["organization-member"]` both make a plain member. Nobody may change their own roles.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /organizations/{organization}/members/{user}/roles (the `UpdateOrganizationMemberRoles` operationId).
+func (c *Client) UpdateOrganizationMemberRoles(ctx context.Context, organization OrganizationParam, user UserParam, body UpdateOrganizationMemberRolesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateOrganizationMemberRolesRequest(c.Server, organization, user, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PaginatedOrganizationMembers One page of an organization's members, with the total
+//
+// As `GET /organizations/{organization}/members`, with `count`, the number of members in
+// the organization whatever the page.
+//
+// Corresponds with GET /organizations/{organization}/paginated-members (the `PaginatedOrganizationMembers` operationId).
+func (c *Client) PaginatedOrganizationMembers(ctx context.Context, organization OrganizationParam, params *PaginatedOrganizationMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPaginatedOrganizationMembersRequest(c.Server, organization, params)
 	if err != nil {
 		return nil, err
 	}
@@ -915,6 +1175,42 @@ func (c *Client) GetAPIKey(ctx context.Context, user string, keyid string, reqEd
 	return c.Client.Do(req)
 }
 
+// ListUserOrganizations The organizations a user belongs to
+//
+// A user sees their own (`me`); the owner sees anyone's; any other caller gets 404.
+// Oldest first; paginated with `limit`, `offset` and `after_id`.
+//
+// Corresponds with GET /users/{user}/organizations (the `ListUserOrganizations` operationId).
+func (c *Client) ListUserOrganizations(ctx context.Context, user UserParam, params *ListUserOrganizationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListUserOrganizationsRequest(c.Server, user, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUserOrganizationByName One of a user's organizations, by name
+//
+// The organization of that name, if the user belongs to it and the caller may see the
+// user's organizations (their own, or the owner); 404 otherwise.
+//
+// Corresponds with GET /users/{user}/organizations/{organizationname} (the `GetUserOrganizationByName` operationId).
+func (c *Client) GetUserOrganizationByName(ctx context.Context, user UserParam, organizationname string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUserOrganizationByNameRequest(c.Server, user, organizationname)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // NewGetBuildInfoRequest constructs an http.Request for the GetBuildInfo method
 func NewGetBuildInfoRequest(server string) (*http.Request, error) {
 	var err error
@@ -970,7 +1266,7 @@ func NewGetEntitlementsRequest(server string) (*http.Request, error) {
 }
 
 // NewGetLicensesRequest constructs an http.Request for the GetLicenses method
-func NewGetLicensesRequest(server string) (*http.Request, error) {
+func NewGetLicensesRequest(server string, params *GetLicensesParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -986,6 +1282,57 @@ func NewGetLicensesRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AfterId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after_id", *params.AfterId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -1098,7 +1445,7 @@ func NewDeleteLicenseRequest(server string, id string) (*http.Request, error) {
 }
 
 // NewListOrganizationsRequest constructs an http.Request for the ListOrganizations method
-func NewListOrganizationsRequest(server string) (*http.Request, error) {
+func NewListOrganizationsRequest(server string, params *ListOrganizationsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1114,6 +1461,57 @@ func NewListOrganizationsRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AfterId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after_id", *params.AfterId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -1164,6 +1562,40 @@ func NewCreateOrganizationRequestWithBody(server string, contentType string, bod
 	return req, nil
 }
 
+// NewDeleteOrganizationRequest constructs an http.Request for the DeleteOrganization method
+func NewDeleteOrganizationRequest(server string, organization OrganizationParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organization", organization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/organizations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetOrganizationRequest constructs an http.Request for the GetOrganization method
 func NewGetOrganizationRequest(server string, organization OrganizationParam) (*http.Request, error) {
 	var err error
@@ -1198,8 +1630,181 @@ func NewGetOrganizationRequest(server string, organization OrganizationParam) (*
 	return req, nil
 }
 
+// NewUpdateOrganizationRequest calls the generic UpdateOrganization builder with application/json body
+func NewUpdateOrganizationRequest(server string, organization OrganizationParam, body UpdateOrganizationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateOrganizationRequestWithBody(server, organization, "application/json", bodyReader)
+}
+
+// NewUpdateOrganizationRequestWithBody constructs an http.Request for the UpdateOrganization method, with any body, and a specified content type
+func NewUpdateOrganizationRequestWithBody(server string, organization OrganizationParam, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organization", organization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/organizations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListOrganizationMembersRequest constructs an http.Request for the ListOrganizationMembers method
+func NewListOrganizationMembersRequest(server string, organization OrganizationParam, params *ListOrganizationMembersParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organization", organization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/organizations/%s/members", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AfterId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after_id", *params.AfterId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRemoveOrganizationMemberRequest constructs an http.Request for the RemoveOrganizationMember method
+func NewRemoveOrganizationMemberRequest(server string, organization OrganizationParam, user UserParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organization", organization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/organizations/%s/members/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAddOrganizationMemberRequest constructs an http.Request for the AddOrganizationMember method
-func NewAddOrganizationMemberRequest(server string, organization OrganizationParam, user string) (*http.Request, error) {
+func NewAddOrganizationMemberRequest(server string, organization OrganizationParam, user UserParam) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1232,6 +1837,145 @@ func NewAddOrganizationMemberRequest(server string, organization OrganizationPar
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateOrganizationMemberRolesRequest calls the generic UpdateOrganizationMemberRoles builder with application/json body
+func NewUpdateOrganizationMemberRolesRequest(server string, organization OrganizationParam, user UserParam, body UpdateOrganizationMemberRolesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateOrganizationMemberRolesRequestWithBody(server, organization, user, "application/json", bodyReader)
+}
+
+// NewUpdateOrganizationMemberRolesRequestWithBody constructs an http.Request for the UpdateOrganizationMemberRoles method, with any body, and a specified content type
+func NewUpdateOrganizationMemberRolesRequestWithBody(server string, organization OrganizationParam, user UserParam, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organization", organization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/organizations/%s/members/%s/roles", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPaginatedOrganizationMembersRequest constructs an http.Request for the PaginatedOrganizationMembers method
+func NewPaginatedOrganizationMembersRequest(server string, organization OrganizationParam, params *PaginatedOrganizationMembersParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "organization", organization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/organizations/%s/paginated-members", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AfterId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after_id", *params.AfterId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1739,6 +2483,132 @@ func NewGetAPIKeyRequest(server string, user string, keyid string) (*http.Reques
 	return req, nil
 }
 
+// NewListUserOrganizationsRequest constructs an http.Request for the ListUserOrganizations method
+func NewListUserOrganizationsRequest(server string, user UserParam, params *ListUserOrganizationsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s/organizations", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AfterId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after_id", *params.AfterId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetUserOrganizationByNameRequest constructs an http.Request for the GetUserOrganizationByName method
+func NewGetUserOrganizationByNameRequest(server string, user UserParam, organizationname string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "organizationname", organizationname, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s/organizations/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -1805,11 +2675,13 @@ type ClientWithResponsesInterface interface {
 	// GetLicensesWithResponse List licenses
 	//
 	// Owner only. Ordered by id. The license tokens themselves are never returned.
+	// Paginated with `limit`, `offset` and `after_id` (here the integer id of the last
+	// license seen); without `limit`, every license is returned.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /licenses (the `GetLicenses` operationId).
-	GetLicensesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLicensesResult, error)
+	GetLicensesWithResponse(ctx context.Context, params *GetLicensesParams, reqEditors ...RequestEditorFn) (*GetLicensesResult, error)
 
 	// AddLicenseWithBodyWithResponse Add a license
 	//
@@ -1856,15 +2728,17 @@ type ClientWithResponsesInterface interface {
 	// ListOrganizationsWithResponse List organizations
 	//
 	// The organizations visible to the caller, oldest first. The owner sees all of them.
+	// Paginated with `limit`, `offset` and `after_id`; without `limit`, every one is returned.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /organizations (the `ListOrganizations` operationId).
-	ListOrganizationsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListOrganizationsResult, error)
+	ListOrganizationsWithResponse(ctx context.Context, params *ListOrganizationsParams, reqEditors ...RequestEditorFn) (*ListOrganizationsResult, error)
 
 	// CreateOrganizationWithBodyWithResponse Create an organization
 	//
 	// Owner only. The creator becomes the new organization's `organization-admin`.
+	// `display_name` defaults to `name`. The name `default` is reserved (400).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1874,11 +2748,22 @@ type ClientWithResponsesInterface interface {
 	// CreateOrganizationWithResponse Create an organization
 	//
 	// Owner only. The creator becomes the new organization's `organization-admin`.
+	// `display_name` defaults to `name`. The name `default` is reserved (400).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /organizations (the `CreateOrganization` operationId).
 	CreateOrganizationWithResponse(ctx context.Context, body CreateOrganizationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOrganizationResult, error)
+
+	// DeleteOrganizationWithResponse Delete an organization
+	//
+	// Owner only; other members get 403, anyone else 404. Its memberships go with it and its
+	// name is free again at once. The default organization cannot be deleted (400).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /organizations/{organization} (the `DeleteOrganization` operationId).
+	DeleteOrganizationWithResponse(ctx context.Context, organization OrganizationParam, reqEditors ...RequestEditorFn) (*DeleteOrganizationResult, error)
 
 	// GetOrganizationWithResponse Get an organization
 	//
@@ -1890,6 +2775,49 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /organizations/{organization} (the `GetOrganization` operationId).
 	GetOrganizationWithResponse(ctx context.Context, organization OrganizationParam, reqEditors ...RequestEditorFn) (*GetOrganizationResult, error)
 
+	// UpdateOrganizationWithBodyWithResponse Update an organization
+	//
+	// Allowed to the owner and to the organization's admins; other members get 403, anyone
+	// else 404. Fields left out keep their value; an empty `display_name` keeps it too. The
+	// default organization may be renamed, as in Coder: the keyword `default` still finds it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /organizations/{organization} (the `UpdateOrganization` operationId).
+	UpdateOrganizationWithBodyWithResponse(ctx context.Context, organization OrganizationParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateOrganizationResult, error)
+
+	// UpdateOrganizationWithResponse Update an organization
+	//
+	// Allowed to the owner and to the organization's admins; other members get 403, anyone
+	// else 404. Fields left out keep their value; an empty `display_name` keeps it too. The
+	// default organization may be renamed, as in Coder: the keyword `default` still finds it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /organizations/{organization} (the `UpdateOrganization` operationId).
+	UpdateOrganizationWithResponse(ctx context.Context, organization OrganizationParam, body UpdateOrganizationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateOrganizationResult, error)
+
+	// ListOrganizationMembersWithResponse List an organization's members
+	//
+	// Visible to the organization's members and to the owner; anyone else gets 404. Oldest
+	// membership first; paginated with `limit`, `offset` and `after_id` (a member's user id).
+	// Without `limit`, every member is returned.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /organizations/{organization}/members (the `ListOrganizationMembers` operationId).
+	ListOrganizationMembersWithResponse(ctx context.Context, organization OrganizationParam, params *ListOrganizationMembersParams, reqEditors ...RequestEditorFn) (*ListOrganizationMembersResult, error)
+
+	// RemoveOrganizationMemberWithResponse Remove a member from an organization
+	//
+	// Allowed to the owner and to the organization's admins; other members get 403, anyone
+	// else 404. Nobody may remove themselves (400).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /organizations/{organization}/members/{user} (the `RemoveOrganizationMember` operationId).
+	RemoveOrganizationMemberWithResponse(ctx context.Context, organization OrganizationParam, user UserParam, reqEditors ...RequestEditorFn) (*RemoveOrganizationMemberResult, error)
+
 	// AddOrganizationMemberWithResponse Add a member to an organization
 	//
 	// Allowed to the owner and to the organization's admins.
@@ -1897,7 +2825,39 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /organizations/{organization}/members/{user} (the `AddOrganizationMember` operationId).
-	AddOrganizationMemberWithResponse(ctx context.Context, organization OrganizationParam, user string, reqEditors ...RequestEditorFn) (*AddOrganizationMemberResult, error)
+	AddOrganizationMemberWithResponse(ctx context.Context, organization OrganizationParam, user UserParam, reqEditors ...RequestEditorFn) (*AddOrganizationMemberResult, error)
+
+	// UpdateOrganizationMemberRolesWithBodyWithResponse Set a member's organization roles
+	//
+	// Allowed to the owner and to the organization's admins; other members get 403, anyone
+	// else 404. `organization-member` is implied for every member, so `[]` and
+	// `["organization-member"]` both make a plain member. Nobody may change their own roles.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /organizations/{organization}/members/{user}/roles (the `UpdateOrganizationMemberRoles` operationId).
+	UpdateOrganizationMemberRolesWithBodyWithResponse(ctx context.Context, organization OrganizationParam, user UserParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateOrganizationMemberRolesResult, error)
+
+	// UpdateOrganizationMemberRolesWithResponse Set a member's organization roles
+	//
+	// Allowed to the owner and to the organization's admins; other members get 403, anyone
+	// else 404. `organization-member` is implied for every member, so `[]` and
+	// `["organization-member"]` both make a plain member. Nobody may change their own roles.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /organizations/{organization}/members/{user}/roles (the `UpdateOrganizationMemberRoles` operationId).
+	UpdateOrganizationMemberRolesWithResponse(ctx context.Context, organization OrganizationParam, user UserParam, body UpdateOrganizationMemberRolesJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateOrganizationMemberRolesResult, error)
+
+	// PaginatedOrganizationMembersWithResponse One page of an organization's members, with the total
+	//
+	// As `GET /organizations/{organization}/members`, with `count`, the number of members in
+	// the organization whatever the page.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /organizations/{organization}/paginated-members (the `PaginatedOrganizationMembers` operationId).
+	PaginatedOrganizationMembersWithResponse(ctx context.Context, organization OrganizationParam, params *PaginatedOrganizationMembersParams, reqEditors ...RequestEditorFn) (*PaginatedOrganizationMembersResult, error)
 
 	// CreateUserWithBodyWithResponse Create a user
 	//
@@ -2083,6 +3043,26 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /users/{user}/keys/{keyid} (the `GetAPIKey` operationId).
 	GetAPIKeyWithResponse(ctx context.Context, user string, keyid string, reqEditors ...RequestEditorFn) (*GetAPIKeyResult, error)
+
+	// ListUserOrganizationsWithResponse The organizations a user belongs to
+	//
+	// A user sees their own (`me`); the owner sees anyone's; any other caller gets 404.
+	// Oldest first; paginated with `limit`, `offset` and `after_id`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/{user}/organizations (the `ListUserOrganizations` operationId).
+	ListUserOrganizationsWithResponse(ctx context.Context, user UserParam, params *ListUserOrganizationsParams, reqEditors ...RequestEditorFn) (*ListUserOrganizationsResult, error)
+
+	// GetUserOrganizationByNameWithResponse One of a user's organizations, by name
+	//
+	// The organization of that name, if the user belongs to it and the caller may see the
+	// user's organizations (their own, or the owner); 404 otherwise.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/{user}/organizations/{organizationname} (the `GetUserOrganizationByName` operationId).
+	GetUserOrganizationByNameWithResponse(ctx context.Context, user UserParam, organizationname string, reqEditors ...RequestEditorFn) (*GetUserOrganizationByNameResult, error)
 }
 
 // GetBuildInfoResultDefaultHeaders the declared response headers of an HTTP default response for GetBuildInfo
@@ -2205,6 +3185,8 @@ type GetLicensesResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *[]License
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadQuery
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -2218,6 +3200,11 @@ type GetLicensesResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetLicensesResult) GetJSON200() *[]License {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetLicensesResult) GetJSON400() *BadQuery {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -2516,6 +3503,8 @@ type ListOrganizationsResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *[]Organization
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadQuery
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -2527,6 +3516,11 @@ type ListOrganizationsResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListOrganizationsResult) GetJSON200() *[]Organization {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListOrganizationsResult) GetJSON400() *BadQuery {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -2651,6 +3645,89 @@ func (r CreateOrganizationResult) ContentType() string {
 	return ""
 }
 
+// DeleteOrganizationResultDefaultHeaders the declared response headers of an HTTP default response for DeleteOrganization
+type DeleteOrganizationResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type DeleteOrganizationResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DeleteOrganizationResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteOrganizationResult) GetJSON200() *Response {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteOrganizationResult) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteOrganizationResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteOrganizationResult) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteOrganizationResult) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteOrganizationResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteOrganizationResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteOrganizationResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteOrganizationResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteOrganizationResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetOrganizationResultDefaultHeaders the declared response headers of an HTTP default response for GetOrganization
 type GetOrganizationResultDefaultHeaders struct {
 	RetryAfter *int
@@ -2714,6 +3791,248 @@ func (r GetOrganizationResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetOrganizationResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateOrganizationResultDefaultHeaders the declared response headers of an HTTP default response for UpdateOrganization
+type UpdateOrganizationResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type UpdateOrganizationResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Organization
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UpdateOrganizationResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateOrganizationResult) GetJSON200() *Organization {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateOrganizationResult) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateOrganizationResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateOrganizationResult) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateOrganizationResult) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateOrganizationResult) GetJSON409() *Response {
+	return r.JSON409
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UpdateOrganizationResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateOrganizationResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateOrganizationResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateOrganizationResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateOrganizationResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListOrganizationMembersResultDefaultHeaders the declared response headers of an HTTP default response for ListOrganizationMembers
+type ListOrganizationMembersResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type ListOrganizationMembersResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]OrganizationMemberWithUserData
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadQuery
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListOrganizationMembersResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOrganizationMembersResult) GetJSON200() *[]OrganizationMemberWithUserData {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListOrganizationMembersResult) GetJSON400() *BadQuery {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListOrganizationMembersResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListOrganizationMembersResult) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListOrganizationMembersResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOrganizationMembersResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOrganizationMembersResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOrganizationMembersResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOrganizationMembersResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RemoveOrganizationMemberResultDefaultHeaders the declared response headers of an HTTP default response for RemoveOrganizationMember
+type RemoveOrganizationMemberResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type RemoveOrganizationMemberResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RemoveOrganizationMemberResultDefaultHeaders
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RemoveOrganizationMemberResult) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveOrganizationMemberResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RemoveOrganizationMemberResult) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveOrganizationMemberResult) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RemoveOrganizationMemberResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveOrganizationMemberResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveOrganizationMemberResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveOrganizationMemberResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveOrganizationMemberResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2797,6 +4116,165 @@ func (r AddOrganizationMemberResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AddOrganizationMemberResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateOrganizationMemberRolesResultDefaultHeaders the declared response headers of an HTTP default response for UpdateOrganizationMemberRoles
+type UpdateOrganizationMemberRolesResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type UpdateOrganizationMemberRolesResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OrganizationMember
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UpdateOrganizationMemberRolesResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateOrganizationMemberRolesResult) GetJSON200() *OrganizationMember {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateOrganizationMemberRolesResult) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateOrganizationMemberRolesResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateOrganizationMemberRolesResult) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateOrganizationMemberRolesResult) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UpdateOrganizationMemberRolesResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateOrganizationMemberRolesResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateOrganizationMemberRolesResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateOrganizationMemberRolesResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateOrganizationMemberRolesResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PaginatedOrganizationMembersResultDefaultHeaders the declared response headers of an HTTP default response for PaginatedOrganizationMembers
+type PaginatedOrganizationMembersResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type PaginatedOrganizationMembersResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PaginatedMembersResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadQuery
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PaginatedOrganizationMembersResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PaginatedOrganizationMembersResult) GetJSON200() *PaginatedMembersResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PaginatedOrganizationMembersResult) GetJSON400() *BadQuery {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PaginatedOrganizationMembersResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PaginatedOrganizationMembersResult) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PaginatedOrganizationMembersResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PaginatedOrganizationMembersResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PaginatedOrganizationMembersResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PaginatedOrganizationMembersResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PaginatedOrganizationMembersResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3735,6 +5213,151 @@ func (r GetAPIKeyResult) ContentType() string {
 	return ""
 }
 
+// ListUserOrganizationsResultDefaultHeaders the declared response headers of an HTTP default response for ListUserOrganizations
+type ListUserOrganizationsResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type ListUserOrganizationsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]Organization
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadQuery
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListUserOrganizationsResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListUserOrganizationsResult) GetJSON200() *[]Organization {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListUserOrganizationsResult) GetJSON400() *BadQuery {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListUserOrganizationsResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListUserOrganizationsResult) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListUserOrganizationsResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListUserOrganizationsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListUserOrganizationsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListUserOrganizationsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListUserOrganizationsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetUserOrganizationByNameResultDefaultHeaders the declared response headers of an HTTP default response for GetUserOrganizationByName
+type GetUserOrganizationByNameResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type GetUserOrganizationByNameResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Organization
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetUserOrganizationByNameResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUserOrganizationByNameResult) GetJSON200() *Organization {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetUserOrganizationByNameResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetUserOrganizationByNameResult) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetUserOrganizationByNameResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUserOrganizationByNameResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUserOrganizationByNameResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUserOrganizationByNameResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUserOrganizationByNameResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetBuildInfoWithResponse Build information
 //
 // The server's version and this deployment's id. No sign-in needed.
@@ -3769,12 +5392,14 @@ func (c *ClientWithResponses) GetEntitlementsWithResponse(ctx context.Context, r
 // GetLicensesWithResponse List licenses
 //
 // Owner only. Ordered by id. The license tokens themselves are never returned.
+// Paginated with `limit`, `offset` and `after_id` (here the integer id of the last
+// license seen); without `limit`, every license is returned.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /licenses (the `GetLicenses` operationId).
-func (c *ClientWithResponses) GetLicensesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLicensesResult, error) {
-	rsp, err := c.GetLicenses(ctx, reqEditors...)
+func (c *ClientWithResponses) GetLicensesWithResponse(ctx context.Context, params *GetLicensesParams, reqEditors ...RequestEditorFn) (*GetLicensesResult, error) {
+	rsp, err := c.GetLicenses(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -3850,12 +5475,13 @@ func (c *ClientWithResponses) DeleteLicenseWithResponse(ctx context.Context, id 
 // ListOrganizationsWithResponse List organizations
 //
 // The organizations visible to the caller, oldest first. The owner sees all of them.
+// Paginated with `limit`, `offset` and `after_id`; without `limit`, every one is returned.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /organizations (the `ListOrganizations` operationId).
-func (c *ClientWithResponses) ListOrganizationsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListOrganizationsResult, error) {
-	rsp, err := c.ListOrganizations(ctx, reqEditors...)
+func (c *ClientWithResponses) ListOrganizationsWithResponse(ctx context.Context, params *ListOrganizationsParams, reqEditors ...RequestEditorFn) (*ListOrganizationsResult, error) {
+	rsp, err := c.ListOrganizations(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -3865,6 +5491,7 @@ func (c *ClientWithResponses) ListOrganizationsWithResponse(ctx context.Context,
 // CreateOrganizationWithBodyWithResponse Create an organization
 //
 // Owner only. The creator becomes the new organization's `organization-admin`.
+// `display_name` defaults to `name`. The name `default` is reserved (400).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3880,6 +5507,7 @@ func (c *ClientWithResponses) CreateOrganizationWithBodyWithResponse(ctx context
 // CreateOrganizationWithResponse Create an organization
 //
 // Owner only. The creator becomes the new organization's `organization-admin`.
+// `display_name` defaults to `name`. The name `default` is reserved (400).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3890,6 +5518,22 @@ func (c *ClientWithResponses) CreateOrganizationWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseCreateOrganizationResult(rsp)
+}
+
+// DeleteOrganizationWithResponse Delete an organization
+//
+// Owner only; other members get 403, anyone else 404. Its memberships go with it and its
+// name is free again at once. The default organization cannot be deleted (400).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /organizations/{organization} (the `DeleteOrganization` operationId).
+func (c *ClientWithResponses) DeleteOrganizationWithResponse(ctx context.Context, organization OrganizationParam, reqEditors ...RequestEditorFn) (*DeleteOrganizationResult, error) {
+	rsp, err := c.DeleteOrganization(ctx, organization, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteOrganizationResult(rsp)
 }
 
 // GetOrganizationWithResponse Get an organization
@@ -3908,6 +5552,73 @@ func (c *ClientWithResponses) GetOrganizationWithResponse(ctx context.Context, o
 	return ParseGetOrganizationResult(rsp)
 }
 
+// UpdateOrganizationWithBodyWithResponse Update an organization
+//
+// Allowed to the owner and to the organization's admins; other members get 403, anyone
+// else 404. Fields left out keep their value; an empty `display_name` keeps it too. The
+// default organization may be renamed, as in Coder: the keyword `default` still finds it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /organizations/{organization} (the `UpdateOrganization` operationId).
+func (c *ClientWithResponses) UpdateOrganizationWithBodyWithResponse(ctx context.Context, organization OrganizationParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateOrganizationResult, error) {
+	rsp, err := c.UpdateOrganizationWithBody(ctx, organization, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateOrganizationResult(rsp)
+}
+
+// UpdateOrganizationWithResponse Update an organization
+//
+// Allowed to the owner and to the organization's admins; other members get 403, anyone
+// else 404. Fields left out keep their value; an empty `display_name` keeps it too. The
+// default organization may be renamed, as in Coder: the keyword `default` still finds it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /organizations/{organization} (the `UpdateOrganization` operationId).
+func (c *ClientWithResponses) UpdateOrganizationWithResponse(ctx context.Context, organization OrganizationParam, body UpdateOrganizationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateOrganizationResult, error) {
+	rsp, err := c.UpdateOrganization(ctx, organization, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateOrganizationResult(rsp)
+}
+
+// ListOrganizationMembersWithResponse List an organization's members
+//
+// Visible to the organization's members and to the owner; anyone else gets 404. Oldest
+// membership first; paginated with `limit`, `offset` and `after_id` (a member's user id).
+// Without `limit`, every member is returned.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /organizations/{organization}/members (the `ListOrganizationMembers` operationId).
+func (c *ClientWithResponses) ListOrganizationMembersWithResponse(ctx context.Context, organization OrganizationParam, params *ListOrganizationMembersParams, reqEditors ...RequestEditorFn) (*ListOrganizationMembersResult, error) {
+	rsp, err := c.ListOrganizationMembers(ctx, organization, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOrganizationMembersResult(rsp)
+}
+
+// RemoveOrganizationMemberWithResponse Remove a member from an organization
+//
+// Allowed to the owner and to the organization's admins; other members get 403, anyone
+// else 404. Nobody may remove themselves (400).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /organizations/{organization}/members/{user} (the `RemoveOrganizationMember` operationId).
+func (c *ClientWithResponses) RemoveOrganizationMemberWithResponse(ctx context.Context, organization OrganizationParam, user UserParam, reqEditors ...RequestEditorFn) (*RemoveOrganizationMemberResult, error) {
+	rsp, err := c.RemoveOrganizationMember(ctx, organization, user, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveOrganizationMemberResult(rsp)
+}
+
 // AddOrganizationMemberWithResponse Add a member to an organization
 //
 // Allowed to the owner and to the organization's admins.
@@ -3915,12 +5626,62 @@ func (c *ClientWithResponses) GetOrganizationWithResponse(ctx context.Context, o
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /organizations/{organization}/members/{user} (the `AddOrganizationMember` operationId).
-func (c *ClientWithResponses) AddOrganizationMemberWithResponse(ctx context.Context, organization OrganizationParam, user string, reqEditors ...RequestEditorFn) (*AddOrganizationMemberResult, error) {
+func (c *ClientWithResponses) AddOrganizationMemberWithResponse(ctx context.Context, organization OrganizationParam, user UserParam, reqEditors ...RequestEditorFn) (*AddOrganizationMemberResult, error) {
 	rsp, err := c.AddOrganizationMember(ctx, organization, user, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParseAddOrganizationMemberResult(rsp)
+}
+
+// UpdateOrganizationMemberRolesWithBodyWithResponse Set a member's organization roles
+//
+// Allowed to the owner and to the organization's admins; other members get 403, anyone
+// else 404. `organization-member` is implied for every member, so `[]` and
+// `["organization-member"]` both make a plain member. Nobody may change their own roles.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /organizations/{organization}/members/{user}/roles (the `UpdateOrganizationMemberRoles` operationId).
+func (c *ClientWithResponses) UpdateOrganizationMemberRolesWithBodyWithResponse(ctx context.Context, organization OrganizationParam, user UserParam, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateOrganizationMemberRolesResult, error) {
+	rsp, err := c.UpdateOrganizationMemberRolesWithBody(ctx, organization, user, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateOrganizationMemberRolesResult(rsp)
+}
+
+// UpdateOrganizationMemberRolesWithResponse Set a member's organization roles
+//
+// Allowed to the owner and to the organization's admins; other members get 403, anyone
+// else 404. `organization-member` is implied for every member, so `[]` and
+// `["organization-member"]` both make a plain member. Nobody may change their own roles.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /organizations/{organization}/members/{user}/roles (the `UpdateOrganizationMemberRoles` operationId).
+func (c *ClientWithResponses) UpdateOrganizationMemberRolesWithResponse(ctx context.Context, organization OrganizationParam, user UserParam, body UpdateOrganizationMemberRolesJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateOrganizationMemberRolesResult, error) {
+	rsp, err := c.UpdateOrganizationMemberRoles(ctx, organization, user, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateOrganizationMemberRolesResult(rsp)
+}
+
+// PaginatedOrganizationMembersWithResponse One page of an organization's members, with the total
+//
+// As `GET /organizations/{organization}/members`, with `count`, the number of members in
+// the organization whatever the page.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /organizations/{organization}/paginated-members (the `PaginatedOrganizationMembers` operationId).
+func (c *ClientWithResponses) PaginatedOrganizationMembersWithResponse(ctx context.Context, organization OrganizationParam, params *PaginatedOrganizationMembersParams, reqEditors ...RequestEditorFn) (*PaginatedOrganizationMembersResult, error) {
+	rsp, err := c.PaginatedOrganizationMembers(ctx, organization, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePaginatedOrganizationMembersResult(rsp)
 }
 
 // CreateUserWithBodyWithResponse Create a user
@@ -4210,6 +5971,38 @@ func (c *ClientWithResponses) GetAPIKeyWithResponse(ctx context.Context, user st
 	return ParseGetAPIKeyResult(rsp)
 }
 
+// ListUserOrganizationsWithResponse The organizations a user belongs to
+//
+// A user sees their own (`me`); the owner sees anyone's; any other caller gets 404.
+// Oldest first; paginated with `limit`, `offset` and `after_id`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/{user}/organizations (the `ListUserOrganizations` operationId).
+func (c *ClientWithResponses) ListUserOrganizationsWithResponse(ctx context.Context, user UserParam, params *ListUserOrganizationsParams, reqEditors ...RequestEditorFn) (*ListUserOrganizationsResult, error) {
+	rsp, err := c.ListUserOrganizations(ctx, user, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListUserOrganizationsResult(rsp)
+}
+
+// GetUserOrganizationByNameWithResponse One of a user's organizations, by name
+//
+// The organization of that name, if the user belongs to it and the caller may see the
+// user's organizations (their own, or the owner); 404 otherwise.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/{user}/organizations/{organizationname} (the `GetUserOrganizationByName` operationId).
+func (c *ClientWithResponses) GetUserOrganizationByNameWithResponse(ctx context.Context, user UserParam, organizationname string, reqEditors ...RequestEditorFn) (*GetUserOrganizationByNameResult, error) {
+	rsp, err := c.GetUserOrganizationByName(ctx, user, organizationname, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUserOrganizationByNameResult(rsp)
+}
+
 // ParseGetBuildInfoResult parses an HTTP response from a GetBuildInfoWithResponse call
 func ParseGetBuildInfoResult(rsp *http.Response) (*GetBuildInfoResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4322,6 +6115,13 @@ func ParseGetLicensesResult(rsp *http.Response) (*GetLicensesResult, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -4601,6 +6401,13 @@ func ParseListOrganizationsResult(rsp *http.Response) (*ListOrganizationsResult,
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -4707,6 +6514,80 @@ func ParseCreateOrganizationResult(rsp *http.Response) (*CreateOrganizationResul
 	return response, nil
 }
 
+// ParseDeleteOrganizationResult parses an HTTP response from a DeleteOrganizationWithResponse call
+func ParseDeleteOrganizationResult(rsp *http.Response) (*DeleteOrganizationResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteOrganizationResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Response
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case true:
+		var headers DeleteOrganizationResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetOrganizationResult parses an HTTP response from a GetOrganizationWithResponse call
 func ParseGetOrganizationResult(rsp *http.Response) (*GetOrganizationResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4754,6 +6635,224 @@ func ParseGetOrganizationResult(rsp *http.Response) (*GetOrganizationResult, err
 	switch {
 	case true:
 		var headers GetOrganizationResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateOrganizationResult parses an HTTP response from a UpdateOrganizationWithResponse call
+func ParseUpdateOrganizationResult(rsp *http.Response) (*UpdateOrganizationResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateOrganizationResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Organization
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Response
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case true:
+		var headers UpdateOrganizationResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListOrganizationMembersResult parses an HTTP response from a ListOrganizationMembersWithResponse call
+func ParseListOrganizationMembersResult(rsp *http.Response) (*ListOrganizationMembersResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOrganizationMembersResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []OrganizationMemberWithUserData
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case true:
+		var headers ListOrganizationMembersResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRemoveOrganizationMemberResult parses an HTTP response from a RemoveOrganizationMemberWithResponse call
+func ParseRemoveOrganizationMemberResult(rsp *http.Response) (*RemoveOrganizationMemberResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveOrganizationMemberResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case true:
+		var headers RemoveOrganizationMemberResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -4828,6 +6927,147 @@ func ParseAddOrganizationMemberResult(rsp *http.Response) (*AddOrganizationMembe
 	switch {
 	case true:
 		var headers AddOrganizationMemberResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateOrganizationMemberRolesResult parses an HTTP response from a UpdateOrganizationMemberRolesWithResponse call
+func ParseUpdateOrganizationMemberRolesResult(rsp *http.Response) (*UpdateOrganizationMemberRolesResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateOrganizationMemberRolesResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OrganizationMember
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case true:
+		var headers UpdateOrganizationMemberRolesResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePaginatedOrganizationMembersResult parses an HTTP response from a PaginatedOrganizationMembersWithResponse call
+func ParsePaginatedOrganizationMembersResult(rsp *http.Response) (*PaginatedOrganizationMembersResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PaginatedOrganizationMembersResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PaginatedMembersResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case true:
+		var headers PaginatedOrganizationMembersResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -5655,6 +7895,133 @@ func ParseGetAPIKeyResult(rsp *http.Response) (*GetAPIKeyResult, error) {
 	switch {
 	case true:
 		var headers GetAPIKeyResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListUserOrganizationsResult parses an HTTP response from a ListUserOrganizationsWithResponse call
+func ParseListUserOrganizationsResult(rsp *http.Response) (*ListUserOrganizationsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListUserOrganizationsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []Organization
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case true:
+		var headers ListUserOrganizationsResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetUserOrganizationByNameResult parses an HTTP response from a GetUserOrganizationByNameWithResponse call
+func ParseGetUserOrganizationByNameResult(rsp *http.Response) (*GetUserOrganizationByNameResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUserOrganizationByNameResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Organization
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case true:
+		var headers GetUserOrganizationByNameResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -24,7 +24,7 @@ type ServerInterface interface {
 	GetEntitlements(ctx echo.Context) error
 	// GetLicenses List licenses
 	// (GET /licenses)
-	GetLicenses(ctx echo.Context) error
+	GetLicenses(ctx echo.Context, params GetLicensesParams) error
 	// AddLicense Add a license
 	// (POST /licenses)
 	AddLicense(ctx echo.Context) error
@@ -36,16 +36,34 @@ type ServerInterface interface {
 	DeleteLicense(ctx echo.Context, id string) error
 	// ListOrganizations List organizations
 	// (GET /organizations)
-	ListOrganizations(ctx echo.Context) error
+	ListOrganizations(ctx echo.Context, params ListOrganizationsParams) error
 	// CreateOrganization Create an organization
 	// (POST /organizations)
 	CreateOrganization(ctx echo.Context) error
+	// DeleteOrganization Delete an organization
+	// (DELETE /organizations/{organization})
+	DeleteOrganization(ctx echo.Context, organization OrganizationParam) error
 	// GetOrganization Get an organization
 	// (GET /organizations/{organization})
 	GetOrganization(ctx echo.Context, organization OrganizationParam) error
+	// UpdateOrganization Update an organization
+	// (PATCH /organizations/{organization})
+	UpdateOrganization(ctx echo.Context, organization OrganizationParam) error
+	// ListOrganizationMembers List an organization's members
+	// (GET /organizations/{organization}/members)
+	ListOrganizationMembers(ctx echo.Context, organization OrganizationParam, params ListOrganizationMembersParams) error
+	// RemoveOrganizationMember Remove a member from an organization
+	// (DELETE /organizations/{organization}/members/{user})
+	RemoveOrganizationMember(ctx echo.Context, organization OrganizationParam, user UserParam) error
 	// AddOrganizationMember Add a member to an organization
 	// (POST /organizations/{organization}/members/{user})
-	AddOrganizationMember(ctx echo.Context, organization OrganizationParam, user string) error
+	AddOrganizationMember(ctx echo.Context, organization OrganizationParam, user UserParam) error
+	// UpdateOrganizationMemberRoles Set a member's organization roles
+	// (PUT /organizations/{organization}/members/{user}/roles)
+	UpdateOrganizationMemberRoles(ctx echo.Context, organization OrganizationParam, user UserParam) error
+	// PaginatedOrganizationMembers One page of an organization's members, with the total
+	// (GET /organizations/{organization}/paginated-members)
+	PaginatedOrganizationMembers(ctx echo.Context, organization OrganizationParam, params PaginatedOrganizationMembersParams) error
 	// CreateUser Create a user
 	// (POST /users)
 	CreateUser(ctx echo.Context) error
@@ -85,6 +103,12 @@ type ServerInterface interface {
 	// GetAPIKey Get an API key by id
 	// (GET /users/{user}/keys/{keyid})
 	GetAPIKey(ctx echo.Context, user string, keyid string) error
+	// ListUserOrganizations The organizations a user belongs to
+	// (GET /users/{user}/organizations)
+	ListUserOrganizations(ctx echo.Context, user UserParam, params ListUserOrganizationsParams) error
+	// GetUserOrganizationByName One of a user's organizations, by name
+	// (GET /users/{user}/organizations/{organizationname})
+	GetUserOrganizationByName(ctx echo.Context, user UserParam, organizationname string) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -114,8 +138,31 @@ func (w *ServerInterfaceWrapper) GetEntitlements(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) GetLicenses(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetLicensesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
+	// ------------- Optional query parameter "after_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after_id", ctx.QueryParams(), &params.AfterId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter after_id: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetLicenses(ctx)
+	err = w.Handler.GetLicenses(ctx, params)
 	return err
 }
 
@@ -157,8 +204,31 @@ func (w *ServerInterfaceWrapper) DeleteLicense(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) ListOrganizations(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOrganizationsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
+	// ------------- Optional query parameter "after_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after_id", ctx.QueryParams(), &params.AfterId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter after_id: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ListOrganizations(ctx)
+	err = w.Handler.ListOrganizations(ctx, params)
 	return err
 }
 
@@ -168,6 +238,22 @@ func (w *ServerInterfaceWrapper) CreateOrganization(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateOrganization(ctx)
+	return err
+}
+
+// DeleteOrganization converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteOrganization(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "organization" -------------
+	var organization OrganizationParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organization", ctx.Param("organization"), &organization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organization: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteOrganization(ctx, organization)
 	return err
 }
 
@@ -187,6 +273,85 @@ func (w *ServerInterfaceWrapper) GetOrganization(ctx echo.Context) error {
 	return err
 }
 
+// UpdateOrganization converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateOrganization(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "organization" -------------
+	var organization OrganizationParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organization", ctx.Param("organization"), &organization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organization: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateOrganization(ctx, organization)
+	return err
+}
+
+// ListOrganizationMembers converts echo context to params.
+func (w *ServerInterfaceWrapper) ListOrganizationMembers(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "organization" -------------
+	var organization OrganizationParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organization", ctx.Param("organization"), &organization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organization: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOrganizationMembersParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
+	// ------------- Optional query parameter "after_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after_id", ctx.QueryParams(), &params.AfterId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter after_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListOrganizationMembers(ctx, organization, params)
+	return err
+}
+
+// RemoveOrganizationMember converts echo context to params.
+func (w *ServerInterfaceWrapper) RemoveOrganizationMember(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "organization" -------------
+	var organization OrganizationParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organization", ctx.Param("organization"), &organization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organization: %s", err))
+	}
+
+	// ------------- Path parameter "user" -------------
+	var user UserParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", ctx.Param("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter user: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RemoveOrganizationMember(ctx, organization, user)
+	return err
+}
+
 // AddOrganizationMember converts echo context to params.
 func (w *ServerInterfaceWrapper) AddOrganizationMember(ctx echo.Context) error {
 	var err error
@@ -199,7 +364,7 @@ func (w *ServerInterfaceWrapper) AddOrganizationMember(ctx echo.Context) error {
 	}
 
 	// ------------- Path parameter "user" -------------
-	var user string
+	var user UserParam
 
 	err = runtime.BindStyledParameterWithOptions("simple", "user", ctx.Param("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
@@ -208,6 +373,69 @@ func (w *ServerInterfaceWrapper) AddOrganizationMember(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AddOrganizationMember(ctx, organization, user)
+	return err
+}
+
+// UpdateOrganizationMemberRoles converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateOrganizationMemberRoles(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "organization" -------------
+	var organization OrganizationParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organization", ctx.Param("organization"), &organization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organization: %s", err))
+	}
+
+	// ------------- Path parameter "user" -------------
+	var user UserParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", ctx.Param("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter user: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateOrganizationMemberRoles(ctx, organization, user)
+	return err
+}
+
+// PaginatedOrganizationMembers converts echo context to params.
+func (w *ServerInterfaceWrapper) PaginatedOrganizationMembers(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "organization" -------------
+	var organization OrganizationParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organization", ctx.Param("organization"), &organization, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organization: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PaginatedOrganizationMembersParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
+	// ------------- Optional query parameter "after_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after_id", ctx.QueryParams(), &params.AfterId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter after_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PaginatedOrganizationMembers(ctx, organization, params)
 	return err
 }
 
@@ -410,6 +638,69 @@ func (w *ServerInterfaceWrapper) GetAPIKey(ctx echo.Context) error {
 	return err
 }
 
+// ListUserOrganizations converts echo context to params.
+func (w *ServerInterfaceWrapper) ListUserOrganizations(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "user" -------------
+	var user UserParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", ctx.Param("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter user: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListUserOrganizationsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
+	// ------------- Optional query parameter "after_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after_id", ctx.QueryParams(), &params.AfterId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter after_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListUserOrganizations(ctx, user, params)
+	return err
+}
+
+// GetUserOrganizationByName converts echo context to params.
+func (w *ServerInterfaceWrapper) GetUserOrganizationByName(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "user" -------------
+	var user UserParam
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", ctx.Param("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter user: %s", err))
+	}
+
+	// ------------- Path parameter "organizationname" -------------
+	var organizationname string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationname", ctx.Param("organizationname"), &organizationname, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organizationname: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetUserOrganizationByName(ctx, user, organizationname)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -473,7 +764,15 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/users", wrapper.CreateUser, options.OperationMiddlewares["createUser"]...)
 	router.GET(options.BaseURL+"/organizations", wrapper.ListOrganizations, options.OperationMiddlewares["listOrganizations"]...)
 	router.POST(options.BaseURL+"/organizations", wrapper.CreateOrganization, options.OperationMiddlewares["createOrganization"]...)
+	router.DELETE(options.BaseURL+"/organizations/:organization", wrapper.DeleteOrganization, options.OperationMiddlewares["deleteOrganization"]...)
 	router.GET(options.BaseURL+"/organizations/:organization", wrapper.GetOrganization, options.OperationMiddlewares["getOrganization"]...)
+	router.PATCH(options.BaseURL+"/organizations/:organization", wrapper.UpdateOrganization, options.OperationMiddlewares["updateOrganization"]...)
+	router.GET(options.BaseURL+"/organizations/:organization/members", wrapper.ListOrganizationMembers, options.OperationMiddlewares["listOrganizationMembers"]...)
+	router.GET(options.BaseURL+"/organizations/:organization/paginated-members", wrapper.PaginatedOrganizationMembers, options.OperationMiddlewares["paginatedOrganizationMembers"]...)
+	router.PUT(options.BaseURL+"/organizations/:organization/members/:user/roles", wrapper.UpdateOrganizationMemberRoles, options.OperationMiddlewares["updateOrganizationMemberRoles"]...)
+	router.GET(options.BaseURL+"/users/:user/organizations", wrapper.ListUserOrganizations, options.OperationMiddlewares["listUserOrganizations"]...)
+	router.GET(options.BaseURL+"/users/:user/organizations/:organizationname", wrapper.GetUserOrganizationByName, options.OperationMiddlewares["getUserOrganizationByName"]...)
+	router.DELETE(options.BaseURL+"/organizations/:organization/members/:user", wrapper.RemoveOrganizationMember, options.OperationMiddlewares["removeOrganizationMember"]...)
 	router.POST(options.BaseURL+"/organizations/:organization/members/:user", wrapper.AddOrganizationMember, options.OperationMiddlewares["addOrganizationMember"]...)
 	router.GET(options.BaseURL+"/licenses", wrapper.GetLicenses, options.OperationMiddlewares["getLicenses"]...)
 	router.POST(options.BaseURL+"/licenses", wrapper.AddLicense, options.OperationMiddlewares["addLicense"]...)
@@ -482,6 +781,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/entitlements", wrapper.GetEntitlements, options.OperationMiddlewares["getEntitlements"]...)
 
 }
+
+type BadQueryJSONResponse Response
 
 type BadRequestJSONResponse Response
 
@@ -587,6 +888,7 @@ func (response GetEntitlementsdefaultJSONResponse) VisitGetEntitlementsResponse(
 }
 
 type GetLicensesRequestObject struct {
+	Params GetLicensesParams
 }
 
 type GetLicensesResponseObject interface {
@@ -603,6 +905,20 @@ func (response GetLicenses200JSONResponse) VisitGetLicensesResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLicenses400JSONResponse struct{ BadQueryJSONResponse }
+
+func (response GetLicenses400JSONResponse) VisitGetLicensesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -933,6 +1249,7 @@ func (response DeleteLicensedefaultJSONResponse) VisitDeleteLicenseResponse(w ht
 }
 
 type ListOrganizationsRequestObject struct {
+	Params ListOrganizationsParams
 }
 
 type ListOrganizationsResponseObject interface {
@@ -949,6 +1266,20 @@ func (response ListOrganizations200JSONResponse) VisitListOrganizationsResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizations400JSONResponse struct{ BadQueryJSONResponse }
+
+func (response ListOrganizations400JSONResponse) VisitListOrganizationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1087,6 +1418,105 @@ func (response CreateOrganizationdefaultJSONResponse) VisitCreateOrganizationRes
 	return err
 }
 
+type DeleteOrganizationRequestObject struct {
+	Organization OrganizationParam `json:"organization"`
+}
+
+type DeleteOrganizationResponseObject interface {
+	VisitDeleteOrganizationResponse(w http.ResponseWriter) error
+}
+
+type DeleteOrganization200JSONResponse Response
+
+func (response DeleteOrganization200JSONResponse) VisitDeleteOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOrganization400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteOrganization400JSONResponse) VisitDeleteOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOrganization401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteOrganization401JSONResponse) VisitDeleteOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOrganization403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteOrganization403JSONResponse) VisitDeleteOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOrganization404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteOrganization404JSONResponse) VisitDeleteOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOrganizationdefaultJSONResponse struct {
+	Body       Response
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response DeleteOrganizationdefaultJSONResponse) VisitDeleteOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetOrganizationRequestObject struct {
 	Organization OrganizationParam `json:"organization"`
 }
@@ -1158,9 +1588,303 @@ func (response GetOrganizationdefaultJSONResponse) VisitGetOrganizationResponse(
 	return err
 }
 
+type UpdateOrganizationRequestObject struct {
+	Organization OrganizationParam `json:"organization"`
+	Body         *UpdateOrganizationJSONRequestBody
+}
+
+type UpdateOrganizationResponseObject interface {
+	VisitUpdateOrganizationResponse(w http.ResponseWriter) error
+}
+
+type UpdateOrganization200JSONResponse Organization
+
+func (response UpdateOrganization200JSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganization400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateOrganization400JSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganization401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateOrganization401JSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganization403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateOrganization403JSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganization404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateOrganization404JSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganization409JSONResponse Response
+
+func (response UpdateOrganization409JSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganizationdefaultJSONResponse struct {
+	Body       Response
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response UpdateOrganizationdefaultJSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizationMembersRequestObject struct {
+	Organization OrganizationParam `json:"organization"`
+	Params       ListOrganizationMembersParams
+}
+
+type ListOrganizationMembersResponseObject interface {
+	VisitListOrganizationMembersResponse(w http.ResponseWriter) error
+}
+
+type ListOrganizationMembers200JSONResponse []OrganizationMemberWithUserData
+
+func (response ListOrganizationMembers200JSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizationMembers400JSONResponse struct{ BadQueryJSONResponse }
+
+func (response ListOrganizationMembers400JSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizationMembers401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListOrganizationMembers401JSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizationMembers404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListOrganizationMembers404JSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizationMembersdefaultJSONResponse struct {
+	Body       Response
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListOrganizationMembersdefaultJSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveOrganizationMemberRequestObject struct {
+	Organization OrganizationParam `json:"organization"`
+	User         UserParam         `json:"user"`
+}
+
+type RemoveOrganizationMemberResponseObject interface {
+	VisitRemoveOrganizationMemberResponse(w http.ResponseWriter) error
+}
+
+type RemoveOrganizationMember204Response struct {
+}
+
+func (response RemoveOrganizationMember204Response) VisitRemoveOrganizationMemberResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RemoveOrganizationMember400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RemoveOrganizationMember400JSONResponse) VisitRemoveOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveOrganizationMember401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RemoveOrganizationMember401JSONResponse) VisitRemoveOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveOrganizationMember403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RemoveOrganizationMember403JSONResponse) VisitRemoveOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveOrganizationMember404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RemoveOrganizationMember404JSONResponse) VisitRemoveOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveOrganizationMemberdefaultJSONResponse struct {
+	Body       Response
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response RemoveOrganizationMemberdefaultJSONResponse) VisitRemoveOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddOrganizationMemberRequestObject struct {
 	Organization OrganizationParam `json:"organization"`
-	User         string            `json:"user"`
+	User         UserParam         `json:"user"`
 }
 
 type AddOrganizationMemberResponseObject interface {
@@ -1244,6 +1968,193 @@ type AddOrganizationMemberdefaultJSONResponse struct {
 }
 
 func (response AddOrganizationMemberdefaultJSONResponse) VisitAddOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganizationMemberRolesRequestObject struct {
+	Organization OrganizationParam `json:"organization"`
+	User         UserParam         `json:"user"`
+	Body         *UpdateOrganizationMemberRolesJSONRequestBody
+}
+
+type UpdateOrganizationMemberRolesResponseObject interface {
+	VisitUpdateOrganizationMemberRolesResponse(w http.ResponseWriter) error
+}
+
+type UpdateOrganizationMemberRoles200JSONResponse OrganizationMember
+
+func (response UpdateOrganizationMemberRoles200JSONResponse) VisitUpdateOrganizationMemberRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganizationMemberRoles400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateOrganizationMemberRoles400JSONResponse) VisitUpdateOrganizationMemberRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganizationMemberRoles401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateOrganizationMemberRoles401JSONResponse) VisitUpdateOrganizationMemberRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganizationMemberRoles403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateOrganizationMemberRoles403JSONResponse) VisitUpdateOrganizationMemberRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganizationMemberRoles404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateOrganizationMemberRoles404JSONResponse) VisitUpdateOrganizationMemberRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganizationMemberRolesdefaultJSONResponse struct {
+	Body       Response
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response UpdateOrganizationMemberRolesdefaultJSONResponse) VisitUpdateOrganizationMemberRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaginatedOrganizationMembersRequestObject struct {
+	Organization OrganizationParam `json:"organization"`
+	Params       PaginatedOrganizationMembersParams
+}
+
+type PaginatedOrganizationMembersResponseObject interface {
+	VisitPaginatedOrganizationMembersResponse(w http.ResponseWriter) error
+}
+
+type PaginatedOrganizationMembers200JSONResponse PaginatedMembersResponse
+
+func (response PaginatedOrganizationMembers200JSONResponse) VisitPaginatedOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaginatedOrganizationMembers400JSONResponse struct{ BadQueryJSONResponse }
+
+func (response PaginatedOrganizationMembers400JSONResponse) VisitPaginatedOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaginatedOrganizationMembers401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response PaginatedOrganizationMembers401JSONResponse) VisitPaginatedOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaginatedOrganizationMembers404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response PaginatedOrganizationMembers404JSONResponse) VisitPaginatedOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaginatedOrganizationMembersdefaultJSONResponse struct {
+	Body       Response
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response PaginatedOrganizationMembersdefaultJSONResponse) VisitPaginatedOrganizationMembersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2247,6 +3158,164 @@ func (response GetAPIKeydefaultJSONResponse) VisitGetAPIKeyResponse(w http.Respo
 	return err
 }
 
+type ListUserOrganizationsRequestObject struct {
+	User   UserParam `json:"user"`
+	Params ListUserOrganizationsParams
+}
+
+type ListUserOrganizationsResponseObject interface {
+	VisitListUserOrganizationsResponse(w http.ResponseWriter) error
+}
+
+type ListUserOrganizations200JSONResponse []Organization
+
+func (response ListUserOrganizations200JSONResponse) VisitListUserOrganizationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOrganizations400JSONResponse struct{ BadQueryJSONResponse }
+
+func (response ListUserOrganizations400JSONResponse) VisitListUserOrganizationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOrganizations401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListUserOrganizations401JSONResponse) VisitListUserOrganizationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOrganizations404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListUserOrganizations404JSONResponse) VisitListUserOrganizationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserOrganizationsdefaultJSONResponse struct {
+	Body       Response
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListUserOrganizationsdefaultJSONResponse) VisitListUserOrganizationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOrganizationByNameRequestObject struct {
+	User             UserParam `json:"user"`
+	Organizationname string    `json:"organizationname"`
+}
+
+type GetUserOrganizationByNameResponseObject interface {
+	VisitGetUserOrganizationByNameResponse(w http.ResponseWriter) error
+}
+
+type GetUserOrganizationByName200JSONResponse Organization
+
+func (response GetUserOrganizationByName200JSONResponse) VisitGetUserOrganizationByNameResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOrganizationByName401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetUserOrganizationByName401JSONResponse) VisitGetUserOrganizationByNameResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOrganizationByName404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetUserOrganizationByName404JSONResponse) VisitGetUserOrganizationByNameResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOrganizationByNamedefaultJSONResponse struct {
+	Body       Response
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetUserOrganizationByNamedefaultJSONResponse) VisitGetUserOrganizationByNameResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetBuildInfo Build information
@@ -2273,12 +3342,30 @@ type StrictServerInterface interface {
 	// CreateOrganization Create an organization
 	// (POST /organizations)
 	CreateOrganization(ctx context.Context, request CreateOrganizationRequestObject) (CreateOrganizationResponseObject, error)
+	// DeleteOrganization Delete an organization
+	// (DELETE /organizations/{organization})
+	DeleteOrganization(ctx context.Context, request DeleteOrganizationRequestObject) (DeleteOrganizationResponseObject, error)
 	// GetOrganization Get an organization
 	// (GET /organizations/{organization})
 	GetOrganization(ctx context.Context, request GetOrganizationRequestObject) (GetOrganizationResponseObject, error)
+	// UpdateOrganization Update an organization
+	// (PATCH /organizations/{organization})
+	UpdateOrganization(ctx context.Context, request UpdateOrganizationRequestObject) (UpdateOrganizationResponseObject, error)
+	// ListOrganizationMembers List an organization's members
+	// (GET /organizations/{organization}/members)
+	ListOrganizationMembers(ctx context.Context, request ListOrganizationMembersRequestObject) (ListOrganizationMembersResponseObject, error)
+	// RemoveOrganizationMember Remove a member from an organization
+	// (DELETE /organizations/{organization}/members/{user})
+	RemoveOrganizationMember(ctx context.Context, request RemoveOrganizationMemberRequestObject) (RemoveOrganizationMemberResponseObject, error)
 	// AddOrganizationMember Add a member to an organization
 	// (POST /organizations/{organization}/members/{user})
 	AddOrganizationMember(ctx context.Context, request AddOrganizationMemberRequestObject) (AddOrganizationMemberResponseObject, error)
+	// UpdateOrganizationMemberRoles Set a member's organization roles
+	// (PUT /organizations/{organization}/members/{user}/roles)
+	UpdateOrganizationMemberRoles(ctx context.Context, request UpdateOrganizationMemberRolesRequestObject) (UpdateOrganizationMemberRolesResponseObject, error)
+	// PaginatedOrganizationMembers One page of an organization's members, with the total
+	// (GET /organizations/{organization}/paginated-members)
+	PaginatedOrganizationMembers(ctx context.Context, request PaginatedOrganizationMembersRequestObject) (PaginatedOrganizationMembersResponseObject, error)
 	// CreateUser Create a user
 	// (POST /users)
 	CreateUser(ctx context.Context, request CreateUserRequestObject) (CreateUserResponseObject, error)
@@ -2318,6 +3405,12 @@ type StrictServerInterface interface {
 	// GetAPIKey Get an API key by id
 	// (GET /users/{user}/keys/{keyid})
 	GetAPIKey(ctx context.Context, request GetAPIKeyRequestObject) (GetAPIKeyResponseObject, error)
+	// ListUserOrganizations The organizations a user belongs to
+	// (GET /users/{user}/organizations)
+	ListUserOrganizations(ctx context.Context, request ListUserOrganizationsRequestObject) (ListUserOrganizationsResponseObject, error)
+	// GetUserOrganizationByName One of a user's organizations, by name
+	// (GET /users/{user}/organizations/{organizationname})
+	GetUserOrganizationByName(ctx context.Context, request GetUserOrganizationByNameRequestObject) (GetUserOrganizationByNameResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -2379,8 +3472,10 @@ func (sh *strictHandler) GetEntitlements(ctx echo.Context) error {
 }
 
 // GetLicenses operation middleware
-func (sh *strictHandler) GetLicenses(ctx echo.Context) error {
+func (sh *strictHandler) GetLicenses(ctx echo.Context, params GetLicensesParams) error {
 	var request GetLicensesRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetLicenses(ctx.Request().Context(), request.(GetLicensesRequestObject))
@@ -2496,8 +3591,10 @@ func (sh *strictHandler) DeleteLicense(ctx echo.Context, id string) error {
 }
 
 // ListOrganizations operation middleware
-func (sh *strictHandler) ListOrganizations(ctx echo.Context) error {
+func (sh *strictHandler) ListOrganizations(ctx echo.Context, params ListOrganizationsParams) error {
 	var request ListOrganizationsRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.ListOrganizations(ctx.Request().Context(), request.(ListOrganizationsRequestObject))
@@ -2564,6 +3661,31 @@ func (sh *strictHandler) CreateOrganization(ctx echo.Context) error {
 	return nil
 }
 
+// DeleteOrganization operation middleware
+func (sh *strictHandler) DeleteOrganization(ctx echo.Context, organization OrganizationParam) error {
+	var request DeleteOrganizationRequestObject
+
+	request.Organization = organization
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteOrganization(ctx.Request().Context(), request.(DeleteOrganizationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteOrganization")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteOrganizationResponseObject); ok {
+		return validResponse.VisitDeleteOrganizationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetOrganization operation middleware
 func (sh *strictHandler) GetOrganization(ctx echo.Context, organization OrganizationParam) error {
 	var request GetOrganizationRequestObject
@@ -2589,8 +3711,108 @@ func (sh *strictHandler) GetOrganization(ctx echo.Context, organization Organiza
 	return nil
 }
 
+// UpdateOrganization operation middleware
+func (sh *strictHandler) UpdateOrganization(ctx echo.Context, organization OrganizationParam) error {
+	var request UpdateOrganizationRequestObject
+
+	request.Organization = organization
+
+	var body UpdateOrganizationJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateOrganization(ctx.Request().Context(), request.(UpdateOrganizationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateOrganization")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateOrganizationResponseObject); ok {
+		return validResponse.VisitUpdateOrganizationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListOrganizationMembers operation middleware
+func (sh *strictHandler) ListOrganizationMembers(ctx echo.Context, organization OrganizationParam, params ListOrganizationMembersParams) error {
+	var request ListOrganizationMembersRequestObject
+
+	request.Organization = organization
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListOrganizationMembers(ctx.Request().Context(), request.(ListOrganizationMembersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListOrganizationMembers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListOrganizationMembersResponseObject); ok {
+		return validResponse.VisitListOrganizationMembersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RemoveOrganizationMember operation middleware
+func (sh *strictHandler) RemoveOrganizationMember(ctx echo.Context, organization OrganizationParam, user UserParam) error {
+	var request RemoveOrganizationMemberRequestObject
+
+	request.Organization = organization
+	request.User = user
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RemoveOrganizationMember(ctx.Request().Context(), request.(RemoveOrganizationMemberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RemoveOrganizationMember")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RemoveOrganizationMemberResponseObject); ok {
+		return validResponse.VisitRemoveOrganizationMemberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // AddOrganizationMember operation middleware
-func (sh *strictHandler) AddOrganizationMember(ctx echo.Context, organization OrganizationParam, user string) error {
+func (sh *strictHandler) AddOrganizationMember(ctx echo.Context, organization OrganizationParam, user UserParam) error {
 	var request AddOrganizationMemberRequestObject
 
 	request.Organization = organization
@@ -2609,6 +3831,81 @@ func (sh *strictHandler) AddOrganizationMember(ctx echo.Context, organization Or
 		return err
 	} else if validResponse, ok := response.(AddOrganizationMemberResponseObject); ok {
 		return validResponse.VisitAddOrganizationMemberResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateOrganizationMemberRoles operation middleware
+func (sh *strictHandler) UpdateOrganizationMemberRoles(ctx echo.Context, organization OrganizationParam, user UserParam) error {
+	var request UpdateOrganizationMemberRolesRequestObject
+
+	request.Organization = organization
+	request.User = user
+
+	var body UpdateOrganizationMemberRolesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateOrganizationMemberRoles(ctx.Request().Context(), request.(UpdateOrganizationMemberRolesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateOrganizationMemberRoles")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateOrganizationMemberRolesResponseObject); ok {
+		return validResponse.VisitUpdateOrganizationMemberRolesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PaginatedOrganizationMembers operation middleware
+func (sh *strictHandler) PaginatedOrganizationMembers(ctx echo.Context, organization OrganizationParam, params PaginatedOrganizationMembersParams) error {
+	var request PaginatedOrganizationMembersRequestObject
+
+	request.Organization = organization
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PaginatedOrganizationMembers(ctx.Request().Context(), request.(PaginatedOrganizationMembersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PaginatedOrganizationMembers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PaginatedOrganizationMembersResponseObject); ok {
+		return validResponse.VisitPaginatedOrganizationMembersResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -3018,6 +4315,58 @@ func (sh *strictHandler) GetAPIKey(ctx echo.Context, user string, keyid string) 
 		return err
 	} else if validResponse, ok := response.(GetAPIKeyResponseObject); ok {
 		return validResponse.VisitGetAPIKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListUserOrganizations operation middleware
+func (sh *strictHandler) ListUserOrganizations(ctx echo.Context, user UserParam, params ListUserOrganizationsParams) error {
+	var request ListUserOrganizationsRequestObject
+
+	request.User = user
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListUserOrganizations(ctx.Request().Context(), request.(ListUserOrganizationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListUserOrganizations")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListUserOrganizationsResponseObject); ok {
+		return validResponse.VisitListUserOrganizationsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetUserOrganizationByName operation middleware
+func (sh *strictHandler) GetUserOrganizationByName(ctx echo.Context, user UserParam, organizationname string) error {
+	var request GetUserOrganizationByNameRequestObject
+
+	request.User = user
+	request.Organizationname = organizationname
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUserOrganizationByName(ctx.Request().Context(), request.(GetUserOrganizationByNameRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUserOrganizationByName")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetUserOrganizationByNameResponseObject); ok {
+		return validResponse.VisitGetUserOrganizationByNameResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -64,6 +64,24 @@ func (e Entitlement) Valid() bool {
 	}
 }
 
+// Defines values for OrganizationRoleName.
+const (
+	OrganizationRoleAdmin  OrganizationRoleName = "organization-admin"
+	OrganizationRoleMember OrganizationRoleName = "organization-member"
+)
+
+// Valid indicates whether the value is a known member of the OrganizationRoleName enum.
+func (e OrganizationRoleName) Valid() bool {
+	switch e {
+	case OrganizationRoleAdmin:
+		return true
+	case OrganizationRoleMember:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserLoginType.
 const (
 	UserLoginTypePassword UserLoginType = "password"
@@ -234,6 +252,21 @@ type CreateFirstUserResponse struct {
 
 // CreateOrganizationRequest defines model for CreateOrganizationRequest.
 type CreateOrganizationRequest struct {
+	// Description Example: Everything Acme builds.
+	Description *OrganizationDescription `json:"description,omitempty"`
+
+	// DisplayName At most 64 characters, without leading or trailing white space. Empty means "not given":
+	// the name on create, unchanged on update.
+	//
+	//
+	// Example: Acme Corporation
+	DisplayName *OrganizationDisplayName `json:"display_name,omitempty"`
+
+	// Icon A URL or a path to an image.
+	//
+	// Example: /emojis/1f3e2.png
+	Icon *OrganizationIcon `json:"icon,omitempty"`
+
 	// Name 1 to 32 letters, digits and single inner hyphens; unique ignoring case. `default` is reserved.
 	//
 	//
@@ -371,7 +404,18 @@ type Name = string
 
 // Organization defines model for Organization.
 type Organization struct {
-	CreatedAt time.Time          `json:"created_at"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// Description Example: Where everyone starts.
+	Description string `json:"description"`
+
+	// DisplayName Example: First Organization
+	DisplayName string `json:"display_name"`
+
+	// Icon A URL or a path to an image.
+	//
+	// Example: /emojis/1f3e2.png
+	Icon      string             `json:"icon"`
 	Id        openapi_types.UUID `json:"id"`
 	IsDefault bool               `json:"is_default"`
 
@@ -379,6 +423,20 @@ type Organization struct {
 	Name      string    `json:"name"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// OrganizationDescription Example: Everything Acme builds.
+type OrganizationDescription = string
+
+// OrganizationDisplayName At most 64 characters, without leading or trailing white space. Empty means "not given":
+// the name on create, unchanged on update.
+//
+// Example: Acme Corporation
+type OrganizationDisplayName = string
+
+// OrganizationIcon A URL or a path to an image.
+//
+// Example: /emojis/1f3e2.png
+type OrganizationIcon = string
 
 // OrganizationMember defines model for OrganizationMember.
 type OrganizationMember struct {
@@ -389,6 +447,53 @@ type OrganizationMember struct {
 	Roles     []SlimRole         `json:"roles"`
 	UpdatedAt time.Time          `json:"updated_at"`
 	UserId    openapi_types.UUID `json:"user_id"`
+}
+
+// OrganizationMemberWithUserData A membership, with the details of its user.
+type OrganizationMemberWithUserData struct {
+	// AvatarUrl Empty when the user has none.
+	AvatarUrl string `json:"avatar_url"`
+
+	// CreatedAt When the user joined the organization.
+	CreatedAt time.Time           `json:"created_at"`
+	Email     openapi_types.Email `json:"email"`
+
+	// GlobalRoles Site roles; `owner` or `member`.
+	GlobalRoles []SlimRole `json:"global_roles"`
+	LastSeenAt  time.Time  `json:"last_seen_at"`
+
+	// LoginType How the user signs in; always `password` here.
+	//
+	// Example: password
+	LoginType string `json:"login_type"`
+
+	// Name The user's full name; empty when unknown.
+	Name           string             `json:"name"`
+	OrganizationId openapi_types.UUID `json:"organization_id"`
+
+	// Roles Organization roles.
+	Roles []SlimRole `json:"roles"`
+
+	// Status `active`; `dormant` (not authenticated for 90 days; active again on authentication);
+	// `suspended` (by the owner; every token refused).
+	Status        UserStatus         `json:"status"`
+	UpdatedAt     time.Time          `json:"updated_at"`
+	UserCreatedAt time.Time          `json:"user_created_at"`
+	UserId        openapi_types.UUID `json:"user_id"`
+	UserUpdatedAt time.Time          `json:"user_updated_at"`
+
+	// Username Example: alice
+	Username string `json:"username"`
+}
+
+// OrganizationRoleName An organization role. `organization-member` is implied for every member.
+type OrganizationRoleName string
+
+// PaginatedMembersResponse defines model for PaginatedMembersResponse.
+type PaginatedMembersResponse struct {
+	// Count How many members the organization has, whatever the page.
+	Count   int                              `json:"count"`
+	Members []OrganizationMemberWithUserData `json:"members"`
 }
 
 // Response A message, and on errors the envelope every error uses.
@@ -420,6 +525,36 @@ type TokenConfig struct {
 	//
 	// Example: 2592000000000000
 	MaxTokenLifetime int64 `json:"max_token_lifetime"`
+}
+
+// UpdateOrganizationRequest Fields left out keep their value.
+type UpdateOrganizationRequest struct {
+	// Description Example: Everything Acme builds.
+	Description *OrganizationDescription `json:"description,omitempty"`
+
+	// DisplayName At most 64 characters, without leading or trailing white space. Empty means "not given":
+	// the name on create, unchanged on update.
+	//
+	//
+	// Example: Acme Corporation
+	DisplayName *OrganizationDisplayName `json:"display_name,omitempty"`
+
+	// Icon A URL or a path to an image.
+	//
+	// Example: /emojis/1f3e2.png
+	Icon *OrganizationIcon `json:"icon,omitempty"`
+
+	// Name 1 to 32 letters, digits and single inner hyphens; unique ignoring case. `default` is reserved.
+	//
+	//
+	// Example: my-org
+	Name *Name `json:"name,omitempty"`
+}
+
+// UpdateRoles defines model for UpdateRoles.
+type UpdateRoles struct {
+	// Roles Every organization role the member should hold, replacing the current ones.
+	Roles []OrganizationRoleName `json:"roles"`
 }
 
 // User Coder's User.
@@ -483,8 +618,26 @@ type ValidationError struct {
 	Field string `json:"field"`
 }
 
+// AfterID defines model for AfterID.
+type AfterID = string
+
+// LicenseAfterID defines model for LicenseAfterID.
+type LicenseAfterID = string
+
+// Limit defines model for Limit.
+type Limit = string
+
+// Offset defines model for Offset.
+type Offset = string
+
 // OrganizationParam defines model for OrganizationParam.
 type OrganizationParam = string
+
+// UserParam defines model for UserParam.
+type UserParam = string
+
+// BadQuery A message, and on errors the envelope every error uses.
+type BadQuery = Response
 
 // BadRequest A message, and on errors the envelope every error uses.
 type BadRequest = Response
@@ -504,10 +657,80 @@ type NotFound = Response
 // Unauthorized A message, and on errors the envelope every error uses.
 type Unauthorized = Response
 
+// GetLicensesParams defines parameters for GetLicenses.
+type GetLicensesParams struct {
+	// Limit At most this many items, from 1 to 1000. Without it the list returns everything.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Skip this many items (a 32-bit integer, 0 or more). Costs grow with the offset; prefer
+	// `after_id` for deep pages.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// AfterId The integer id of the last license already seen: the list continues after it. Licenses
+	// have integer ids, so here `after_id` is one.
+	AfterId *LicenseAfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
+}
+
+// ListOrganizationsParams defines parameters for ListOrganizations.
+type ListOrganizationsParams struct {
+	// Limit At most this many items, from 1 to 1000. Without it the list returns everything.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Skip this many items (a 32-bit integer, 0 or more). Costs grow with the offset; prefer
+	// `after_id` for deep pages.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
+	// cost at any depth. An id not in the list gives an empty page.
+	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
+}
+
+// ListOrganizationMembersParams defines parameters for ListOrganizationMembers.
+type ListOrganizationMembersParams struct {
+	// Limit At most this many items, from 1 to 1000. Without it the list returns everything.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Skip this many items (a 32-bit integer, 0 or more). Costs grow with the offset; prefer
+	// `after_id` for deep pages.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
+	// cost at any depth. An id not in the list gives an empty page.
+	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
+}
+
+// PaginatedOrganizationMembersParams defines parameters for PaginatedOrganizationMembers.
+type PaginatedOrganizationMembersParams struct {
+	// Limit At most this many items, from 1 to 1000. Without it the list returns everything.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Skip this many items (a 32-bit integer, 0 or more). Costs grow with the offset; prefer
+	// `after_id` for deep pages.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
+	// cost at any depth. An id not in the list gives an empty page.
+	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
+}
+
 // ListTokensParams defines parameters for ListTokens.
 type ListTokensParams struct {
 	// IncludeAll List every user's tokens (owner only).
 	IncludeAll *bool `form:"include_all,omitempty" json:"include_all,omitempty"`
+}
+
+// ListUserOrganizationsParams defines parameters for ListUserOrganizations.
+type ListUserOrganizationsParams struct {
+	// Limit At most this many items, from 1 to 1000. Without it the list returns everything.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Skip this many items (a 32-bit integer, 0 or more). Costs grow with the offset; prefer
+	// `after_id` for deep pages.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
+	// cost at any depth. An id not in the list gives an empty page.
+	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
 }
 
 // AddLicenseJSONRequestBody defines body for AddLicense for application/json ContentType.
@@ -515,6 +738,12 @@ type AddLicenseJSONRequestBody = AddLicenseRequest
 
 // CreateOrganizationJSONRequestBody defines body for CreateOrganization for application/json ContentType.
 type CreateOrganizationJSONRequestBody = CreateOrganizationRequest
+
+// UpdateOrganizationJSONRequestBody defines body for UpdateOrganization for application/json ContentType.
+type UpdateOrganizationJSONRequestBody = UpdateOrganizationRequest
+
+// UpdateOrganizationMemberRolesJSONRequestBody defines body for UpdateOrganizationMemberRoles for application/json ContentType.
+type UpdateOrganizationMemberRolesJSONRequestBody = UpdateRoles
 
 // CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
 type CreateUserJSONRequestBody = CreateUserRequest

@@ -111,7 +111,17 @@ func (s *Spec) Route(req *http.Request) (*routers.Route, map[string]string, *htt
 	u.RawPath = ""
 	stripped.URL = &u
 	route, params, err := s.router.FindRoute(&stripped)
-	return route, params, &stripped, err
+	if err != nil {
+		return nil, nil, &stripped, err
+	}
+	for _, v := range params {
+		// The router matches "/organizations" to "/organizations/{organization}" with an empty
+		// organization; a path parameter is never empty, so that is no match at all.
+		if v == "" {
+			return nil, nil, &stripped, routers.ErrPathNotFound
+		}
+	}
+	return route, params, &stripped, nil
 }
 
 // validateEmail accepts a bare address only: the generated models parse emails with
@@ -220,6 +230,9 @@ func (s *Server) validateRequest(ctx context.Context, req *http.Request, route *
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
+	if err := singleQueryValues(req, route); err != nil {
+		return err
+	}
 	input := &openapi3filter.RequestValidationInput{
 		Request:    req,
 		PathParams: params,
@@ -233,6 +246,35 @@ func (s *Server) validateRequest(ctx context.Context, req *http.Request, route *
 	}
 	if err := openapi3filter.ValidateRequest(ctx, input); err != nil {
 		return validationError(err)
+	}
+	return nil
+}
+
+// singleQueryValues refuses a query parameter given more than once where the operation takes
+// one value, with Coder's words. The schema validator reads only the first value, and the
+// generated binder would refuse the request as if its body were not JSON.
+func singleQueryValues(req *http.Request, route *routers.Route) error {
+	query := req.URL.Query()
+	var problems []gen.ValidationError
+	check := func(params openapi3.Parameters) {
+		for _, ref := range params {
+			p := ref.Value
+			if p == nil || p.In != openapi3.ParameterInQuery ||
+				(p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type.Is(openapi3.TypeArray)) {
+				continue
+			}
+			if n := len(query[p.Name]); n > 1 {
+				problems = append(problems, gen.ValidationError{Field: p.Name, Detail: fmt.Sprintf(
+					"Query param %q provided more than once, found %d times. Only provide 1 instance of this query param.", p.Name, n)})
+			}
+		}
+	}
+	if route.PathItem != nil {
+		check(route.PathItem.Parameters)
+	}
+	check(route.Operation.Parameters)
+	if len(problems) > 0 {
+		return &api.Error{Status: http.StatusBadRequest, Message: api.MsgBadQuery, Validations: problems}
 	}
 	return nil
 }

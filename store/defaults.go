@@ -29,7 +29,7 @@ func (s *Store) ensureDefaults(ctx context.Context) error {
 		return err
 	}
 	now := Now()
-	org := Organization{ID: uuid.New(), Name: DefaultOrganizationName, IsDefault: true, CreatedAt: now, UpdatedAt: now}
+	org := Organization{ID: uuid.New(), Name: DefaultOrganizationName, DisplayName: DefaultOrganizationName, IsDefault: true, CreatedAt: now, UpdatedAt: now}
 	err = translate(s.with(ctx).Create(&org).Error)
 	if err != nil && !errors.Is(err, ErrConflict) {
 		return fmt.Errorf("create default organization: %w", err)

@@ -32,12 +32,20 @@ type LicenseRow struct {
 // driver gives and converted here, so one unreadable value makes one row with a Problem
 // rather than failing the whole list.
 func (s *Store) Licenses(ctx context.Context) ([]LicenseRow, error) {
-	rows, err := s.with(ctx).Model(&License{}).Select("id", "uploaded_at", "jwt", "exp", "uuid").Order("id").Rows()
+	return s.LicensesPage(ctx, 0, 0, 0)
+}
+
+// LicensesPage returns the licenses by id, read as Licenses reads them: those after afterID
+// (the id of the last license seen, a keyset on the primary key), then offset skipped, then at
+// most limit (0: no limit).
+func (s *Store) LicensesPage(ctx context.Context, limit, offset int, afterID int32) ([]LicenseRow, error) {
+	q := s.with(ctx).Model(&License{}).Select("id", "uploaded_at", "jwt", "exp", "uuid").Where("id > ?", afterID).Order("id")
+	rows, err := limitAndOffset(q, limit, offset).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("list licenses: %w", err)
 	}
 	defer rows.Close()
-	var ls []LicenseRow
+	ls := []LicenseRow{}
 	for rows.Next() {
 		// id is the primary key, an integer on both databases; the rest can hold anything.
 		var id int64

@@ -38,11 +38,14 @@ const (
 
 // Organization groups users.
 type Organization struct {
-	ID        uuid.UUID `gorm:"primaryKey"`
-	Name      string
-	IsDefault bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID          uuid.UUID `gorm:"primaryKey"`
+	Name        string
+	DisplayName string
+	Description string
+	Icon        string
+	IsDefault   bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // OrganizationMember says a user belongs to an organization, and whether as its admin.

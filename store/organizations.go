@@ -3,14 +3,67 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // CreateOrganization inserts o; ErrConflict when its name is taken, ignoring case.
 func (s *Store) CreateOrganization(ctx context.Context, o *Organization) error {
 	if err := translate(s.with(ctx).Create(o).Error); err != nil {
 		return fmt.Errorf("insert organization: %w", err)
+	}
+	return nil
+}
+
+// OrganizationChanges are the fields an update sets; nil leaves a field as it is.
+type OrganizationChanges struct {
+	Name        *string
+	DisplayName *string
+	Description *string
+	Icon        *string
+}
+
+// UpdateOrganization sets the changed fields and updated_at, and returns the organization as it
+// is now. Only the fields given are written, so concurrent updates of different fields both
+// stand. ErrConflict when the new name is taken, ignoring case; ErrNotFound when there is no
+// such organization.
+func (s *Store) UpdateOrganization(ctx context.Context, id uuid.UUID, c OrganizationChanges, now time.Time) (Organization, error) {
+	set := map[string]any{"updated_at": now}
+	for column, value := range map[string]*string{"name": c.Name, "display_name": c.DisplayName, "description": c.Description, "icon": c.Icon} {
+		if value != nil {
+			set[column] = *value
+		}
+	}
+	var org Organization
+	err := s.InTx(ctx, func(tx *Store) error {
+		res := tx.with(ctx).Model(&Organization{}).Where("id = ?", id).Updates(set)
+		if err := translate(res.Error); err != nil {
+			return err
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		var err error
+		org, err = tx.OrganizationByID(ctx, id)
+		return err
+	})
+	if err != nil {
+		return Organization{}, fmt.Errorf("update organization %s: %w", id, err)
+	}
+	return org, nil
+}
+
+// DeleteOrganization removes an organization that is not the default one, and with it every
+// membership (the foreign key cascades); ErrNotFound when there is no such organization.
+func (s *Store) DeleteOrganization(ctx context.Context, id uuid.UUID) error {
+	res := s.with(ctx).Where("id = ? AND NOT is_default", id).Delete(&Organization{})
+	if res.Error != nil {
+		return fmt.Errorf("delete organization %s: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete organization %s: %w", id, ErrNotFound)
 	}
 	return nil
 }
@@ -42,26 +95,41 @@ func (s *Store) OrganizationByName(ctx context.Context, name string) (Organizati
 	return o, nil
 }
 
-// ListOrganizations returns every organization, oldest first.
-func (s *Store) ListOrganizations(ctx context.Context) ([]Organization, error) {
-	var orgs []Organization
-	if err := s.with(ctx).Order("created_at, id").Find(&orgs).Error; err != nil {
+// ListOrganizations returns a page of every organization, oldest first.
+func (s *Store) ListOrganizations(ctx context.Context, page Page) ([]Organization, error) {
+	scoped := func() *gorm.DB { return s.with(ctx).Model(&Organization{}) }
+	orgs := []Organization{}
+	if err := page.of(scoped, "organizations.created_at", "organizations.id").Find(&orgs).Error; err != nil {
 		return nil, fmt.Errorf("list organizations: %w", err)
 	}
 	return orgs, nil
 }
 
-// ListOrganizationsOfUser returns the organizations the user belongs to, oldest first.
-func (s *Store) ListOrganizationsOfUser(ctx context.Context, userID uuid.UUID) ([]Organization, error) {
-	var orgs []Organization
-	err := s.with(ctx).
-		Joins("JOIN organization_members m ON m.organization_id = organizations.id AND m.user_id = ?", userID).
-		Order("organizations.created_at, organizations.id").
-		Find(&orgs).Error
-	if err != nil {
+// ListOrganizationsOfUser returns a page of the organizations the user belongs to, oldest first.
+func (s *Store) ListOrganizationsOfUser(ctx context.Context, userID uuid.UUID, page Page) ([]Organization, error) {
+	scoped := func() *gorm.DB {
+		return s.with(ctx).Model(&Organization{}).
+			Joins("JOIN organization_members m ON m.organization_id = organizations.id AND m.user_id = ?", userID)
+	}
+	orgs := []Organization{}
+	if err := page.of(scoped, "organizations.created_at", "organizations.id").Find(&orgs).Error; err != nil {
 		return nil, fmt.Errorf("list organizations of user: %w", err)
 	}
 	return orgs, nil
+}
+
+// OrganizationOfUserByName returns the organization with that name (ignoring case) if the user
+// belongs to it; ErrNotFound otherwise.
+func (s *Store) OrganizationOfUserByName(ctx context.Context, userID uuid.UUID, name string) (Organization, error) {
+	var o Organization
+	err := s.with(ctx).
+		Joins("JOIN organization_members m ON m.organization_id = organizations.id AND m.user_id = ?", userID).
+		Where("lower(organizations.name) = lower(?)", name).
+		Take(&o).Error
+	if err := translate(err); err != nil {
+		return Organization{}, fmt.Errorf("select organization of user by name: %w", err)
+	}
+	return o, nil
 }
 
 // OrganizationIDsOfUser returns the ids of the organizations the user belongs to, oldest membership first.
@@ -94,4 +162,84 @@ func (s *Store) Membership(ctx context.Context, orgID, userID uuid.UUID) (Organi
 		return OrganizationMember{}, fmt.Errorf("select organization member: %w", err)
 	}
 	return m, nil
+}
+
+// SetMemberAdmin makes the member an admin of the organization or a plain member, and returns
+// the membership as it is now; ErrNotFound when the user is not a member.
+func (s *Store) SetMemberAdmin(ctx context.Context, orgID, userID uuid.UUID, admin bool, now time.Time) (OrganizationMember, error) {
+	var m OrganizationMember
+	err := s.InTx(ctx, func(tx *Store) error {
+		res := tx.with(ctx).Model(&OrganizationMember{}).
+			Where("organization_id = ? AND user_id = ?", orgID, userID).
+			Updates(map[string]any{"is_admin": admin, "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		var err error
+		m, err = tx.Membership(ctx, orgID, userID)
+		return err
+	})
+	if err != nil {
+		return OrganizationMember{}, fmt.Errorf("set organization roles: %w", err)
+	}
+	return m, nil
+}
+
+// RemoveMember ends the user's membership of the organization; ErrNotFound when there is none.
+func (s *Store) RemoveMember(ctx context.Context, orgID, userID uuid.UUID) error {
+	res := s.with(ctx).Where("organization_id = ? AND user_id = ?", orgID, userID).Delete(&OrganizationMember{})
+	if res.Error != nil {
+		return fmt.Errorf("delete organization member: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete organization member: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// MemberWithUser is a membership with the details of its user.
+type MemberWithUser struct {
+	OrganizationMember `gorm:"embedded"`
+	Username           string
+	Name               string
+	Email              string
+	AvatarURL          string `gorm:"column:avatar_url"`
+	SiteRole           string
+	Status             string
+	UserCreatedAt      time.Time
+	UserUpdatedAt      time.Time
+	LastSeenAt         time.Time
+}
+
+// membersWithUsers selects an organization's memberships joined with their users.
+func (s *Store) membersWithUsers(ctx context.Context, orgID uuid.UUID) *gorm.DB {
+	return s.with(ctx).Model(&OrganizationMember{}).
+		Select("organization_members.*, users.username, users.name, users.email, users.avatar_url, users.site_role, "+
+			"users.status, users.created_at AS user_created_at, users.updated_at AS user_updated_at, users.last_seen_at").
+		Joins("JOIN users ON users.id = organization_members.user_id").
+		Where("organization_members.organization_id = ?", orgID)
+}
+
+// ListMembers returns a page of the organization's members, oldest membership first, with their
+// users' details. AfterID names a member by their user id.
+func (s *Store) ListMembers(ctx context.Context, orgID uuid.UUID, page Page) ([]MemberWithUser, error) {
+	scoped := func() *gorm.DB { return s.membersWithUsers(ctx, orgID) }
+	members := []MemberWithUser{}
+	err := page.of(scoped, "organization_members.created_at", "organization_members.user_id").Find(&members).Error
+	if err != nil {
+		return nil, fmt.Errorf("list organization members: %w", err)
+	}
+	return members, nil
+}
+
+// CountMembers counts the organization's members.
+func (s *Store) CountMembers(ctx context.Context, orgID uuid.UUID) (int64, error) {
+	var n int64
+	if err := s.with(ctx).Model(&OrganizationMember{}).Where("organization_id = ?", orgID).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count organization members: %w", err)
+	}
+	return n, nil
 }

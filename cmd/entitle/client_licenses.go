@@ -95,7 +95,7 @@ func (c *licensesListCmd) Run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := client.GetLicensesWithResponse(ctx)
+	res, err := client.GetLicensesWithResponse(ctx, nil)
 	if err := check(res, err); err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func TestUploadsRefuseTimesOutside1970To9999(t *testing.T) {
 		}
 
 		t.Run("nothing was stored and the list still answers", func(t *testing.T) {
-			resp, err := d.owner.GetLicensesWithResponse(ctx)
+			resp, err := d.owner.GetLicensesWithResponse(ctx, nil)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 			assert.Empty(t, *resp.JSON200)
@@ -92,7 +92,7 @@ func TestUploadsRefuseTimesOutside1970To9999(t *testing.T) {
 			stored := d.upload(t, signedPayload(t, d.issuer, map[string]string{
 				"license_expires": seconds(last.Add(-24 * time.Hour)), "exp": seconds(last),
 			}))
-			resp, err := d.owner.GetLicensesWithResponse(ctx)
+			resp, err := d.owner.GetLicensesWithResponse(ctx, nil)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 			require.Len(t, *resp.JSON200, 1)

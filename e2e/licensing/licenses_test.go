@@ -192,7 +192,7 @@ func TestAddingALicense(t *testing.T) {
 			added, err := d.owner.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: token})
 			require.NoError(t, err)
 			require.Equal(t, http.StatusCreated, added.StatusCode(), string(added.Body))
-			listed, err := d.owner.GetLicensesWithResponse(ctx)
+			listed, err := d.owner.GetLicensesWithResponse(ctx, nil)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, listed.StatusCode(), string(listed.Body))
 			for name, body := range map[string][]byte{"POST /licenses": added.Body, "GET /licenses": listed.Body} {
@@ -324,7 +324,7 @@ func TestRejectedLicenses(t *testing.T) {
 		}
 
 		t.Run("no rejected license was stored", func(t *testing.T) {
-			resp, err := d.owner.GetLicensesWithResponse(context.Background())
+			resp, err := d.owner.GetLicensesWithResponse(context.Background(), nil)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 			assert.Empty(t, *resp.JSON200)
@@ -354,7 +354,7 @@ func TestListingLicenses(t *testing.T) {
 				uploaded = append(uploaded, json.RawMessage(bytes.TrimSpace(resp.Body)))
 			}
 
-			resp, err := d.owner.GetLicensesWithResponse(context.Background())
+			resp, err := d.owner.GetLicensesWithResponse(context.Background(), nil)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 			var listed []json.RawMessage
@@ -395,7 +395,7 @@ func TestDeletingLicenses(t *testing.T) {
 			require.Equal(t, http.StatusNotFound, again.StatusCode(), string(again.Body))
 			assert.Equal(t, msgNotFound, again.JSON404.Message)
 
-			listed, err := d.owner.GetLicensesWithResponse(ctx)
+			listed, err := d.owner.GetLicensesWithResponse(ctx, nil)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, listed.StatusCode(), string(listed.Body))
 			require.Len(t, *listed.JSON200, 1)
@@ -429,7 +429,7 @@ func TestMembersCannotManageLicenses(t *testing.T) {
 			assert.Equal(t, http.StatusForbidden, resp.StatusCode(), string(resp.Body))
 		})
 		t.Run("a member listing licenses gets 403", func(t *testing.T) {
-			resp, err := member.GetLicensesWithResponse(ctx)
+			resp, err := member.GetLicensesWithResponse(ctx, nil)
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusForbidden, resp.StatusCode(), string(resp.Body))
 		})
@@ -437,7 +437,7 @@ func TestMembersCannotManageLicenses(t *testing.T) {
 			resp, err := member.DeleteLicenseWithResponse(ctx, strconv.Itoa(int(stored.Id)))
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusForbidden, resp.StatusCode(), string(resp.Body))
-			listed, err := d.owner.GetLicensesWithResponse(ctx)
+			listed, err := d.owner.GetLicensesWithResponse(ctx, nil)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, listed.StatusCode(), string(listed.Body))
 			assert.Len(t, *listed.JSON200, 1)

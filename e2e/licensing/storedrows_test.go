@@ -173,7 +173,7 @@ func TestBadStoredLicensesCannotStopTheServer(t *testing.T) {
 
 		listedIDs := func(t *testing.T) []int32 {
 			t.Helper()
-			resp, err := owner.GetLicensesWithResponse(ctx)
+			resp, err := owner.GetLicensesWithResponse(ctx, nil)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 			var got []int32

@@ -1,0 +1,39 @@
+package store
+
+import (
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+)
+
+// Page selects part of a list kept oldest first: the rows after the one AfterID names (a
+// keyset, so a page costs the same at any depth), then Offset rows skipped, then at most
+// Limit rows. The zero Page selects everything.
+type Page struct {
+	Limit   int
+	Offset  int
+	AfterID uuid.UUID
+}
+
+// of returns the query for page p of the rows scoped selects, ordered by (createdAt, key), the
+// order an index keeps. The row AfterID names is looked up in the same scope, so an id the
+// caller cannot list is as unknown as any other: the page after it is empty (as in Coder).
+// scoped must build a fresh query on every call.
+func (p Page) of(scoped func() *gorm.DB, createdAt, key string) *gorm.DB {
+	q := scoped()
+	if p.AfterID != uuid.Nil {
+		after := scoped().Select(createdAt+", "+key).Where(key+" = ?", p.AfterID)
+		q = q.Where("("+createdAt+", "+key+") > (?)", after)
+	}
+	return limitAndOffset(q.Order(createdAt).Order(key), p.Limit, p.Offset)
+}
+
+// limitAndOffset applies a limit (0: none) and an offset (0: none).
+func limitAndOffset(q *gorm.DB, limit, offset int) *gorm.DB {
+	if limit > 0 {
+		q = q.Limit(limit)
+	}
+	if offset > 0 {
+		q = q.Offset(offset)
+	}
+	return q
+}
