@@ -257,6 +257,11 @@ func (a *API) userResponse(ctx context.Context, u store.User) (gen.User, error) 
 	if err != nil {
 		return gen.User{}, err
 	}
+	return userResponseWith(u, orgIDs), nil
+}
+
+// userResponseWith is Coder's User for u, who belongs to orgIDs.
+func userResponseWith(u store.User, orgIDs []uuid.UUID) gen.User {
 	return gen.User{
 		Id:              u.ID,
 		Username:        u.Username,
@@ -271,7 +276,7 @@ func (a *API) userResponse(ctx context.Context, u store.User) (gen.User, error) 
 		ThemePreference: u.ThemePreference,
 		Roles:           []gen.SlimRole{siteRole(u.SiteRole)},
 		OrganizationIds: orgIDs,
-	}, nil
+	}
 }
 
 func siteRole(name string) gen.SlimRole {

@@ -371,6 +371,13 @@ type GenerateAPIKeyResponse struct {
 	Key string `json:"key"`
 }
 
+// GetUsersResponse Coder's GetUsersResponse.
+type GetUsersResponse struct {
+	// Count How many users match the search, whatever the page.
+	Count int    `json:"count"`
+	Users []User `json:"users"`
+}
+
 // License defines model for License.
 type License struct {
 	// Claims The token's payload, verbatim; numbers are exact.
@@ -701,6 +708,23 @@ type ListOrganizationMembersParams struct {
 
 // PaginatedOrganizationMembersParams defines parameters for PaginatedOrganizationMembers.
 type PaginatedOrganizationMembersParams struct {
+	// Limit At most this many items, from 1 to 1000. Without it the list returns everything.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Skip this many items (a 32-bit integer, 0 or more). Costs grow with the offset; prefer
+	// `after_id` for deep pages.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
+	// cost at any depth. An id not in the list gives an empty page.
+	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
+}
+
+// ListUsersParams defines parameters for ListUsers.
+type ListUsersParams struct {
+	// Q The search, e.g. `status:active alice`.
+	Q *string `form:"q,omitempty" json:"q,omitempty"`
+
 	// Limit At most this many items, from 1 to 1000. Without it the list returns everything.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // CountUsers returns how many users exist.
@@ -71,4 +73,62 @@ func (s *Store) TouchUser(ctx context.Context, id uuid.UUID, now time.Time) erro
 		return fmt.Errorf("update user last seen: %w", err)
 	}
 	return nil
+}
+
+// UserSearch narrows a user list: by status when Status is set, and by every word in Words,
+// each matched ignoring case against the username or the email.
+type UserSearch struct {
+	Status string
+	Words  []string
+}
+
+// ListUsers returns a page of the users the search matches, oldest first, and how many match
+// in all.
+func (s *Store) ListUsers(ctx context.Context, search UserSearch, page Page) ([]User, int64, error) {
+	scoped := func() *gorm.DB {
+		q := s.with(ctx).Model(&User{})
+		if search.Status != "" {
+			q = q.Where("users.status = ?", search.Status)
+		}
+		for _, w := range search.Words {
+			pattern := "%" + escapeLike(strings.ToLower(w)) + "%"
+			q = q.Where(`(lower(users.username) LIKE ? ESCAPE '\' OR lower(users.email) LIKE ? ESCAPE '\')`, pattern, pattern)
+		}
+		return q
+	}
+	var count int64
+	if err := scoped().Count(&count).Error; err != nil {
+		return nil, 0, fmt.Errorf("count users: %w", err)
+	}
+	users := []User{}
+	if err := page.of(scoped, "users.created_at", "users.id").Find(&users).Error; err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	return users, count, nil
+}
+
+// escapeLike makes s match itself in a LIKE pattern with ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// OrganizationIDsOfUsers returns each user's organization ids, oldest membership first, in one
+// query, for lists of users.
+func (s *Store) OrganizationIDsOfUsers(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID][]uuid.UUID, error) {
+	ids := make(map[uuid.UUID][]uuid.UUID, len(userIDs))
+	for _, id := range userIDs {
+		ids[id] = []uuid.UUID{}
+	}
+	if len(userIDs) == 0 {
+		return ids, nil
+	}
+	var members []OrganizationMember
+	err := s.with(ctx).Where("user_id IN ?", userIDs).Order("created_at, organization_id").Find(&members).Error
+	if err != nil {
+		return nil, fmt.Errorf("list organization ids of users: %w", err)
+	}
+	for _, m := range members {
+		ids[m.UserID] = append(ids[m.UserID], m.OrganizationID)
+	}
+	return ids, nil
 }
