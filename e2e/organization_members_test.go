@@ -49,11 +49,12 @@ func TestListingOrganizationMembers(t *testing.T) {
 			assert.Equal(t, alice.Id, a.UserId)
 			assert.Equal(t, org.Id, a.OrganizationId)
 			assert.Equal(t, "alice@example.com", string(a.Email))
-			assert.Equal(t, "active", a.Status)
+			assert.Equal(t, gen.UserStatusActive, a.Status)
 			assert.Equal(t, "password", a.LoginType)
 			assert.Empty(t, a.Name)
 			assert.Empty(t, a.AvatarUrl)
 			assert.True(t, a.UserCreatedAt.Equal(alice.CreatedAt), "user_created_at is the user's created_at")
+			assert.False(t, a.LastSeenAt.Before(a.UserCreatedAt), "last_seen_at is the user's: no earlier than their creation")
 			assert.False(t, a.CreatedAt.Before(a.UserCreatedAt), "the membership is no older than the user")
 			for _, item := range rawObjects(t, resp.Body) {
 				for _, field := range []string{"created_at", "updated_at", "user_created_at", "user_updated_at", "last_seen_at"} {
