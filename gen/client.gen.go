@@ -3194,6 +3194,11 @@ type ClientWithResponsesInterface interface {
 	GetUserOrganizationByNameWithResponse(ctx context.Context, user UserParam, organizationname string, reqEditors ...RequestEditorFn) (*GetUserOrganizationByNameResult, error)
 }
 
+// GetBuildInfoResult405Headers the declared response headers of an HTTP 405 response for GetBuildInfo
+type GetBuildInfoResult405Headers struct {
+	Allow *string
+}
+
 // GetBuildInfoResultDefaultHeaders the declared response headers of an HTTP default response for GetBuildInfo
 type GetBuildInfoResultDefaultHeaders struct {
 	RetryAfter *int
@@ -3204,8 +3209,12 @@ type GetBuildInfoResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *BuildInfoResponse
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetBuildInfoResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *GetBuildInfoResultDefaultHeaders
 }
@@ -3213,6 +3222,11 @@ type GetBuildInfoResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetBuildInfoResult) GetJSON200() *BuildInfoResponse {
 	return r.JSON200
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetBuildInfoResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -3249,6 +3263,11 @@ func (r GetBuildInfoResult) ContentType() string {
 	return ""
 }
 
+// GetEntitlementsResult405Headers the declared response headers of an HTTP 405 response for GetEntitlements
+type GetEntitlementsResult405Headers struct {
+	Allow *string
+}
+
 // GetEntitlementsResultDefaultHeaders the declared response headers of an HTTP default response for GetEntitlements
 type GetEntitlementsResultDefaultHeaders struct {
 	RetryAfter *int
@@ -3259,8 +3278,12 @@ type GetEntitlementsResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Entitlements
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetEntitlementsResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *GetEntitlementsResultDefaultHeaders
 }
@@ -3268,6 +3291,11 @@ type GetEntitlementsResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetEntitlementsResult) GetJSON200() *Entitlements {
 	return r.JSON200
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetEntitlementsResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -3304,6 +3332,11 @@ func (r GetEntitlementsResult) ContentType() string {
 	return ""
 }
 
+// GetLicensesResult405Headers the declared response headers of an HTTP 405 response for GetLicenses
+type GetLicensesResult405Headers struct {
+	Allow *string
+}
+
 // GetLicensesResultDefaultHeaders the declared response headers of an HTTP default response for GetLicenses
 type GetLicensesResultDefaultHeaders struct {
 	RetryAfter *int
@@ -3320,8 +3353,12 @@ type GetLicensesResult struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetLicensesResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *GetLicensesResultDefaultHeaders
 }
@@ -3344,6 +3381,11 @@ func (r GetLicensesResult) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r GetLicensesResult) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetLicensesResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -3380,6 +3422,11 @@ func (r GetLicensesResult) ContentType() string {
 	return ""
 }
 
+// AddLicenseResult405Headers the declared response headers of an HTTP 405 response for AddLicense
+type AddLicenseResult405Headers struct {
+	Allow *string
+}
+
 // AddLicenseResultDefaultHeaders the declared response headers of an HTTP default response for AddLicense
 type AddLicenseResultDefaultHeaders struct {
 	RetryAfter *int
@@ -3396,10 +3443,16 @@ type AddLicenseResult struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *AddLicenseResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *AddLicenseResultDefaultHeaders
 }
@@ -3424,9 +3477,19 @@ func (r AddLicenseResult) GetJSON403() *Forbidden {
 	return r.JSON403
 }
 
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r AddLicenseResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r AddLicenseResult) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AddLicenseResult) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -3463,6 +3526,11 @@ func (r AddLicenseResult) ContentType() string {
 	return ""
 }
 
+// RefreshEntitlementsResult405Headers the declared response headers of an HTTP 405 response for RefreshEntitlements
+type RefreshEntitlementsResult405Headers struct {
+	Allow *string
+}
+
 // RefreshEntitlementsResult429Headers the declared response headers of an HTTP 429 response for RefreshEntitlements
 type RefreshEntitlementsResult429Headers struct {
 	RetryAfter int
@@ -3482,10 +3550,14 @@ type RefreshEntitlementsResult struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *Response
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *RefreshEntitlementsResult405Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RefreshEntitlementsResult429Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -3505,6 +3577,11 @@ func (r RefreshEntitlementsResult) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r RefreshEntitlementsResult) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r RefreshEntitlementsResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -3546,6 +3623,11 @@ func (r RefreshEntitlementsResult) ContentType() string {
 	return ""
 }
 
+// DeleteLicenseResult405Headers the declared response headers of an HTTP 405 response for DeleteLicense
+type DeleteLicenseResult405Headers struct {
+	Allow *string
+}
+
 // DeleteLicenseResultDefaultHeaders the declared response headers of an HTTP default response for DeleteLicense
 type DeleteLicenseResultDefaultHeaders struct {
 	RetryAfter *int
@@ -3562,8 +3644,12 @@ type DeleteLicenseResult struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *DeleteLicenseResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *DeleteLicenseResultDefaultHeaders
 }
@@ -3586,6 +3672,11 @@ func (r DeleteLicenseResult) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteLicenseResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r DeleteLicenseResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -3622,6 +3713,11 @@ func (r DeleteLicenseResult) ContentType() string {
 	return ""
 }
 
+// ListOrganizationsResult405Headers the declared response headers of an HTTP 405 response for ListOrganizations
+type ListOrganizationsResult405Headers struct {
+	Allow *string
+}
+
 // ListOrganizationsResultDefaultHeaders the declared response headers of an HTTP default response for ListOrganizations
 type ListOrganizationsResultDefaultHeaders struct {
 	RetryAfter *int
@@ -3636,8 +3732,12 @@ type ListOrganizationsResult struct {
 	JSON400 *BadQuery
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *ListOrganizationsResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *ListOrganizationsResultDefaultHeaders
 }
@@ -3655,6 +3755,11 @@ func (r ListOrganizationsResult) GetJSON400() *BadQuery {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListOrganizationsResult) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r ListOrganizationsResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -3691,6 +3796,11 @@ func (r ListOrganizationsResult) ContentType() string {
 	return ""
 }
 
+// CreateOrganizationResult405Headers the declared response headers of an HTTP 405 response for CreateOrganization
+type CreateOrganizationResult405Headers struct {
+	Allow *string
+}
+
 // CreateOrganizationResultDefaultHeaders the declared response headers of an HTTP default response for CreateOrganization
 type CreateOrganizationResultDefaultHeaders struct {
 	RetryAfter *int
@@ -3707,10 +3817,16 @@ type CreateOrganizationResult struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *CreateOrganizationResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateOrganizationResultDefaultHeaders
 }
@@ -3735,9 +3851,19 @@ func (r CreateOrganizationResult) GetJSON403() *Forbidden {
 	return r.JSON403
 }
 
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r CreateOrganizationResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r CreateOrganizationResult) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateOrganizationResult) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -3774,6 +3900,11 @@ func (r CreateOrganizationResult) ContentType() string {
 	return ""
 }
 
+// DeleteOrganizationResult405Headers the declared response headers of an HTTP 405 response for DeleteOrganization
+type DeleteOrganizationResult405Headers struct {
+	Allow *string
+}
+
 // DeleteOrganizationResultDefaultHeaders the declared response headers of an HTTP default response for DeleteOrganization
 type DeleteOrganizationResultDefaultHeaders struct {
 	RetryAfter *int
@@ -3792,8 +3923,12 @@ type DeleteOrganizationResult struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *DeleteOrganizationResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *DeleteOrganizationResultDefaultHeaders
 }
@@ -3821,6 +3956,11 @@ func (r DeleteOrganizationResult) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteOrganizationResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r DeleteOrganizationResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -3857,6 +3997,11 @@ func (r DeleteOrganizationResult) ContentType() string {
 	return ""
 }
 
+// GetOrganizationResult405Headers the declared response headers of an HTTP 405 response for GetOrganization
+type GetOrganizationResult405Headers struct {
+	Allow *string
+}
+
 // GetOrganizationResultDefaultHeaders the declared response headers of an HTTP default response for GetOrganization
 type GetOrganizationResultDefaultHeaders struct {
 	RetryAfter *int
@@ -3871,8 +4016,12 @@ type GetOrganizationResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetOrganizationResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *GetOrganizationResultDefaultHeaders
 }
@@ -3890,6 +4039,11 @@ func (r GetOrganizationResult) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetOrganizationResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetOrganizationResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -3926,6 +4080,11 @@ func (r GetOrganizationResult) ContentType() string {
 	return ""
 }
 
+// UpdateOrganizationResult405Headers the declared response headers of an HTTP 405 response for UpdateOrganization
+type UpdateOrganizationResult405Headers struct {
+	Allow *string
+}
+
 // UpdateOrganizationResultDefaultHeaders the declared response headers of an HTTP default response for UpdateOrganization
 type UpdateOrganizationResultDefaultHeaders struct {
 	RetryAfter *int
@@ -3944,10 +4103,16 @@ type UpdateOrganizationResult struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Response
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *UpdateOrganizationResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *UpdateOrganizationResultDefaultHeaders
 }
@@ -3977,9 +4142,19 @@ func (r UpdateOrganizationResult) GetJSON404() *NotFound {
 	return r.JSON404
 }
 
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r UpdateOrganizationResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r UpdateOrganizationResult) GetJSON409() *Response {
 	return r.JSON409
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateOrganizationResult) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4016,6 +4191,11 @@ func (r UpdateOrganizationResult) ContentType() string {
 	return ""
 }
 
+// ListOrganizationMembersResult405Headers the declared response headers of an HTTP 405 response for ListOrganizationMembers
+type ListOrganizationMembersResult405Headers struct {
+	Allow *string
+}
+
 // ListOrganizationMembersResultDefaultHeaders the declared response headers of an HTTP default response for ListOrganizationMembers
 type ListOrganizationMembersResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4032,8 +4212,12 @@ type ListOrganizationMembersResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *ListOrganizationMembersResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *ListOrganizationMembersResultDefaultHeaders
 }
@@ -4056,6 +4240,11 @@ func (r ListOrganizationMembersResult) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListOrganizationMembersResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r ListOrganizationMembersResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4092,6 +4281,11 @@ func (r ListOrganizationMembersResult) ContentType() string {
 	return ""
 }
 
+// RemoveOrganizationMemberResult405Headers the declared response headers of an HTTP 405 response for RemoveOrganizationMember
+type RemoveOrganizationMemberResult405Headers struct {
+	Allow *string
+}
+
 // RemoveOrganizationMemberResultDefaultHeaders the declared response headers of an HTTP default response for RemoveOrganizationMember
 type RemoveOrganizationMemberResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4108,8 +4302,12 @@ type RemoveOrganizationMemberResult struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *RemoveOrganizationMemberResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *RemoveOrganizationMemberResultDefaultHeaders
 }
@@ -4132,6 +4330,11 @@ func (r RemoveOrganizationMemberResult) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RemoveOrganizationMemberResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r RemoveOrganizationMemberResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4168,6 +4371,11 @@ func (r RemoveOrganizationMemberResult) ContentType() string {
 	return ""
 }
 
+// AddOrganizationMemberResult405Headers the declared response headers of an HTTP 405 response for AddOrganizationMember
+type AddOrganizationMemberResult405Headers struct {
+	Allow *string
+}
+
 // AddOrganizationMemberResultDefaultHeaders the declared response headers of an HTTP default response for AddOrganizationMember
 type AddOrganizationMemberResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4184,10 +4392,14 @@ type AddOrganizationMemberResult struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *AddOrganizationMemberResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *AddOrganizationMemberResultDefaultHeaders
 }
@@ -4210,6 +4422,11 @@ func (r AddOrganizationMemberResult) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AddOrganizationMemberResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r AddOrganizationMemberResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -4251,6 +4468,11 @@ func (r AddOrganizationMemberResult) ContentType() string {
 	return ""
 }
 
+// UpdateOrganizationMemberRolesResult405Headers the declared response headers of an HTTP 405 response for UpdateOrganizationMemberRoles
+type UpdateOrganizationMemberRolesResult405Headers struct {
+	Allow *string
+}
+
 // UpdateOrganizationMemberRolesResultDefaultHeaders the declared response headers of an HTTP default response for UpdateOrganizationMemberRoles
 type UpdateOrganizationMemberRolesResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4269,8 +4491,14 @@ type UpdateOrganizationMemberRolesResult struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *UpdateOrganizationMemberRolesResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *UpdateOrganizationMemberRolesResultDefaultHeaders
 }
@@ -4298,6 +4526,16 @@ func (r UpdateOrganizationMemberRolesResult) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateOrganizationMemberRolesResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r UpdateOrganizationMemberRolesResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateOrganizationMemberRolesResult) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4334,6 +4572,11 @@ func (r UpdateOrganizationMemberRolesResult) ContentType() string {
 	return ""
 }
 
+// PaginatedOrganizationMembersResult405Headers the declared response headers of an HTTP 405 response for PaginatedOrganizationMembers
+type PaginatedOrganizationMembersResult405Headers struct {
+	Allow *string
+}
+
 // PaginatedOrganizationMembersResultDefaultHeaders the declared response headers of an HTTP default response for PaginatedOrganizationMembers
 type PaginatedOrganizationMembersResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4350,8 +4593,12 @@ type PaginatedOrganizationMembersResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *PaginatedOrganizationMembersResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *PaginatedOrganizationMembersResultDefaultHeaders
 }
@@ -4374,6 +4621,11 @@ func (r PaginatedOrganizationMembersResult) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PaginatedOrganizationMembersResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r PaginatedOrganizationMembersResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4410,6 +4662,11 @@ func (r PaginatedOrganizationMembersResult) ContentType() string {
 	return ""
 }
 
+// ListUsersResult405Headers the declared response headers of an HTTP 405 response for ListUsers
+type ListUsersResult405Headers struct {
+	Allow *string
+}
+
 // ListUsersResultDefaultHeaders the declared response headers of an HTTP default response for ListUsers
 type ListUsersResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4426,8 +4683,12 @@ type ListUsersResult struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *ListUsersResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *ListUsersResultDefaultHeaders
 }
@@ -4450,6 +4711,11 @@ func (r ListUsersResult) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListUsersResult) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r ListUsersResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4486,6 +4752,11 @@ func (r ListUsersResult) ContentType() string {
 	return ""
 }
 
+// CreateUserResult405Headers the declared response headers of an HTTP 405 response for CreateUser
+type CreateUserResult405Headers struct {
+	Allow *string
+}
+
 // CreateUserResultDefaultHeaders the declared response headers of an HTTP default response for CreateUser
 type CreateUserResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4502,10 +4773,16 @@ type CreateUserResult struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *CreateUserResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateUserResultDefaultHeaders
 }
@@ -4530,9 +4807,19 @@ func (r CreateUserResult) GetJSON403() *Forbidden {
 	return r.JSON403
 }
 
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r CreateUserResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r CreateUserResult) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateUserResult) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4569,6 +4856,11 @@ func (r CreateUserResult) ContentType() string {
 	return ""
 }
 
+// CheckFirstUserResult405Headers the declared response headers of an HTTP 405 response for CheckFirstUser
+type CheckFirstUserResult405Headers struct {
+	Allow *string
+}
+
 // CheckFirstUserResultDefaultHeaders the declared response headers of an HTTP default response for CheckFirstUser
 type CheckFirstUserResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4581,8 +4873,12 @@ type CheckFirstUserResult struct {
 	JSON200 *Response
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *CheckFirstUserResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CheckFirstUserResultDefaultHeaders
 }
@@ -4595,6 +4891,11 @@ func (r CheckFirstUserResult) GetJSON200() *Response {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CheckFirstUserResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r CheckFirstUserResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4631,6 +4932,11 @@ func (r CheckFirstUserResult) ContentType() string {
 	return ""
 }
 
+// CreateFirstUserResult405Headers the declared response headers of an HTTP 405 response for CreateFirstUser
+type CreateFirstUserResult405Headers struct {
+	Allow *string
+}
+
 // CreateFirstUserResultDefaultHeaders the declared response headers of an HTTP default response for CreateFirstUser
 type CreateFirstUserResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4643,10 +4949,16 @@ type CreateFirstUserResult struct {
 	JSON201 *CreateFirstUserResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *CreateFirstUserResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateFirstUserResultDefaultHeaders
 }
@@ -4661,9 +4973,19 @@ func (r CreateFirstUserResult) GetJSON400() *BadRequest {
 	return r.JSON400
 }
 
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r CreateFirstUserResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r CreateFirstUserResult) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateFirstUserResult) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4705,6 +5027,11 @@ type LoginWithPasswordResult201Headers struct {
 	SetCookie *string
 }
 
+// LoginWithPasswordResult405Headers the declared response headers of an HTTP 405 response for LoginWithPassword
+type LoginWithPasswordResult405Headers struct {
+	Allow *string
+}
+
 // LoginWithPasswordResult429Headers the declared response headers of an HTTP 429 response for LoginWithPassword
 type LoginWithPasswordResult429Headers struct {
 	RetryAfter int
@@ -4724,12 +5051,18 @@ type LoginWithPasswordResult struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *Response
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *LoginWithPasswordResult201Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *LoginWithPasswordResult405Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LoginWithPasswordResult429Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -4749,6 +5082,16 @@ func (r LoginWithPasswordResult) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r LoginWithPasswordResult) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r LoginWithPasswordResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r LoginWithPasswordResult) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -4795,6 +5138,11 @@ type LogoutResult200Headers struct {
 	SetCookie *string
 }
 
+// LogoutResult405Headers the declared response headers of an HTTP 405 response for Logout
+type LogoutResult405Headers struct {
+	Allow *string
+}
+
 // LogoutResultDefaultHeaders the declared response headers of an HTTP default response for Logout
 type LogoutResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4807,10 +5155,14 @@ type LogoutResult struct {
 	JSON200 *Response
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *LogoutResult200Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *LogoutResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *LogoutResultDefaultHeaders
 }
@@ -4823,6 +5175,11 @@ func (r LogoutResult) GetJSON200() *Response {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r LogoutResult) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r LogoutResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4859,6 +5216,11 @@ func (r LogoutResult) ContentType() string {
 	return ""
 }
 
+// GetCurrentUserResult405Headers the declared response headers of an HTTP 405 response for GetCurrentUser
+type GetCurrentUserResult405Headers struct {
+	Allow *string
+}
+
 // GetCurrentUserResultDefaultHeaders the declared response headers of an HTTP default response for GetCurrentUser
 type GetCurrentUserResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4871,8 +5233,12 @@ type GetCurrentUserResult struct {
 	JSON200 *User
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetCurrentUserResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *GetCurrentUserResultDefaultHeaders
 }
@@ -4885,6 +5251,11 @@ func (r GetCurrentUserResult) GetJSON200() *User {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetCurrentUserResult) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetCurrentUserResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4921,6 +5292,11 @@ func (r GetCurrentUserResult) ContentType() string {
 	return ""
 }
 
+// CreateAPIKeyResult405Headers the declared response headers of an HTTP 405 response for CreateAPIKey
+type CreateAPIKeyResult405Headers struct {
+	Allow *string
+}
+
 // CreateAPIKeyResultDefaultHeaders the declared response headers of an HTTP default response for CreateAPIKey
 type CreateAPIKeyResultDefaultHeaders struct {
 	RetryAfter *int
@@ -4935,8 +5311,12 @@ type CreateAPIKeyResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *CreateAPIKeyResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateAPIKeyResultDefaultHeaders
 }
@@ -4954,6 +5334,11 @@ func (r CreateAPIKeyResult) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateAPIKeyResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r CreateAPIKeyResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -4990,6 +5375,11 @@ func (r CreateAPIKeyResult) ContentType() string {
 	return ""
 }
 
+// ListTokensResult405Headers the declared response headers of an HTTP 405 response for ListTokens
+type ListTokensResult405Headers struct {
+	Allow *string
+}
+
 // ListTokensResultDefaultHeaders the declared response headers of an HTTP default response for ListTokens
 type ListTokensResultDefaultHeaders struct {
 	RetryAfter *int
@@ -5006,8 +5396,12 @@ type ListTokensResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *ListTokensResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *ListTokensResultDefaultHeaders
 }
@@ -5030,6 +5424,11 @@ func (r ListTokensResult) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListTokensResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r ListTokensResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -5066,6 +5465,11 @@ func (r ListTokensResult) ContentType() string {
 	return ""
 }
 
+// CreateTokenResult405Headers the declared response headers of an HTTP 405 response for CreateToken
+type CreateTokenResult405Headers struct {
+	Allow *string
+}
+
 // CreateTokenResultDefaultHeaders the declared response headers of an HTTP default response for CreateToken
 type CreateTokenResultDefaultHeaders struct {
 	RetryAfter *int
@@ -5082,10 +5486,16 @@ type CreateTokenResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *CreateTokenResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateTokenResultDefaultHeaders
 }
@@ -5110,9 +5520,19 @@ func (r CreateTokenResult) GetJSON404() *NotFound {
 	return r.JSON404
 }
 
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r CreateTokenResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r CreateTokenResult) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateTokenResult) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -5149,6 +5569,11 @@ func (r CreateTokenResult) ContentType() string {
 	return ""
 }
 
+// GetTokenConfigResult405Headers the declared response headers of an HTTP 405 response for GetTokenConfig
+type GetTokenConfigResult405Headers struct {
+	Allow *string
+}
+
 // GetTokenConfigResultDefaultHeaders the declared response headers of an HTTP default response for GetTokenConfig
 type GetTokenConfigResultDefaultHeaders struct {
 	RetryAfter *int
@@ -5163,8 +5588,12 @@ type GetTokenConfigResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetTokenConfigResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *GetTokenConfigResultDefaultHeaders
 }
@@ -5182,6 +5611,11 @@ func (r GetTokenConfigResult) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetTokenConfigResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetTokenConfigResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -5218,6 +5652,11 @@ func (r GetTokenConfigResult) ContentType() string {
 	return ""
 }
 
+// GetTokenByNameResult405Headers the declared response headers of an HTTP 405 response for GetTokenByName
+type GetTokenByNameResult405Headers struct {
+	Allow *string
+}
+
 // GetTokenByNameResultDefaultHeaders the declared response headers of an HTTP default response for GetTokenByName
 type GetTokenByNameResultDefaultHeaders struct {
 	RetryAfter *int
@@ -5232,8 +5671,12 @@ type GetTokenByNameResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetTokenByNameResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *GetTokenByNameResultDefaultHeaders
 }
@@ -5251,6 +5694,11 @@ func (r GetTokenByNameResult) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetTokenByNameResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetTokenByNameResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -5287,6 +5735,11 @@ func (r GetTokenByNameResult) ContentType() string {
 	return ""
 }
 
+// DeleteAPIKeyResult405Headers the declared response headers of an HTTP 405 response for DeleteAPIKey
+type DeleteAPIKeyResult405Headers struct {
+	Allow *string
+}
+
 // DeleteAPIKeyResultDefaultHeaders the declared response headers of an HTTP default response for DeleteAPIKey
 type DeleteAPIKeyResultDefaultHeaders struct {
 	RetryAfter *int
@@ -5299,8 +5752,12 @@ type DeleteAPIKeyResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *DeleteAPIKeyResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *DeleteAPIKeyResultDefaultHeaders
 }
@@ -5313,6 +5770,11 @@ func (r DeleteAPIKeyResult) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteAPIKeyResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r DeleteAPIKeyResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -5349,6 +5811,11 @@ func (r DeleteAPIKeyResult) ContentType() string {
 	return ""
 }
 
+// GetAPIKeyResult405Headers the declared response headers of an HTTP 405 response for GetAPIKey
+type GetAPIKeyResult405Headers struct {
+	Allow *string
+}
+
 // GetAPIKeyResultDefaultHeaders the declared response headers of an HTTP default response for GetAPIKey
 type GetAPIKeyResultDefaultHeaders struct {
 	RetryAfter *int
@@ -5363,8 +5830,12 @@ type GetAPIKeyResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetAPIKeyResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *GetAPIKeyResultDefaultHeaders
 }
@@ -5382,6 +5853,11 @@ func (r GetAPIKeyResult) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetAPIKeyResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetAPIKeyResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -5418,6 +5894,11 @@ func (r GetAPIKeyResult) ContentType() string {
 	return ""
 }
 
+// ListUserOrganizationsResult405Headers the declared response headers of an HTTP 405 response for ListUserOrganizations
+type ListUserOrganizationsResult405Headers struct {
+	Allow *string
+}
+
 // ListUserOrganizationsResultDefaultHeaders the declared response headers of an HTTP default response for ListUserOrganizations
 type ListUserOrganizationsResultDefaultHeaders struct {
 	RetryAfter *int
@@ -5434,8 +5915,12 @@ type ListUserOrganizationsResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *ListUserOrganizationsResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *ListUserOrganizationsResultDefaultHeaders
 }
@@ -5458,6 +5943,11 @@ func (r ListUserOrganizationsResult) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListUserOrganizationsResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r ListUserOrganizationsResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -5494,6 +5984,11 @@ func (r ListUserOrganizationsResult) ContentType() string {
 	return ""
 }
 
+// GetUserOrganizationByNameResult405Headers the declared response headers of an HTTP 405 response for GetUserOrganizationByName
+type GetUserOrganizationByNameResult405Headers struct {
+	Allow *string
+}
+
 // GetUserOrganizationByNameResultDefaultHeaders the declared response headers of an HTTP default response for GetUserOrganizationByName
 type GetUserOrganizationByNameResultDefaultHeaders struct {
 	RetryAfter *int
@@ -5508,8 +6003,12 @@ type GetUserOrganizationByNameResult struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetUserOrganizationByNameResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *GetUserOrganizationByNameResultDefaultHeaders
 }
@@ -5527,6 +6026,11 @@ func (r GetUserOrganizationByNameResult) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetUserOrganizationByNameResult) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetUserOrganizationByNameResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6246,6 +6750,13 @@ func ParseGetBuildInfoResult(rsp *http.Response) (*GetBuildInfoResult, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6256,6 +6767,16 @@ func ParseGetBuildInfoResult(rsp *http.Response) (*GetBuildInfoResult, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers GetBuildInfoResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers GetBuildInfoResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6292,6 +6813,13 @@ func ParseGetEntitlementsResult(rsp *http.Response) (*GetEntitlementsResult, err
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6302,6 +6830,16 @@ func ParseGetEntitlementsResult(rsp *http.Response) (*GetEntitlementsResult, err
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers GetEntitlementsResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers GetEntitlementsResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6359,6 +6897,13 @@ func ParseGetLicensesResult(rsp *http.Response) (*GetLicensesResult, error) {
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6369,6 +6914,16 @@ func ParseGetLicensesResult(rsp *http.Response) (*GetLicensesResult, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers GetLicensesResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers GetLicensesResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6426,12 +6981,26 @@ func ParseAddLicenseResult(rsp *http.Response) (*AddLicenseResult, error) {
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -6443,6 +7012,16 @@ func ParseAddLicenseResult(rsp *http.Response) (*AddLicenseResult, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers AddLicenseResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers AddLicenseResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6493,6 +7072,13 @@ func ParseRefreshEntitlementsResult(rsp *http.Response) (*RefreshEntitlementsRes
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest Response
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6510,6 +7096,16 @@ func ParseRefreshEntitlementsResult(rsp *http.Response) (*RefreshEntitlementsRes
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers RefreshEntitlementsResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case rsp.StatusCode == 429:
 		var headers RefreshEntitlementsResult429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6577,6 +7173,13 @@ func ParseDeleteLicenseResult(rsp *http.Response) (*DeleteLicenseResult, error) 
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6587,6 +7190,16 @@ func ParseDeleteLicenseResult(rsp *http.Response) (*DeleteLicenseResult, error) 
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers DeleteLicenseResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers DeleteLicenseResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6637,6 +7250,13 @@ func ParseListOrganizationsResult(rsp *http.Response) (*ListOrganizationsResult,
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6647,6 +7267,16 @@ func ParseListOrganizationsResult(rsp *http.Response) (*ListOrganizationsResult,
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers ListOrganizationsResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers ListOrganizationsResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6704,12 +7334,26 @@ func ParseCreateOrganizationResult(rsp *http.Response) (*CreateOrganizationResul
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -6721,6 +7365,16 @@ func ParseCreateOrganizationResult(rsp *http.Response) (*CreateOrganizationResul
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers CreateOrganizationResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers CreateOrganizationResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6785,6 +7439,13 @@ func ParseDeleteOrganizationResult(rsp *http.Response) (*DeleteOrganizationResul
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6795,6 +7456,16 @@ func ParseDeleteOrganizationResult(rsp *http.Response) (*DeleteOrganizationResul
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers DeleteOrganizationResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers DeleteOrganizationResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6845,6 +7516,13 @@ func ParseGetOrganizationResult(rsp *http.Response) (*GetOrganizationResult, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6855,6 +7533,16 @@ func ParseGetOrganizationResult(rsp *http.Response) (*GetOrganizationResult, err
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers GetOrganizationResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers GetOrganizationResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6919,12 +7607,26 @@ func ParseUpdateOrganizationResult(rsp *http.Response) (*UpdateOrganizationResul
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Response
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -6936,6 +7638,16 @@ func ParseUpdateOrganizationResult(rsp *http.Response) (*UpdateOrganizationResul
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers UpdateOrganizationResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers UpdateOrganizationResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6993,6 +7705,13 @@ func ParseListOrganizationMembersResult(rsp *http.Response) (*ListOrganizationMe
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7003,6 +7722,16 @@ func ParseListOrganizationMembersResult(rsp *http.Response) (*ListOrganizationMe
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers ListOrganizationMembersResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers ListOrganizationMembersResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7063,6 +7792,13 @@ func ParseRemoveOrganizationMemberResult(rsp *http.Response) (*RemoveOrganizatio
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7073,6 +7809,16 @@ func ParseRemoveOrganizationMemberResult(rsp *http.Response) (*RemoveOrganizatio
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers RemoveOrganizationMemberResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers RemoveOrganizationMemberResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7130,6 +7876,13 @@ func ParseAddOrganizationMemberResult(rsp *http.Response) (*AddOrganizationMembe
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7147,6 +7900,16 @@ func ParseAddOrganizationMemberResult(rsp *http.Response) (*AddOrganizationMembe
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers AddOrganizationMemberResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers AddOrganizationMemberResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7211,6 +7974,20 @@ func ParseUpdateOrganizationMemberRolesResult(rsp *http.Response) (*UpdateOrgani
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7221,6 +7998,16 @@ func ParseUpdateOrganizationMemberRolesResult(rsp *http.Response) (*UpdateOrgani
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers UpdateOrganizationMemberRolesResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers UpdateOrganizationMemberRolesResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7278,6 +8065,13 @@ func ParsePaginatedOrganizationMembersResult(rsp *http.Response) (*PaginatedOrga
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7288,6 +8082,16 @@ func ParsePaginatedOrganizationMembersResult(rsp *http.Response) (*PaginatedOrga
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers PaginatedOrganizationMembersResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers PaginatedOrganizationMembersResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7345,6 +8149,13 @@ func ParseListUsersResult(rsp *http.Response) (*ListUsersResult, error) {
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7355,6 +8166,16 @@ func ParseListUsersResult(rsp *http.Response) (*ListUsersResult, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers ListUsersResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers ListUsersResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7412,12 +8233,26 @@ func ParseCreateUserResult(rsp *http.Response) (*CreateUserResult, error) {
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -7429,6 +8264,16 @@ func ParseCreateUserResult(rsp *http.Response) (*CreateUserResult, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers CreateUserResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers CreateUserResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7472,6 +8317,13 @@ func ParseCheckFirstUserResult(rsp *http.Response) (*CheckFirstUserResult, error
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7482,6 +8334,16 @@ func ParseCheckFirstUserResult(rsp *http.Response) (*CheckFirstUserResult, error
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers CheckFirstUserResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers CheckFirstUserResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7525,12 +8387,26 @@ func ParseCreateFirstUserResult(rsp *http.Response) (*CreateFirstUserResult, err
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -7542,6 +8418,16 @@ func ParseCreateFirstUserResult(rsp *http.Response) (*CreateFirstUserResult, err
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers CreateFirstUserResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers CreateFirstUserResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7592,6 +8478,20 @@ func ParseLoginWithPasswordResult(rsp *http.Response) (*LoginWithPasswordResult,
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest Response
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7619,6 +8519,16 @@ func ParseLoginWithPasswordResult(rsp *http.Response) (*LoginWithPasswordResult,
 			headers.SetCookie = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 405:
+		var headers LoginWithPasswordResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case rsp.StatusCode == 429:
 		var headers LoginWithPasswordResult429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7672,6 +8582,13 @@ func ParseLogoutResult(rsp *http.Response) (*LogoutResult, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7692,6 +8609,16 @@ func ParseLogoutResult(rsp *http.Response) (*LogoutResult, error) {
 			headers.SetCookie = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 405:
+		var headers LogoutResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers LogoutResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7735,6 +8662,13 @@ func ParseGetCurrentUserResult(rsp *http.Response) (*GetCurrentUserResult, error
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7745,6 +8679,16 @@ func ParseGetCurrentUserResult(rsp *http.Response) (*GetCurrentUserResult, error
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers GetCurrentUserResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers GetCurrentUserResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7795,6 +8739,13 @@ func ParseCreateAPIKeyResult(rsp *http.Response) (*CreateAPIKeyResult, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7805,6 +8756,16 @@ func ParseCreateAPIKeyResult(rsp *http.Response) (*CreateAPIKeyResult, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers CreateAPIKeyResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers CreateAPIKeyResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7862,6 +8823,13 @@ func ParseListTokensResult(rsp *http.Response) (*ListTokensResult, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7872,6 +8840,16 @@ func ParseListTokensResult(rsp *http.Response) (*ListTokensResult, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers ListTokensResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers ListTokensResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7929,12 +8907,26 @@ func ParseCreateTokenResult(rsp *http.Response) (*CreateTokenResult, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -7946,6 +8938,16 @@ func ParseCreateTokenResult(rsp *http.Response) (*CreateTokenResult, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers CreateTokenResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers CreateTokenResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7996,6 +8998,13 @@ func ParseGetTokenConfigResult(rsp *http.Response) (*GetTokenConfigResult, error
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8006,6 +9015,16 @@ func ParseGetTokenConfigResult(rsp *http.Response) (*GetTokenConfigResult, error
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers GetTokenConfigResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers GetTokenConfigResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -8056,6 +9075,13 @@ func ParseGetTokenByNameResult(rsp *http.Response) (*GetTokenByNameResult, error
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8066,6 +9092,16 @@ func ParseGetTokenByNameResult(rsp *http.Response) (*GetTokenByNameResult, error
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers GetTokenByNameResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers GetTokenByNameResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -8112,6 +9148,13 @@ func ParseDeleteAPIKeyResult(rsp *http.Response) (*DeleteAPIKeyResult, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8122,6 +9165,16 @@ func ParseDeleteAPIKeyResult(rsp *http.Response) (*DeleteAPIKeyResult, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers DeleteAPIKeyResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers DeleteAPIKeyResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -8172,6 +9225,13 @@ func ParseGetAPIKeyResult(rsp *http.Response) (*GetAPIKeyResult, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8182,6 +9242,16 @@ func ParseGetAPIKeyResult(rsp *http.Response) (*GetAPIKeyResult, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers GetAPIKeyResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers GetAPIKeyResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -8239,6 +9309,13 @@ func ParseListUserOrganizationsResult(rsp *http.Response) (*ListUserOrganization
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8249,6 +9326,16 @@ func ParseListUserOrganizationsResult(rsp *http.Response) (*ListUserOrganization
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers ListUserOrganizationsResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers ListUserOrganizationsResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -8299,6 +9386,13 @@ func ParseGetUserOrganizationByNameResult(rsp *http.Response) (*GetUserOrganizat
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8309,6 +9403,16 @@ func ParseGetUserOrganizationByNameResult(rsp *http.Response) (*GetUserOrganizat
 	}
 
 	switch {
+	case rsp.StatusCode == 405:
+		var headers GetUserOrganizationByNameResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
 	case true:
 		var headers GetUserOrganizationByNameResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

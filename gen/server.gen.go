@@ -842,9 +842,20 @@ type ErrorJSONResponse struct {
 
 type ForbiddenJSONResponse Response
 
+type MethodNotAllowedResponseHeaders struct {
+	Allow *string
+}
+type MethodNotAllowedJSONResponse struct {
+	Body Response
+
+	Headers MethodNotAllowedResponseHeaders
+}
+
 type NotFoundJSONResponse Response
 
 type UnauthorizedJSONResponse Response
+
+type UnsupportedMediaTypeJSONResponse Response
 
 type GetBuildInfoRequestObject struct {
 }
@@ -863,6 +874,23 @@ func (response GetBuildInfo200JSONResponse) VisitGetBuildInfoResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBuildInfo405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response GetBuildInfo405JSONResponse) VisitGetBuildInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -905,6 +933,23 @@ func (response GetEntitlements200JSONResponse) VisitGetEntitlementsResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEntitlements405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response GetEntitlements405JSONResponse) VisitGetEntitlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -994,6 +1039,23 @@ func (response GetLicenses403JSONResponse) VisitGetLicensesResponse(w http.Respo
 	return err
 }
 
+type GetLicenses405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response GetLicenses405JSONResponse) VisitGetLicensesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetLicensesdefaultJSONResponse struct {
 	Body       Response
 	Headers    ErrorResponseHeaders
@@ -1079,6 +1141,23 @@ func (response AddLicense403JSONResponse) VisitAddLicenseResponse(w http.Respons
 	return err
 }
 
+type AddLicense405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response AddLicense405JSONResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddLicense409JSONResponse struct{ ConflictJSONResponse }
 
 func (response AddLicense409JSONResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
@@ -1089,6 +1168,22 @@ func (response AddLicense409JSONResponse) VisitAddLicenseResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddLicense415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AddLicense415JSONResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1159,6 +1254,23 @@ func (response RefreshEntitlements403JSONResponse) VisitRefreshEntitlementsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshEntitlements405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response RefreshEntitlements405JSONResponse) VisitRefreshEntitlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1270,6 +1382,23 @@ func (response DeleteLicense404JSONResponse) VisitDeleteLicenseResponse(w http.R
 	return err
 }
 
+type DeleteLicense405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response DeleteLicense405JSONResponse) VisitDeleteLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteLicensedefaultJSONResponse struct {
 	Body       Response
 	Headers    ErrorResponseHeaders
@@ -1337,6 +1466,23 @@ func (response ListOrganizations401JSONResponse) VisitListOrganizationsResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizations405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response ListOrganizations405JSONResponse) VisitListOrganizationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1426,6 +1572,23 @@ func (response CreateOrganization403JSONResponse) VisitCreateOrganizationRespons
 	return err
 }
 
+type CreateOrganization405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response CreateOrganization405JSONResponse) VisitCreateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateOrganization409JSONResponse struct{ ConflictJSONResponse }
 
 func (response CreateOrganization409JSONResponse) VisitCreateOrganizationResponse(w http.ResponseWriter) error {
@@ -1436,6 +1599,22 @@ func (response CreateOrganization409JSONResponse) VisitCreateOrganizationRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrganization415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateOrganization415JSONResponse) VisitCreateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1539,6 +1718,23 @@ func (response DeleteOrganization404JSONResponse) VisitDeleteOrganizationRespons
 	return err
 }
 
+type DeleteOrganization405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response DeleteOrganization405JSONResponse) VisitDeleteOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteOrganizationdefaultJSONResponse struct {
 	Body       Response
 	Headers    ErrorResponseHeaders
@@ -1606,6 +1802,23 @@ func (response GetOrganization404JSONResponse) VisitGetOrganizationResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOrganization405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response GetOrganization405JSONResponse) VisitGetOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1710,6 +1923,23 @@ func (response UpdateOrganization404JSONResponse) VisitUpdateOrganizationRespons
 	return err
 }
 
+type UpdateOrganization405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response UpdateOrganization405JSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateOrganization409JSONResponse Response
 
 func (response UpdateOrganization409JSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
@@ -1720,6 +1950,22 @@ func (response UpdateOrganization409JSONResponse) VisitUpdateOrganizationRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganization415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateOrganization415JSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1806,6 +2052,23 @@ func (response ListOrganizationMembers404JSONResponse) VisitListOrganizationMemb
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizationMembers405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response ListOrganizationMembers405JSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1904,6 +2167,23 @@ func (response RemoveOrganizationMember404JSONResponse) VisitRemoveOrganizationM
 	return err
 }
 
+type RemoveOrganizationMember405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response RemoveOrganizationMember405JSONResponse) VisitRemoveOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveOrganizationMemberdefaultJSONResponse struct {
 	Body       Response
 	Headers    ErrorResponseHeaders
@@ -1986,6 +2266,23 @@ func (response AddOrganizationMember404JSONResponse) VisitAddOrganizationMemberR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddOrganizationMember405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response AddOrganizationMember405JSONResponse) VisitAddOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2105,6 +2402,39 @@ func (response UpdateOrganizationMemberRoles404JSONResponse) VisitUpdateOrganiza
 	return err
 }
 
+type UpdateOrganizationMemberRoles405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response UpdateOrganizationMemberRoles405JSONResponse) VisitUpdateOrganizationMemberRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganizationMemberRoles415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateOrganizationMemberRoles415JSONResponse) VisitUpdateOrganizationMemberRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateOrganizationMemberRolesdefaultJSONResponse struct {
 	Body       Response
 	Headers    ErrorResponseHeaders
@@ -2187,6 +2517,23 @@ func (response PaginatedOrganizationMembers404JSONResponse) VisitPaginatedOrgani
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaginatedOrganizationMembers405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response PaginatedOrganizationMembers405JSONResponse) VisitPaginatedOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2276,6 +2623,23 @@ func (response ListUsers403JSONResponse) VisitListUsersResponse(w http.ResponseW
 	return err
 }
 
+type ListUsers405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response ListUsers405JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUsersdefaultJSONResponse struct {
 	Body       Response
 	Headers    ErrorResponseHeaders
@@ -2361,6 +2725,23 @@ func (response CreateUser403JSONResponse) VisitCreateUserResponse(w http.Respons
 	return err
 }
 
+type CreateUser405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response CreateUser405JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateUser409JSONResponse struct{ ConflictJSONResponse }
 
 func (response CreateUser409JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
@@ -2371,6 +2752,22 @@ func (response CreateUser409JSONResponse) VisitCreateUserResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateUser415JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2427,6 +2824,23 @@ func (response CheckFirstUser404JSONResponse) VisitCheckFirstUserResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckFirstUser405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response CheckFirstUser405JSONResponse) VisitCheckFirstUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2488,6 +2902,23 @@ func (response CreateFirstUser400JSONResponse) VisitCreateFirstUserResponse(w ht
 	return err
 }
 
+type CreateFirstUser405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response CreateFirstUser405JSONResponse) VisitCreateFirstUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateFirstUser409JSONResponse struct{ ConflictJSONResponse }
 
 func (response CreateFirstUser409JSONResponse) VisitCreateFirstUserResponse(w http.ResponseWriter) error {
@@ -2498,6 +2929,22 @@ func (response CreateFirstUser409JSONResponse) VisitCreateFirstUserResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateFirstUser415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateFirstUser415JSONResponse) VisitCreateFirstUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2579,6 +3026,39 @@ func (response LoginWithPassword401JSONResponse) VisitLoginWithPasswordResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LoginWithPassword405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response LoginWithPassword405JSONResponse) VisitLoginWithPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LoginWithPassword415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response LoginWithPassword415JSONResponse) VisitLoginWithPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2671,6 +3151,23 @@ func (response Logout401JSONResponse) VisitLogoutResponse(w http.ResponseWriter)
 	return err
 }
 
+type Logout405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response Logout405JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LogoutdefaultJSONResponse struct {
 	Body       Response
 	Headers    ErrorResponseHeaders
@@ -2723,6 +3220,23 @@ func (response GetCurrentUser401JSONResponse) VisitGetCurrentUserResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCurrentUser405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response GetCurrentUser405JSONResponse) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2794,6 +3308,23 @@ func (response CreateAPIKey404JSONResponse) VisitCreateAPIKeyResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAPIKey405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response CreateAPIKey405JSONResponse) VisitCreateAPIKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2884,6 +3415,23 @@ func (response ListTokens404JSONResponse) VisitListTokensResponse(w http.Respons
 	return err
 }
 
+type ListTokens405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response ListTokens405JSONResponse) VisitListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTokensdefaultJSONResponse struct {
 	Body       Response
 	Headers    ErrorResponseHeaders
@@ -2970,6 +3518,23 @@ func (response CreateToken404JSONResponse) VisitCreateTokenResponse(w http.Respo
 	return err
 }
 
+type CreateToken405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response CreateToken405JSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateToken409JSONResponse struct{ ConflictJSONResponse }
 
 func (response CreateToken409JSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
@@ -2980,6 +3545,22 @@ func (response CreateToken409JSONResponse) VisitCreateTokenResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToken415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateToken415JSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3051,6 +3632,23 @@ func (response GetTokenConfig404JSONResponse) VisitGetTokenConfigResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTokenConfig405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response GetTokenConfig405JSONResponse) VisitGetTokenConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3127,6 +3725,23 @@ func (response GetTokenByName404JSONResponse) VisitGetTokenByNameResponse(w http
 	return err
 }
 
+type GetTokenByName405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response GetTokenByName405JSONResponse) VisitGetTokenByNameResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTokenByNamedefaultJSONResponse struct {
 	Body       Response
 	Headers    ErrorResponseHeaders
@@ -3189,6 +3804,23 @@ func (response DeleteAPIKey404JSONResponse) VisitDeleteAPIKeyResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIKey405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response DeleteAPIKey405JSONResponse) VisitDeleteAPIKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3261,6 +3893,23 @@ func (response GetAPIKey404JSONResponse) VisitGetAPIKeyResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIKey405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response GetAPIKey405JSONResponse) VisitGetAPIKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3351,6 +4000,23 @@ func (response ListUserOrganizations404JSONResponse) VisitListUserOrganizationsR
 	return err
 }
 
+type ListUserOrganizations405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response ListUserOrganizations405JSONResponse) VisitListUserOrganizationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUserOrganizationsdefaultJSONResponse struct {
 	Body       Response
 	Headers    ErrorResponseHeaders
@@ -3419,6 +4085,23 @@ func (response GetUserOrganizationByName404JSONResponse) VisitGetUserOrganizatio
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserOrganizationByName405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response GetUserOrganizationByName405JSONResponse) VisitGetUserOrganizationByNameResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
 	_, err := buf.WriteTo(w)
 	return err
 }

@@ -509,8 +509,6 @@ type Response struct {
 	Detail *string `json:"detail,omitempty"`
 
 	// Message A capitalised sentence a person can act on.
-	//
-	// Example: Validation failed.
 	Message string `json:"message"`
 
 	// Validations Each field that failed validation, by its JSON name.
@@ -658,11 +656,17 @@ type Error = Response
 // Forbidden A message, and on errors the envelope every error uses.
 type Forbidden = Response
 
+// MethodNotAllowed A message, and on errors the envelope every error uses.
+type MethodNotAllowed = Response
+
 // NotFound A message, and on errors the envelope every error uses.
 type NotFound = Response
 
 // Unauthorized A message, and on errors the envelope every error uses.
 type Unauthorized = Response
+
+// UnsupportedMediaType A message, and on errors the envelope every error uses.
+type UnsupportedMediaType = Response
 
 // GetLicensesParams defines parameters for GetLicenses.
 type GetLicensesParams struct {
