@@ -255,6 +255,15 @@ func check(res apiResult, err error) error {
 	return apiErr
 }
 
+// checkFound is check for a request about one named thing: a 404 says which thing was not
+// found and which command lists what there is, rather than the server's general sentence.
+func checkFound(res apiResult, err error, what, listing string) error {
+	if err == nil && res.StatusCode() == http.StatusNotFound {
+		return fmt.Errorf("%s was not found, or you cannot see it. See '%s'", what, listing)
+	}
+	return check(res, err)
+}
+
 // responseError renders the error envelope as lines a person reads: the message, the
 // detail, then one "field: detail" line per validation. A body that is not the envelope
 // (a proxy's error page, say) is shown with the HTTP status instead.

@@ -65,7 +65,7 @@ func (c *organizationsShowCmd) Run(ctx context.Context, stdout io.Writer) error 
 		})
 	}
 	res, err := client.GetOrganizationWithResponse(ctx, c.Organization)
-	if err := check(res, err); err != nil {
+	if err := checkFound(res, err, fmt.Sprintf("organization %q", c.Organization), "entitle organizations list"); err != nil {
 		return err
 	}
 	return c.print(stdout, res.Body, func(w io.Writer) {
@@ -125,7 +125,7 @@ func (c *membersListCmd) Run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	res, err := client.ListOrganizationMembersWithResponse(ctx, c.Org, nil)
-	if err := check(res, err); err != nil {
+	if err := checkFound(res, err, fmt.Sprintf("organization %q", c.Org), "entitle organizations list"); err != nil {
 		return err
 	}
 	return c.print(stdout, res.Body, func(w io.Writer) {
@@ -151,7 +151,7 @@ func (c *membersAddCmd) Run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	res, err := client.AddOrganizationMemberWithResponse(ctx, c.Org, c.User)
-	if err := check(res, err); err != nil {
+	if err := checkFound(res, err, fmt.Sprintf("organization %q or user %q", c.Org, c.User), "entitle users list"); err != nil {
 		return err
 	}
 	return c.print(stdout, res.Body, func(w io.Writer) {

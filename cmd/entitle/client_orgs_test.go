@@ -89,10 +89,10 @@ func TestClientOrganizationMembers(t *testing.T) {
 	t.Run("failures print the server's message", func(t *testing.T) {
 		e.run("", "organizations", "members", "remove", "me", "--org", "crew").fails(t, "cannot remove self from an organization")
 		e.run("", "organizations", "members", "remove", "alice", "--org", "crew").fails(t, "Resource not found or you do not have access to this resource")
-		e.run("", "organizations", "members", "add", "nobody", "--org", "crew").fails(t, "Resource not found")
-		e.run("", "organizations", "members", "list", "--org", "no-such-org").fails(t, "Resource not found")
+		e.run("", "organizations", "members", "add", "nobody", "--org", "crew").fails(t, `organization "crew" or user "nobody" was not found, or you cannot see it`)
+		e.run("", "organizations", "members", "list", "--org", "no-such-org").fails(t, `organization "no-such-org" was not found`)
 		asAlice := []string{"ENTITLE_URL=" + e.inst.URL, "ENTITLE_SESSION_TOKEN=" + aliceToken}
-		e.runEnv(asAlice, "", "organizations", "members", "list", "--org", "hidden").fails(t, "Resource not found")
+		e.runEnv(asAlice, "", "organizations", "members", "list", "--org", "hidden").fails(t, `organization "hidden" was not found, or you cannot see it`)
 		e.runEnv(asAlice, "", "organizations", "members", "add", "owner").fails(t, "Forbidden.")
 	})
 

@@ -171,7 +171,7 @@ func TestClient(t *testing.T) {
 		e.run("", "organizations", "create", "taken").ok(t)
 		e.run("", "organizations", "create", "TAKEN").fails(t, "Organization already exists with that name.")
 
-		e.run("", "organizations", "show", "nope").fails(t, "Resource not found or you do not have access to this resource")
+		e.run("", "organizations", "show", "nope").fails(t, `organization "nope" was not found, or you cannot see it. See 'entitle organizations list'`)
 
 		// A member, through the environment rather than the stored session.
 		_, memberToken := e.inst.CreateMember(t, owner, "bob")

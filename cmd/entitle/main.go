@@ -31,6 +31,7 @@ type cli struct {
 
 	Login         loginCmd         `cmd:"" group:"Client" help:"Sign in to a server and remember the session."`
 	Logout        logoutCmd        `cmd:"" group:"Client" help:"Sign out and forget the stored session."`
+	Users         usersCmd         `cmd:"" group:"Client" help:"Create and list users (owner only)."`
 	Organizations organizationsCmd `cmd:"" group:"Client" aliases:"org,orgs" help:"Create, show and list organizations."`
 	Licenses      licensesCmd      `cmd:"" group:"Client" help:"Add, list and delete the server's licenses (owner only)."`
 	Entitlements  entitlementsCmd  `cmd:"" group:"Client" help:"Show what the deployment is entitled to."`
