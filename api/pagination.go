@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"entitle/gen"
+	"entitle/session"
 	"entitle/store"
 )
 
@@ -105,5 +106,21 @@ func parseLicensePage(limit, offset, afterID *string) (licensePage, *gen.BadQuer
 	page := licensePage{afterID: q.nonNegativeInt32("after_id", afterID)}
 	page.limit = q.limit(limit)
 	page.offset = int(q.nonNegativeInt32("offset", offset))
+	return page, q.failure()
+}
+
+// parseTokenPage reads the pagination of a token list: after_id is a key's 10-character id.
+func parseTokenPage(limit, offset, afterID *string) (store.TokenPage, *gen.BadQueryJSONResponse) {
+	var q queryParams
+	page := store.TokenPage{}
+	if afterID != nil && *afterID != "" {
+		if session.ValidID(*afterID) {
+			page.AfterID = *afterID
+		} else {
+			q.fail("after_id", "must be a valid token id")
+		}
+	}
+	page.Limit = q.limit(limit)
+	page.Offset = int(q.nonNegativeInt32("offset", offset))
 	return page, q.failure()
 }

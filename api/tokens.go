@@ -102,11 +102,15 @@ func (a *API) ListTokens(ctx context.Context, req gen.ListTokensRequestObject) (
 	if err != nil {
 		return nil, err
 	}
+	page, bad := parseTokenPage(req.Params.Limit, req.Params.Offset, req.Params.AfterId)
+	if bad != nil {
+		return gen.ListTokens400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(*bad)}, nil
+	}
 	var keys []store.OwnedAPIKey
 	if req.Params.IncludeAll != nil && *req.Params.IncludeAll && actor.IsOwner() {
-		keys, err = a.store.AllTokens(ctx)
+		keys, err = a.store.AllTokens(ctx, page)
 	} else {
-		keys, err = a.store.TokensOfUser(ctx, user.ID)
+		keys, err = a.store.TokensOfUser(ctx, user.ID, page)
 	}
 	if err != nil {
 		return nil, err

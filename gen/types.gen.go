@@ -638,6 +638,9 @@ type Offset = string
 // OrganizationParam defines model for OrganizationParam.
 type OrganizationParam = string
 
+// TokenAfterID defines model for TokenAfterID.
+type TokenAfterID = string
+
 // UserParam defines model for UserParam.
 type UserParam = string
 
@@ -745,6 +748,17 @@ type ListUsersParams struct {
 type ListTokensParams struct {
 	// IncludeAll List every user's tokens (owner only).
 	IncludeAll *bool `form:"include_all,omitempty" json:"include_all,omitempty"`
+
+	// Limit At most this many items, from 1 to 1000. Without it the list returns everything.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Skip this many items (a 32-bit integer, 0 or more). Costs grow with the offset; prefer
+	// `after_id` for deep pages.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// AfterId The id of the last token already seen (the 10 characters before the hyphen of a key,
+	// `id` in the list): the list continues after it.
+	AfterId *TokenAfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
 }
 
 // ListUserOrganizationsParams defines parameters for ListUserOrganizations.

@@ -56,6 +56,11 @@ func Parse(s string) (Token, error) {
 	return t, nil
 }
 
+// ValidID says whether s could be a token's id: IDLength letters and digits.
+func ValidID(s string) bool {
+	return len(s) == IDLength && alphanumeric(s)
+}
+
 // HashSecret is what is stored in place of the secret.
 func HashSecret(secret string) []byte {
 	sum := sha256.Sum256([]byte(secret))

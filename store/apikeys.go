@@ -65,13 +65,31 @@ func (s *Store) TokenByName(ctx context.Context, userID uuid.UUID, name string) 
 }
 
 // TokensOfUser returns the user's tokens, never their sessions, oldest first.
-func (s *Store) TokensOfUser(ctx context.Context, userID uuid.UUID) ([]OwnedAPIKey, error) {
-	return oldestFirst(s.ownedTokens(ctx).Where("api_keys.user_id = ?", userID))
+func (s *Store) TokensOfUser(ctx context.Context, userID uuid.UUID, page TokenPage) ([]OwnedAPIKey, error) {
+	return page.of(func() *gorm.DB { return s.ownedTokens(ctx).Where("api_keys.user_id = ?", userID) })
 }
 
-// AllTokens returns every user's tokens, oldest first.
-func (s *Store) AllTokens(ctx context.Context) ([]OwnedAPIKey, error) {
-	return oldestFirst(s.ownedTokens(ctx))
+// AllTokens returns a page of every user's tokens, oldest first.
+func (s *Store) AllTokens(ctx context.Context, page TokenPage) ([]OwnedAPIKey, error) {
+	return page.of(func() *gorm.DB { return s.ownedTokens(ctx) })
+}
+
+// TokenPage is Page for tokens, whose ids are strings rather than UUIDs: the tokens after the
+// one AfterID names (a keyset on created_at and id), then Offset skipped, then at most Limit.
+type TokenPage struct {
+	Limit   int
+	Offset  int
+	AfterID string
+}
+
+// of runs the page of the tokens scoped selects; scoped must build a fresh query each call.
+func (p TokenPage) of(scoped func() *gorm.DB) ([]OwnedAPIKey, error) {
+	q := scoped()
+	if p.AfterID != "" {
+		after := scoped().Select("api_keys.created_at, api_keys.id").Where("api_keys.id = ?", p.AfterID)
+		q = q.Where("(api_keys.created_at, api_keys.id) > (?)", after)
+	}
+	return oldestFirst(limitAndOffset(q, p.Limit, p.Offset))
 }
 
 // ownedTokens selects tokens joined with their users' usernames.
