@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -27,6 +28,8 @@ type Server struct {
 	spec         *Spec
 	metrics      *metrics
 	echo         *echo.Echo
+	// draining is set once Serve begins to stop: responses then say Connection: close.
+	draining atomic.Bool
 }
 
 // New opens the database (applying migrations) and builds the HTTP handler. Close releases it.
@@ -95,6 +98,7 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.writeError
+	e.Pre(s.closeConnectionsWhileDraining)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
 	e.Use(s.accessLog)
 	e.Use(s.recoverPanics)
@@ -121,9 +125,12 @@ func (s *Server) Store() *store.Store { return s.store }
 // Entitlements is the server's entitlements service.
 func (s *Server) Entitlements() *entitlements.Service { return s.entitlements }
 
-// Serve answers requests on ln until ctx ends, then stops accepting, lets requests in flight
-// finish (bounded by the shutdown timeout) and returns.
+// Serve answers requests on ln until ctx ends, then stops accepting, answers every request
+// already written, including those on kept-alive connections, and returns; the whole stop is
+// bounded by the shutdown timeout (see drain.go). The entitlements loop runs until the
+// requests have drained.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	conns := newConnections()
 	srv := &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -132,9 +139,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ConnState:         conns.track,
 	}
-	// The entitlements loop lives exactly as long as serving does.
-	loopCtx, stopLoop := context.WithCancel(ctx)
+	// The entitlements loop lives exactly as long as serving does: requests still draining
+	// after ctx ends may need it (replica membership, license change notices), so it stops
+	// only once they are done.
+	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
@@ -152,16 +162,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.logger.Info("stopping: draining requests in flight", "timeout", s.cfg.shutdownTimeout())
-	drainCtx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout())
-	defer cancel()
-	if err := srv.Shutdown(drainCtx); err != nil {
-		// The drain is bounded: what is still open now (a slow request, or a connection that
-		// never sent one) is cut, and the stop is still an orderly one.
-		s.logger.Warn("drain time ran out; closing the remaining connections", "error", err)
-		_ = srv.Close()
-	}
-	if serveErr := <-served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+	deadline := time.Now().Add(s.cfg.shutdownTimeout())
+	s.logger.Info("stopping: answering the requests already made", "timeout", s.cfg.shutdownTimeout())
+
+	// Stop accepting before anything else, so that a client told Connection: close below
+	// finds the door shut when it dials again, rather than a fresh connection to drain.
+	_ = ln.Close()
+	serveErr := <-served
+	s.draining.Store(true)
+	s.drain(srv, conns, deadline)
+	if !errors.Is(serveErr, net.ErrClosed) {
 		return fmt.Errorf("serve: %w", serveErr)
 	}
 	return nil
