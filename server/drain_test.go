@@ -37,7 +37,9 @@ func serveForDrain(t *testing.T) *served {
 	go func() { s.done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		stop()
-		<-s.done
+		if err := <-s.done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
 		_ = srv.Close()
 	})
 	return s
