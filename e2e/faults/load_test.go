@@ -233,12 +233,14 @@ func requireNothingCut(t *testing.T, p *testenv.Process, rounds, clients int) {
 	t.Helper()
 	var cut, answered int
 	for round := 1; round <= rounds; round++ {
+		began := time.Now()
 		if round > 1 {
 			p.Restart(t)
 		}
+		started := time.Since(began)
 		f := sigtermUnderLoad(t, p, clients)
-		t.Logf("round %d: %d answered, %d said Connection: close, %d cut, %d resets of new connections, %d dials refused, exit %v after SIGTERM",
-			round, f.answered, f.connClose, len(f.cuts), len(f.newConnResets), f.refusedDials, f.exit.Round(time.Millisecond))
+		t.Logf("round %d (restart took %v): %d answered, %d said Connection: close, %d cut, %d resets of new connections, %d dials refused, exit %v after SIGTERM",
+			round, started.Round(time.Millisecond), f.answered, f.connClose, len(f.cuts), len(f.newConnResets), f.refusedDials, f.exit.Round(time.Millisecond))
 		cut += len(f.cuts)
 		answered += int(f.answered)
 		assert.Zero(t, len(f.cuts), "round %d: %d requests written on kept-alive connections were cut, e.g. %q", round, len(f.cuts), firstFew(f.cuts))
