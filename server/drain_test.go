@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -60,45 +59,19 @@ func (s *served) stopped(t *testing.T, limit time.Duration) time.Duration {
 	}
 }
 
-// keptAlive is one client connection on which the test sends requests by hand, so that
-// nothing retries behind its back.
-type keptAlive struct {
-	conn   net.Conn
-	reader *bufio.Reader
-}
-
-func dialKeptAlive(t *testing.T, addr string) *keptAlive {
+func dialKeptAlive(t *testing.T, addr string) *testenv.RawConn {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	conn, err := testenv.DialRaw(addr, 5*time.Second)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-	return &keptAlive{conn: conn, reader: bufio.NewReader(conn)}
-}
-
-// get sends GET path and reads the whole answer.
-func (k *keptAlive) get(path string) (*http.Response, error) {
-	_ = k.conn.SetDeadline(time.Now().Add(10 * time.Second))
-	req, err := http.NewRequest(http.MethodGet, "http://"+k.conn.RemoteAddr().String()+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := req.Write(k.conn); err != nil {
-		return nil, err
-	}
-	resp, err := http.ReadResponse(k.reader, req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	_, err = io.Copy(io.Discard, resp.Body)
-	return resp, err
+	return conn
 }
 
 func TestTheDrainAnswersWhatClientsSendOnOpenConnections(t *testing.T) {
 	t.Run("a request sent on a kept-alive connection after the stop began is answered, with Connection: close", func(t *testing.T) {
 		s := serveForDrain(t)
 		client := dialKeptAlive(t, s.addr)
-		first, err := client.get("/healthz")
+		first, err := client.Get("/healthz", 10*time.Second)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, first.StatusCode)
 		require.False(t, first.Close, "before the stop, connections are kept alive")
@@ -113,7 +86,7 @@ func TestTheDrainAnswersWhatClientsSendOnOpenConnections(t *testing.T) {
 			return errors.Is(err, syscall.ECONNREFUSED)
 		}, 5*time.Second, 2*time.Millisecond, "the listener closes at the stop")
 
-		second, err := client.get("/api/v2/entitlements")
+		second, err := client.Get("/api/v2/entitlements", 10*time.Second)
 		require.NoError(t, err, "the request on the open connection is answered")
 		assert.Equal(t, http.StatusOK, second.StatusCode)
 		assert.True(t, second.Close, "the answer says Connection: close")
@@ -124,7 +97,7 @@ func TestTheDrainAnswersWhatClientsSendOnOpenConnections(t *testing.T) {
 	t.Run("connections that wait without a request are closed within a second, not at the end of the budget", func(t *testing.T) {
 		s := serveForDrain(t) // its drain budget is 5s
 		used := dialKeptAlive(t, s.addr)
-		resp, err := used.get("/healthz")
+		resp, err := used.Get("/healthz", 10*time.Second)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		never := dialKeptAlive(t, s.addr) // connected, never sends a request
@@ -132,9 +105,9 @@ func TestTheDrainAnswersWhatClientsSendOnOpenConnections(t *testing.T) {
 		s.stop()
 		took := s.stopped(t, 10*time.Second)
 		assert.Less(t, took, 2*time.Second, "Serve returned after %v", took)
-		for name, k := range map[string]*keptAlive{"the used connection": used, "the unused connection": never} {
-			_ = k.conn.SetReadDeadline(time.Now().Add(time.Second))
-			_, err := k.reader.ReadByte()
+		for name, conn := range map[string]*testenv.RawConn{"the used connection": used, "the unused connection": never} {
+			_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+			_, err := conn.Read(make([]byte, 1))
 			assert.ErrorIs(t, err, io.EOF, "%s is closed", name)
 		}
 	})

@@ -1,10 +1,8 @@
 package faults
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -29,9 +27,9 @@ func TestMain(m *testing.M) {
 // keepAliveLoad is a set of clients, each sending GET requests in a loop on a kept-alive
 // connection of its own, until the server stops accepting connections.
 //
-// The clients speak HTTP/1.1 by hand on a net.Conn on purpose: Go's http.Transport quietly
-// resends an idempotent request whose kept-alive connection was closed under it, and reports
-// only the second attempt's "connection refused", which would hide exactly the cut this counts.
+// The clients speak HTTP/1.1 by hand (testenv.RawConn) on purpose: Go's http.Transport
+// quietly resends an idempotent request whose kept-alive connection was closed under it, and
+// reports only the second attempt's "connection refused", which would hide the cut this counts.
 type keepAliveLoad struct {
 	addr  string
 	paths []string
@@ -40,10 +38,9 @@ type keepAliveLoad struct {
 	// means the listener is closed, which ends a client.
 	signalled atomic.Bool
 
-	answered      atomic.Int64
-	connClose     atomic.Int64 // responses that said Connection: close
-	refusedDials  atomic.Int64 // new connections refused once the listener was closed
-	unexpectedEnd atomic.Int64 // clients that ended for another reason (see problems)
+	answered     atomic.Int64
+	connClose    atomic.Int64 // responses that said Connection: close
+	refusedDials atomic.Int64 // new connections refused once the listener was closed
 
 	mu sync.Mutex
 	// cuts are requests written on a connection that had already carried a response, whose
@@ -82,8 +79,7 @@ func (l *keepAliveLoad) record(list *[]string, format string, args ...any) {
 // run is one client: it ends when a dial is refused after the signal.
 func (l *keepAliveLoad) run(client int) {
 	var (
-		conn   net.Conn
-		reader *bufio.Reader
+		conn *testenv.RawConn
 		// carried counts the responses the current connection has carried.
 		carried int
 	)
@@ -94,21 +90,21 @@ func (l *keepAliveLoad) run(client int) {
 	}()
 	for n := 0; ; n++ {
 		if conn == nil {
-			c, err := net.DialTimeout("tcp", l.addr, 5*time.Second)
+			c, err := testenv.DialRaw(l.addr, 5*time.Second)
 			if err != nil {
 				if l.signalled.Load() && errors.Is(err, syscall.ECONNREFUSED) {
 					l.refusedDials.Add(1)
 					return
 				}
-				l.unexpectedEnd.Add(1)
 				l.record(&l.problems, "client %d: dial: %v", client, err)
 				return
 			}
-			conn, reader, carried = c, bufio.NewReader(c), 0
+			conn, carried = c, 0
 		}
 		path := l.paths[(client+n)%len(l.paths)]
-		status, closeAfter, err := roundTrip(conn, reader, path)
+		resp, err := conn.Get(path, 15*time.Second)
 		if err != nil {
+			err = timeoutAsHung(err)
 			_ = conn.Close()
 			conn = nil
 			if carried > 0 {
@@ -117,17 +113,16 @@ func (l *keepAliveLoad) run(client int) {
 				l.record(&l.newConnResets, "client %d: GET %s on a new connection: %v", client, path, err)
 			}
 			if errors.Is(err, errHung) {
-				l.unexpectedEnd.Add(1)
 				return
 			}
 			continue
 		}
 		l.answered.Add(1)
 		carried++
-		if status != http.StatusOK {
-			l.record(&l.problems, "client %d: GET %s: status %d", client, path, status)
+		if resp.StatusCode != http.StatusOK {
+			l.record(&l.problems, "client %d: GET %s: status %d", client, path, resp.StatusCode)
 		}
-		if closeAfter {
+		if resp.Close {
 			l.connClose.Add(1)
 			_ = conn.Close()
 			conn = nil
@@ -135,30 +130,8 @@ func (l *keepAliveLoad) run(client int) {
 	}
 }
 
-// errHung marks a request that got no answer, and no error, within the deadline.
+// errHung marks a request that got no answer, and no error, within its deadline.
 var errHung = errors.New("no answer within 15s")
-
-// roundTrip writes one GET on conn and reads its whole answer.
-func roundTrip(conn net.Conn, reader *bufio.Reader, path string) (status int, closeAfter bool, err error) {
-	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
-	req, err := http.NewRequest(http.MethodGet, "http://"+conn.RemoteAddr().String()+path, nil)
-	if err != nil {
-		return 0, false, err
-	}
-	if err := req.Write(conn); err != nil {
-		return 0, false, fmt.Errorf("write: %w", err)
-	}
-	resp, err := http.ReadResponse(reader, req)
-	if err != nil {
-		return 0, false, timeoutAsHung(fmt.Errorf("read response: %w", err))
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	if err != nil {
-		return 0, false, timeoutAsHung(fmt.Errorf("read body: %w", err))
-	}
-	return resp.StatusCode, resp.Close, nil
-}
 
 func timeoutAsHung(err error) error {
 	var netErr net.Error
