@@ -24,9 +24,14 @@ type replica struct {
 	// (a parked connection would hold up the graceful drain).
 	transport *http.Transport
 	// client is unauthenticated and checks every response against openapi.yaml.
-	client  *gen.ClientWithResponses
-	process *testenv.Process
-	t       *testing.T
+	client *gen.ClientWithResponses
+	t      *testing.T
+	// process and exited let a test stop the replica early (replica_lifecycle_test.go); exited
+	// holds the exit error for whoever reads it next, so it is put back after reading.
+	process *os.Process
+	exited  chan error
+	// proc is the running binary, from testenv.
+	proc *testenv.Process
 }
 
 // startReplica runs `entitle server` on postgresURL until the test ends, then stops it with
@@ -34,17 +39,26 @@ type replica struct {
 func startReplica(t *testing.T, name, postgresURL, keysDir string) *replica {
 	t.Helper()
 	p := testenv.StartProcess(t, name, testenv.ProcessOptions{PostgresURL: postgresURL, KeysDir: keysDir})
-	return &replica{name: name, url: p.URL, output: p.Output, transport: p.Transport, client: p.Client, process: p, t: t}
+	exited := make(chan error, 1)
+	go func() {
+		// Ends when the process exits, which the cleanup StartProcess registered makes sure of.
+		<-p.Exited()
+		exited <- p.ExitErr()
+	}()
+	return &replica{
+		name: name, url: p.URL, output: p.Output, transport: p.Transport, client: p.Client, t: t,
+		process: p.OS(), exited: exited, proc: p,
+	}
 }
 
 // withToken is a client of r that signs in with token.
 func (r *replica) withToken(t *testing.T, token string) *gen.ClientWithResponses {
 	t.Helper()
-	return r.process.ClientWithToken(t, token)
+	return r.proc.ClientWithToken(t, token)
 }
 
 // setupOwner creates the first user through r and signs in.
 func (r *replica) setupOwner(t *testing.T) string {
 	t.Helper()
-	return r.process.SetupOwner(t)
+	return r.proc.SetupOwner(t)
 }

@@ -132,6 +132,27 @@ func (p *Process) Running() bool {
 	}
 }
 
+// OS is the operating-system process of the current run.
+func (p *Process) OS() *os.Process {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd.Process
+}
+
+// Exited is closed when the current run has exited; ExitErr then says how.
+func (p *Process) Exited() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exited
+}
+
+// ExitErr is how the last run exited (nil: exit 0, or still running).
+func (p *Process) ExitErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exitErr
+}
+
 // Signal sends sig to the running process.
 func (p *Process) Signal(t testing.TB, sig os.Signal) {
 	t.Helper()
@@ -155,9 +176,7 @@ func (p *Process) Wait(t testing.TB, within time.Duration) error {
 		<-exited
 		t.Fatalf("%s did not exit within %v\noutput:\n%s", p.Name, within, p.Output.String())
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.exitErr
+	return p.ExitErr()
 }
 
 // Stop sends SIGTERM and requires exit 0 within 30s.
@@ -223,10 +242,7 @@ func (p *Process) start(t testing.TB) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if !p.Running() {
-			p.mu.Lock()
-			err := p.exitErr
-			p.mu.Unlock()
-			t.Fatalf("%s exited before serving: %v\noutput:\n%s", p.Name, err, p.Output.String())
+			t.Fatalf("%s exited before serving: %v\noutput:\n%s", p.Name, p.ExitErr(), p.Output.String())
 		}
 		if p.URL == "" {
 			if m := listeningLine.FindStringSubmatch(p.Output.String()[mark:]); m != nil {
