@@ -163,7 +163,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	deadline := time.Now().Add(s.cfg.shutdownTimeout())
-	s.logger.Info("stopping: answering the requests already made", "timeout", s.cfg.shutdownTimeout())
+	s.logger.Info("stopping: answering the requests already made", "timeout_ms", s.cfg.shutdownTimeout().Milliseconds())
 
 	// Stop accepting before anything else, so that a client told Connection: close below
 	// finds the door shut when it dials again, rather than a fresh connection to drain.

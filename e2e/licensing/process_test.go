@@ -15,6 +15,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// entitleBinary is the entitle binary built for this test run.
+func entitleBinary(t *testing.T) string {
+	t.Helper()
+	return testenv.EntitleBinary(t)
+}
+
 // replica is one `entitle server` process on a shared PostgreSQL database.
 type replica struct {
 	name   string
