@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"entitle/gen"
 	"entitle/internal/testenv"
@@ -36,8 +37,6 @@ type replica struct {
 	// holds the exit error for whoever reads it next, so it is put back after reading.
 	process *os.Process
 	exited  chan error
-	// proc is the running binary, from testenv.
-	proc *testenv.Process
 }
 
 // startReplica runs `entitle server` on postgresURL until the test ends, then stops it with
@@ -53,18 +52,18 @@ func startReplica(t *testing.T, name, postgresURL, keysDir string) *replica {
 	}()
 	return &replica{
 		name: name, url: p.URL, output: p.Output, transport: p.Transport, client: p.Client, t: t,
-		process: p.OS(), exited: exited, proc: p,
+		process: p.OS(), exited: exited,
 	}
 }
 
 // withToken is a client of r that signs in with token.
 func (r *replica) withToken(t *testing.T, token string) *gen.ClientWithResponses {
 	t.Helper()
-	return r.proc.ClientWithToken(t, token)
+	return testenv.NewClient(t, r.url, &http.Client{Transport: r.transport, Timeout: 10 * time.Second}, token)
 }
 
 // setupOwner creates the first user through r and signs in.
 func (r *replica) setupOwner(t *testing.T) string {
 	t.Helper()
-	return r.proc.SetupOwner(t)
+	return testenv.SetupOwnerThrough(t, r.client)
 }

@@ -91,21 +91,29 @@ func StartProcess(t testing.TB, name string, opts ProcessOptions) *Process {
 		}
 	})
 	p.start(t)
-	client, err := gen.NewClientWithResponses(p.URL+server.APIPrefix, gen.WithHTTPClient(NewValidatingDoer(t, p.HTTPClient)))
-	require.NoError(t, err)
-	p.Client = client
+	p.Client = NewClient(t, p.URL, p.HTTPClient, "")
 	return p
 }
 
 // ClientWithToken is a validating client of p that sends token in the Coder-Session-Token header.
 func (p *Process) ClientWithToken(t testing.TB, token string) *gen.ClientWithResponses {
 	t.Helper()
-	client, err := gen.NewClientWithResponses(p.URL+server.APIPrefix,
-		gen.WithHTTPClient(NewValidatingDoer(t, p.HTTPClient)),
-		gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+	return NewClient(t, p.URL, p.HTTPClient, token)
+}
+
+// NewClient is a generated client of the server at rootURL (e.g. http://127.0.0.1:41234)
+// that sends its requests through httpClient, checks every response against openapi.yaml,
+// and, unless token is empty, signs in with token in the Coder-Session-Token header.
+func NewClient(t testing.TB, rootURL string, httpClient *http.Client, token string) *gen.ClientWithResponses {
+	t.Helper()
+	opts := []gen.ClientOption{gen.WithHTTPClient(NewValidatingDoer(t, httpClient))}
+	if token != "" {
+		opts = append(opts, gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 			req.Header.Set(server.SessionHeader, token)
 			return nil
 		}))
+	}
+	client, err := gen.NewClientWithResponses(rootURL+server.APIPrefix, opts...)
 	require.NoError(t, err)
 	return client
 }
@@ -113,7 +121,7 @@ func (p *Process) ClientWithToken(t testing.TB, token string) *gen.ClientWithRes
 // SetupOwner creates the first user through p and signs in as them, returning the session token.
 func (p *Process) SetupOwner(t testing.TB) string {
 	t.Helper()
-	return setupOwner(t, p.Client)
+	return SetupOwnerThrough(t, p.Client)
 }
 
 // Addr is host:port the process listens on.

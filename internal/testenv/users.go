@@ -22,7 +22,7 @@ const (
 // SetupOwner creates the first user and signs in as them, returning the session token.
 func (i *Instance) SetupOwner(t testing.TB) string {
 	t.Helper()
-	return setupOwner(t, i.Client)
+	return SetupOwnerThrough(t, i.Client)
 }
 
 // Login signs in and returns the session token.
@@ -31,8 +31,9 @@ func (i *Instance) Login(t testing.TB, email, password string) string {
 	return login(t, i.Client, email, password)
 }
 
-// setupOwner creates the first user through client and signs in as them.
-func setupOwner(t testing.TB, client *gen.ClientWithResponses) string {
+// SetupOwnerThrough creates the first user through client and signs in as them, returning the
+// session token.
+func SetupOwnerThrough(t testing.TB, client *gen.ClientWithResponses) string {
 	t.Helper()
 	created, err := client.CreateFirstUserWithResponse(context.Background(), gen.CreateFirstUserRequest{
 		Email: OwnerEmail, Username: OwnerUsername, Password: OwnerPassword,
