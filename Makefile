@@ -16,7 +16,7 @@ HTTP_ADDR ?= $(or $(ENTITLE_HTTP_ADDRESS),127.0.0.1:3000)
 REDOCLY_VERSION  := 2.77.0
 SPECTRAL_VERSION := 6.16.3
 
-.PHONY: all generate check-generated build run test test-browser lint lint-spec fuzz bench clean
+.PHONY: all generate check-generated build run test test-faults test-browser lint lint-spec fuzz bench clean
 
 all: build
 
@@ -55,6 +55,12 @@ run: build
 ## test: every test, with the race detector, on SQLite and on PostgreSQL (TEST_POSTGRES_URL)
 test:
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+## test-faults: the fault suite, on the real binary: PostgreSQL stopped and started under load
+## (on a private PostgreSQL the suite makes with initdb), kill -9 during SQLite writes, SIGTERM
+## under keep-alive load, two replicas on PostgreSQL. A few minutes; not part of `make test`.
+test-faults:
+	$(GO) test -tags faults -count=1 -timeout 20m -v ./e2e/faults/
 
 ## test-browser: Swagger UI driven in a real headless Chromium (installs Debian's chromium if missing)
 test-browser:

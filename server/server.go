@@ -32,6 +32,8 @@ type Server struct {
 	registered map[string]bool
 	// listenURL is where Serve listens, for the access URL's default.
 	listenURL atomic.Pointer[string]
+	// draining is set once Serve begins to stop: responses then say Connection: close.
+	draining atomic.Bool
 }
 
 // AccessURL is the URL people and clients reach the server at: --access-url, else the URL
@@ -116,6 +118,7 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.writeError
+	e.Pre(s.closeConnectionsWhileDraining)
 	e.Use(s.coderHeaders)
 	e.Use(requestIDs)
 	e.Use(s.accessLog)
@@ -149,11 +152,14 @@ func (s *Server) Store() *store.Store { return s.store }
 // Entitlements is the server's entitlements service.
 func (s *Server) Entitlements() *entitlements.Service { return s.entitlements }
 
-// Serve answers requests on ln until ctx ends, then stops accepting, lets requests in flight
-// finish (bounded by the shutdown timeout) and returns.
+// Serve answers requests on ln until ctx ends, then stops accepting, answers every request
+// already written, including those on kept-alive connections, and returns; the whole stop is
+// bounded by the shutdown timeout (see drain.go). The entitlements loop runs until the
+// requests have drained.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	listenURL := "http://" + ln.Addr().String()
 	s.listenURL.Store(&listenURL)
+	conns := newConnections()
 	srv := &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -162,9 +168,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ConnState:         conns.track,
 	}
-	// The entitlements loop lives exactly as long as serving does.
-	loopCtx, stopLoop := context.WithCancel(ctx)
+	// The entitlements loop lives exactly as long as serving does: requests still draining
+	// after ctx ends may need it (replica membership, license change notices), so it stops
+	// only once they are done.
+	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
@@ -182,16 +191,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.logger.Info("stopping: draining requests in flight", "timeout_ms", s.cfg.shutdownTimeout().Milliseconds())
-	drainCtx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout())
-	defer cancel()
-	if err := srv.Shutdown(drainCtx); err != nil {
-		// The drain is bounded: what is still open now (a slow request, or a connection that
-		// never sent one) is cut, and the stop is still an orderly one.
-		s.logger.Warn("drain time ran out; closing the remaining connections", "error", err)
-		_ = srv.Close()
-	}
-	if serveErr := <-served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+	deadline := time.Now().Add(s.cfg.shutdownTimeout())
+	s.logger.Info("stopping: answering the requests already made", "timeout_ms", s.cfg.shutdownTimeout().Milliseconds())
+
+	// Stop accepting before anything else, so that a client told Connection: close below
+	// finds the door shut when it dials again, rather than a fresh connection to drain.
+	_ = ln.Close()
+	serveErr := <-served
+	s.draining.Store(true)
+	s.drain(srv, conns, deadline)
+	if !errors.Is(serveErr, net.ErrClosed) {
 		return fmt.Errorf("serve: %w", serveErr)
 	}
 	return nil

@@ -22,19 +22,31 @@ const (
 // SetupOwner creates the first user and signs in as them, returning the session token.
 func (i *Instance) SetupOwner(t testing.TB) string {
 	t.Helper()
-	ctx := context.Background()
-	created, err := i.Client.CreateFirstUserWithResponse(ctx, gen.CreateFirstUserRequest{
-		Email: OwnerEmail, Username: OwnerUsername, Password: OwnerPassword,
-	})
-	require.NoError(t, err)
-	require.Equal(t, http.StatusCreated, created.StatusCode(), string(created.Body))
-	return i.Login(t, OwnerEmail, OwnerPassword)
+	return SetupOwnerThrough(t, i.Client)
 }
 
 // Login signs in and returns the session token.
 func (i *Instance) Login(t testing.TB, email, password string) string {
 	t.Helper()
-	resp, err := i.Client.LoginWithPasswordWithResponse(context.Background(), gen.LoginWithPasswordRequest{Email: gen.Email(email), Password: password})
+	return login(t, i.Client, email, password)
+}
+
+// SetupOwnerThrough creates the first user through client and signs in as them, returning the
+// session token.
+func SetupOwnerThrough(t testing.TB, client *gen.ClientWithResponses) string {
+	t.Helper()
+	created, err := client.CreateFirstUserWithResponse(context.Background(), gen.CreateFirstUserRequest{
+		Email: OwnerEmail, Username: OwnerUsername, Password: OwnerPassword,
+	})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, created.StatusCode(), string(created.Body))
+	return login(t, client, OwnerEmail, OwnerPassword)
+}
+
+// login signs in through client and returns the session token.
+func login(t testing.TB, client *gen.ClientWithResponses, email, password string) string {
+	t.Helper()
+	resp, err := client.LoginWithPasswordWithResponse(context.Background(), gen.LoginWithPasswordRequest{Email: gen.Email(email), Password: password})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
 	return resp.JSON201.SessionToken

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// How a stop drains, without cutting a request a client has already written.
+//
+// http.Server.Shutdown on its own cuts requests under keep-alive load: it closes every
+// connection in StateIdle, and a connection stays StateIdle from the moment its last response
+// is written until the server has read the next request's headers. A busy client writes that
+// next request within microseconds of reading the response, so Shutdown keeps closing
+// connections whose request is already in the kernel's buffer, and the client reads EOF.
+// SetKeepAlivesEnabled(false) has the same flaw: it closes idle connections at once.
+//
+// So the drain never closes a connection a client may be about to use:
+//
+//  1. The listener closes first: no new connections (new dials are refused).
+//  2. From then on every response says Connection: close (written at the moment the header
+//     goes out, see closeConnectionsWhileDraining), and net/http closes each connection right
+//     after such a response. The client was told, so it sends nothing more on it: a busy
+//     connection ends cleanly after one more answer.
+//  3. A connection that is waiting for a request (StateNew or StateIdle) is closed by the drain
+//     only once it has waited parkedAfter with no change of state. A client that meant to
+//     send a request on it right after its last response has done so by then, and that
+//     request makes the connection StateActive, which the drain never closes.
+//  4. When no connection is left, or the drain budget (Config.ShutdownTimeout) runs out,
+//     Shutdown and then Close end what remains.
+//
+// What remains, and why it is acceptable:
+//   - A client that leaves a connection parked for parkedAfter and then sends a request on it
+//     in the microseconds in which the drain closes it. Every HTTP/1.1 server has this race
+//     with its idle timeout; RFC 9112 section 9.3.1 lets such a client retry, and Go's and
+//     browsers' clients do so for idempotent requests.
+//   - A connection the kernel has completed but the server had not yet accepted when the
+//     listener closed is reset by the kernel: to the client it is a new connection refused,
+//     never a request on a kept-alive connection.
+//   - A response whose header went out before the signal, without Connection: close, from a
+//     handler still running when the whole budget is spent: the budget bounds the stop.
+const parkedAfter = 500 * time.Millisecond
+
+// drainPollInterval is how often the drain looks for parked connections.
+const drainPollInterval = 10 * time.Millisecond
+
+// connections follows every connection's state (http.Server.ConnState), so the drain can tell
+// a connection a client may be about to use from one it has parked.
+type connections struct {
+	mu    sync.Mutex
+	conns map[net.Conn]connActivity
+}
+
+// connActivity is a connection's state and when it entered it.
+type connActivity struct {
+	state http.ConnState
+	since time.Time
+}
+
+func newConnections() *connections {
+	return &connections{conns: make(map[net.Conn]connActivity)}
+}
+
+// track is the http.Server's ConnState hook.
+func (c *connections) track(conn net.Conn, state http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch state {
+	case http.StateHijacked, http.StateClosed:
+		delete(c.conns, conn)
+	default:
+		c.conns[conn] = connActivity{state: state, since: time.Now()}
+	}
+}
+
+// closeParked closes the connections that have waited for a request for at least parkedAfter,
+// and returns how many connections are still open.
+func (c *connections) closeParked(now time.Time) (open int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for conn, activity := range c.conns {
+		if activity.state != http.StateActive && now.Sub(activity.since) >= parkedAfter {
+			// Its goroutine in net/http sees the read fail and reports StateClosed.
+			_ = conn.Close()
+			delete(c.conns, conn)
+			continue
+		}
+		open++
+	}
+	return open
+}
+
+// drain ends srv, whose listener is already closed, without cutting a written request (see
+// the comment at parkedAfter), by deadline at the latest.
+func (s *Server) drain(srv *http.Server, conns *connections, deadline time.Time) {
+	tick := time.NewTicker(drainPollInterval)
+	defer tick.Stop()
+	for conns.closeParked(time.Now()) > 0 && time.Now().Before(deadline) {
+		<-tick.C
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		// The drain is bounded: what is still open now (a request slower than the budget) is
+		// cut, and the stop is still an orderly one.
+		s.logger.Warn("drain time ran out; closing the remaining connections", "error", err)
+		_ = srv.Close()
+	}
+}
+
+// closeConnectionsWhileDraining makes every response written once the drain has begun say
+// Connection: close, so clients stop reusing their connections. The header is decided when the
+// response header goes out, not when the request arrives, so that a request that was already
+// running when the signal came is covered too.
+func (s *Server) closeConnectionsWhileDraining(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		res := c.Response()
+		res.Before(func() {
+			if s.draining.Load() {
+				res.Header().Set(echo.HeaderConnection, "close")
+			}
+		})
+		return next(c)
+	}
+}
