@@ -44,7 +44,7 @@ func (s *Store) LicensesPage(ctx context.Context, limit, offset int, afterID int
 	if err != nil {
 		return nil, fmt.Errorf("list licenses: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	ls := []LicenseRow{}
 	for rows.Next() {
 		// id is the primary key, an integer on both databases; the rest can hold anything.

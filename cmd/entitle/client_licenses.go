@@ -46,7 +46,7 @@ func (c *licensesAddCmd) Run(ctx context.Context, stdin io.Reader, stdout io.Wri
 	}
 	// Say so before calling the server when the input is not a license at all.
 	if _, _, err := license.Decode(token); err != nil {
-		return fmt.Errorf("%s does not hold a license (%v): a license is the token 'entitle license sign' prints", source, err)
+		return fmt.Errorf("%s does not hold a license (%w): a license is the token 'entitle license sign' prints", source, err)
 	}
 	res, err := client.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: token})
 	if err := check(res, err); err != nil {

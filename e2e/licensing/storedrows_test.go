@@ -2,7 +2,6 @@ package licensing
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -232,7 +231,7 @@ func TestBadStoredLicensesCannotStopTheServer(t *testing.T) {
 			ent := entitlementsOf(t, r.client)
 			assert.Empty(t, ent.Errors)
 			assert.True(t, ent.HasLicense)
-			assert.True(t, slices.Contains(listedIDs(t), ids[0]), fmt.Sprint("the good license stays"))
+			assert.True(t, slices.Contains(listedIDs(t), ids[0]), "the good license stays")
 		})
 	})
 }
