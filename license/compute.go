@@ -438,4 +438,3 @@ func earliestAfter(now time.Time, moments ...time.Time) time.Time {
 	}
 	return earliest
 }
-
