@@ -20,19 +20,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	_ "github.com/glebarez/sqlite" // registers the "sqlite" driver entitle's store uses
 	"github.com/google/uuid"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver entitle's store uses
 	"github.com/labstack/echo/v4"
 
+	"entitle/bench/benchdb"
 	"entitle/store"
 )
 
@@ -48,12 +45,9 @@ func main() {
 }
 
 func run(addr, sqliteDir, postgresURL string) error {
-	if (sqliteDir == "") == (postgresURL == "") {
-		return errors.New("give exactly one of -sqlite-dir and -postgres-url")
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	db, dialect, err := openDatabase(sqliteDir, postgresURL)
+	db, dialect, err := benchdb.Open(sqliteDir, postgresURL)
 	if err != nil {
 		return err
 	}
@@ -86,33 +80,6 @@ func run(addr, sqliteDir, postgresURL string) error {
 	return nil
 }
 
-// openDatabase opens the database the way entitle's store does (store.Open and its sqliteDSN and
-// configurePool in store/store.go): keep the two in step, or the baseline stops being fair.
-func openDatabase(sqliteDir, postgresURL string) (*sql.DB, store.Dialect, error) {
-	if postgresURL != "" {
-		db, err := sql.Open("pgx", postgresURL)
-		if err != nil {
-			return nil, "", fmt.Errorf("open postgres: %w", err)
-		}
-		db.SetMaxOpenConns(20)
-		db.SetMaxIdleConns(10)
-		return db, store.DialectPostgres, nil
-	}
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(sqliteDir, "entitle.db")+"?"+q.Encode())
-	if err != nil {
-		return nil, "", fmt.Errorf("open sqlite: %w", err)
-	}
-	db.SetMaxOpenConns(4)
-	db.SetMaxIdleConns(4)
-	return db, store.DialectSQLite, nil
-}
-
 // inserter writes an organization and its creator's admin membership in one transaction.
 type inserter struct {
 	db        *sql.DB
@@ -123,24 +90,22 @@ type inserter struct {
 }
 
 // newInserter finds the owner (the creator of every organization, as in the benchmark) and
-// builds the INSERT for the organizations table's columns as they are in the database now, so a
-// migration that adds a column with a plain value does not silently break the baseline.
+// builds the INSERT for the organizations table's columns as they are in the database now.
 func newInserter(ctx context.Context, db *sql.DB, dialect store.Dialect) (*inserter, error) {
 	ins := &inserter{db: db}
-	if err := db.QueryRowContext(ctx, "SELECT id FROM users WHERE site_role = 'owner'").Scan(&ins.ownerID); err != nil {
-		return nil, fmt.Errorf("find the owner (run entitle and POST /users/first first): %w", err)
-	}
-	rows, err := db.QueryContext(ctx, "SELECT * FROM organizations WHERE 1 = 0")
+	owner, err := benchdb.OwnerID(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("read the organizations columns: %w", err)
+		return nil, err
 	}
-	columns, err := rows.Columns()
-	_ = rows.Close()
+	if ins.ownerID, err = uuid.Parse(owner); err != nil {
+		return nil, fmt.Errorf("owner id %q: %w", owner, err)
+	}
+	columns, err := benchdb.Columns(ctx, db, "organizations")
 	if err != nil {
-		return nil, fmt.Errorf("read the organizations columns: %w", err)
+		return nil, err
 	}
 	// Each column's value, from the new organization's id, name and creation time.
-	values := map[string]func(id uuid.UUID, name string, now time.Time) any{
+	fill, err := benchdb.Pick("organizations", columns, map[string]func(id uuid.UUID, name string, now time.Time) any{
 		"id":           func(id uuid.UUID, _ string, _ time.Time) any { return id },
 		"name":         func(_ uuid.UUID, name string, _ time.Time) any { return name },
 		"display_name": func(_ uuid.UUID, name string, _ time.Time) any { return name },
@@ -149,16 +114,11 @@ func newInserter(ctx context.Context, db *sql.DB, dialect store.Dialect) (*inser
 		"is_default":   func(uuid.UUID, string, time.Time) any { return false },
 		"created_at":   func(_ uuid.UUID, _ string, now time.Time) any { return now },
 		"updated_at":   func(_ uuid.UUID, _ string, now time.Time) any { return now },
+	})
+	if err != nil {
+		return nil, err
 	}
-	var fill []func(uuid.UUID, string, time.Time) any
-	for _, c := range columns {
-		v, ok := values[c]
-		if !ok {
-			return nil, fmt.Errorf("organizations has a column %q that rawinsert does not know: give it a value in newInserter", c)
-		}
-		fill = append(fill, v)
-	}
-	ins.insertOrg = "INSERT INTO organizations (" + strings.Join(columns, ", ") + ") VALUES (" + placeholders(dialect, len(columns)) + ")"
+	ins.insertOrg = "INSERT INTO organizations (" + strings.Join(columns, ", ") + ") VALUES (" + benchdb.Placeholders(dialect, len(columns)) + ")"
 	ins.orgArgs = func(id uuid.UUID, name string, now time.Time) []any {
 		args := make([]any, len(fill))
 		for i, f := range fill {
@@ -166,20 +126,8 @@ func newInserter(ctx context.Context, db *sql.DB, dialect store.Dialect) (*inser
 		}
 		return args
 	}
-	ins.insertMem = "INSERT INTO organization_members (organization_id, user_id, is_admin, created_at, updated_at) VALUES (" + placeholders(dialect, 5) + ")"
+	ins.insertMem = "INSERT INTO organization_members (organization_id, user_id, is_admin, created_at, updated_at) VALUES (" + benchdb.Placeholders(dialect, 5) + ")"
 	return ins, nil
-}
-
-func placeholders(dialect store.Dialect, n int) string {
-	marks := make([]string, n)
-	for i := range marks {
-		if dialect == store.DialectPostgres {
-			marks[i] = fmt.Sprintf("$%d", i+1)
-		} else {
-			marks[i] = "?"
-		}
-	}
-	return strings.Join(marks, ", ")
 }
 
 // organization is the response body: the fields entitle answers with, so both encode alike.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"entitle/bench/benchdb"
 	"entitle/store"
 )
 
@@ -25,7 +26,7 @@ func TestRawInsertWritesTheOrganizationAndTheOwnersAdminMembership(t *testing.T)
 	owner := store.User{ID: uuid.New(), Username: "owner", Email: "owner@example.com", HashedPassword: []byte("x"), SiteRole: store.RoleOwner}
 	require.NoError(t, st.CreateUser(ctx, &owner))
 
-	db, dialect, err := openDatabase(dir, "")
+	db, dialect, err := benchdb.Open(dir, "")
 	require.NoError(t, err)
 	defer func() { _ = db.Close() }()
 	ins, err := newInserter(ctx, db, dialect)
