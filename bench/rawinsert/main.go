@@ -14,11 +14,9 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -30,6 +28,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"entitle/bench/benchdb"
+	"entitle/bench/benchhttp"
 	"entitle/store"
 )
 
@@ -56,28 +55,7 @@ func run(addr, sqliteDir, postgresURL string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: newHandler(ins), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	slog.Info("rawinsert serving", "url", "http://"+ln.Addr().String(), "database", dialect)
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down: %w", err)
-	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
+	return benchhttp.Serve(ctx, addr, newHandler(ins), "rawinsert", "database", dialect)
 }
 
 // inserter writes an organization and its creator's admin membership in one transaction.
