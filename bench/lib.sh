@@ -30,22 +30,46 @@ free_port() {
   done
 }
 
-# wait_http URL [TRIES]: wait until URL answers 2xx, polling every 10 ms (default: 30 s).
-wait_http() {
-  local tries=${2:-3000} i
-  for ((i = 0; i < tries; i++)); do
-    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null && return 0
-    sleep 0.01
-  done
-  return 1
-}
-
-# wait_port PORT: wait until something listens on the loopback PORT (up to 10 s).
-wait_port() {
-  local i
-  for ((i = 0; i < 1000; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.01
+# launch LOG READY CMD...: start CMD in the background, its output appended to LOG, on free
+# loopback ports: @PORT@ and @PORT2@ in its arguments become two of them. READY is a path to
+# GET on @PORT@ until it answers 2xx, or empty to wait for @PORT@ to accept connections. A port
+# someone else took between free_port and the bind (this machine is shared) means another try
+# on other ports. Sets LAUNCHED_PID, LAUNCHED_PORT, LAUNCHED_PORT2 and LAUNCHED_MS (from the
+# last start to ready); returns non-zero when CMD exits without becoming ready.
+launch() {
+  local log=$1 ready=$2 arg t0
+  shift 2
+  local args
+  for _ in 1 2 3 4 5; do
+    LAUNCHED_PORT=$(free_port)
+    LAUNCHED_PORT2=$(free_port)
+    [[ $LAUNCHED_PORT2 != "$LAUNCHED_PORT" ]] || continue
+    args=()
+    for arg in "$@"; do
+      arg=${arg//@PORT@/$LAUNCHED_PORT}
+      args+=("${arg//@PORT2@/$LAUNCHED_PORT2}")
+    done
+    t0=$(date +%s%N)
+    "${args[@]}" >>"$log" 2>&1 &
+    LAUNCHED_PID=$!
+    # Until it is ready or gone; no time limit, as a big database may take long to open.
+    while kill -0 "$LAUNCHED_PID" 2>/dev/null; do
+      if [[ -n $ready ]]; then
+        curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$LAUNCHED_PORT$ready" 2>/dev/null && break
+      else
+        (exec 3<>"/dev/tcp/127.0.0.1/$LAUNCHED_PORT") 2>/dev/null && break
+      fi
+      sleep 0.01
+    done
+    if kill -0 "$LAUNCHED_PID" 2>/dev/null; then
+      # shellcheck disable=SC2034 # read by the caller
+      LAUNCHED_MS=$((($(date +%s%N) - t0) / 1000000))
+      PIDS+=("$LAUNCHED_PID")
+      return 0
+    fi
+    wait "$LAUNCHED_PID" 2>/dev/null || true
+    tail -1 "$log" | grep -q 'address already in use' || return 1
+    log "port taken meanwhile; trying others"
   done
   return 1
 }
