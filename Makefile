@@ -16,7 +16,7 @@ HTTP_ADDR ?= $(or $(ENTITLE_HTTP_ADDRESS),127.0.0.1:3000)
 REDOCLY_VERSION  := 2.77.0
 SPECTRAL_VERSION := 6.16.3
 
-.PHONY: all generate check-generated build run test test-faults test-browser lint lint-spec fuzz bench clean
+.PHONY: all generate check-generated build run test test-faults test-browser lint lint-spec fuzz bench bench-scale clean
 
 all: build
 
@@ -87,9 +87,16 @@ fuzz:
 	$(GO) test ./license/ -run '^$$' -fuzz '^FuzzVerifyUpload$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./license/ -run '^$$' -fuzz '^FuzzVerifySignedPayload$$' -fuzztime $(FUZZTIME)
 
-## bench: the benchmarks, with allocation counts
+## bench: the hot routes under wrk on SQLite and PostgreSQL beside a ceiling measured in the
+## same run, CPU profiles of each, and the Go micro-benchmarks; writes BENCHMARKS.md (see
+## scripts/bench for the BENCH_* settings)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	scripts/bench
+
+## bench-scale: 1M organizations on SQLite and PostgreSQL: start-up, reads, pages, full lists,
+## RSS, and a 10k-license recompute; slow, not part of test (see scripts/bench-scale)
+bench-scale:
+	scripts/bench-scale
 
 clean:
 	rm -rf bin

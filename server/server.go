@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -243,8 +244,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ready func(url st
 	return s.Serve(ctx, ln)
 }
 
-// serveMetrics serves /metrics on its own listener, apart from the API, until the returned
-// func stops it.
+// serveMetrics serves /metrics and the Go profiles (/debug/pprof/) on their own listener,
+// apart from the API, until the returned func stops it. The profiles are registered on this
+// mux by hand, never through http.DefaultServeMux, so the API port cannot serve them: they
+// show goroutine stacks and the command line, which only operators should see.
 func (s *Server) serveMetrics(addr string) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -252,6 +255,12 @@ func (s *Server) serveMetrics(addr string) (func(), error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.MetricsHandler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // also serves heap, goroutine, allocs, ...
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// No WriteTimeout: a CPU profile or trace streams for as many seconds as it was asked for.
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
