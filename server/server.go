@@ -95,8 +95,10 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.writeError
+	e.Pre(headAsGet)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
 	e.Use(s.accessLog)
+	e.Use(restoreHead)
 	e.Use(s.recoverPanics)
 	e.Use(middleware.BodyLimit(bodyLimit))
 
