@@ -1105,11 +1105,14 @@ func TestHostileCatalogueCoversEveryRoute(t *testing.T) {
 	require.NoError(t, err)
 	routes := specRoutes(t)
 	h := &hostileEnv{spec: spec, routes: routes}
+	total := 0
 	for _, r := range routes {
 		n := 0
 		for _, class := range hostileClasses {
 			n += len(class.cases(h, r))
 		}
 		assert.GreaterOrEqual(t, n, 20, "%s gets at least 20 hostile requests", r)
+		total += n
 	}
+	t.Logf("%d classes, %d routes, %d cases", len(hostileClasses), len(routes), total)
 }
