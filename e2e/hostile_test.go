@@ -484,6 +484,21 @@ var badTokenShapes = []badTokenShape{
 	{"signed out", func(h *hostileEnv) string { return h.revoked }, ""},
 }
 
+// securedIndex is r's position among the secured routes of the walk.
+func securedIndex(routes []specRoute, r specRoute) (int, bool) {
+	n := 0
+	for _, other := range routes {
+		if !other.secured {
+			continue
+		}
+		if other.String() == r.String() {
+			return n, true
+		}
+		n++
+	}
+	return 0, false
+}
+
 // withoutToken is the plain request with the owner's token taken away.
 func withoutToken(q *hostileRequest) {
 	q.header.Del(server.SessionHeader)
@@ -665,7 +680,11 @@ var hostileClasses = []hostileClass{
 				name: strings.ToUpper(field),
 				build: h.variant(r, func(t *testing.T, q *hostileRequest) {
 					valid := validBodyBytes(h, t, r)
-					q.body = append(valid[:len(valid)-1], []byte(`,"`+strings.ToUpper(field)+`":"bad name!"}`)...)
+					extra := `"` + strings.ToUpper(field) + `":"bad name!"}`
+					if len(valid) > 2 {
+						extra = "," + extra
+					}
+					q.body = append(valid[:len(valid)-1], extra...)
 				}),
 				// Unknown fields are ignored, so the upper-case key is an unknown field: the route
 				// answers as it answers the valid body, and never stores "bad name!".
@@ -808,12 +827,13 @@ var hostileClasses = []hostileClass{
 			if s := p.Schema.Value; s.MaxLength != nil {
 				n = int(*s.MaxLength) + 1
 			}
-			return []string{strings.Repeat("a", n)}
+			return []string{strings.Repeat("z", n)}
 		}, paramByItsSchema),
 	pathParamClass("a path parameter at its maximum length names nothing",
 		func(p *openapi3.Parameter, _ string) []string {
+			// 'z', not the 'a' the body length classes create names with.
 			if s := p.Schema.Value; s.MaxLength != nil {
-				return []string{strings.Repeat("a", int(*s.MaxLength))}
+				return []string{strings.Repeat("z", int(*s.MaxLength))}
 			}
 			return nil
 		}, paramByItsSchema),
@@ -830,7 +850,11 @@ var hostileClasses = []hostileClass{
 	// path left may exist with other methods, so 405 is right too. Never the other resource.
 	pathParamClass("a dot segment as a path parameter is not found", values("..", ".", "%2e%2e", "%2E", ".%2e", "%2e"),
 		fixed(want{status: []int{http.StatusNotFound, http.StatusMethodNotAllowed}, messages: []string{msgNotFound, msgRouteNotFound, "Method not allowed."}})),
-	pathParamClass("an empty path parameter is no route", values(""), fixed(want{status: []int{http.StatusNotFound}, messages: []string{msgRouteNotFound}})),
+	// An empty segment is no route; where it was the last, the path left ends in a slash, read
+	// as the trailing-slash class reads it: no route, a parameter that names nothing, or a
+	// path that answers other methods.
+	pathParamClass("an empty path parameter is not found", values(""),
+		fixed(want{status: []int{http.StatusNotFound, http.StatusMethodNotAllowed}, messages: []string{msgNotFound, msgRouteNotFound, "Method not allowed."}})),
 	pathParamClass("a look-alike path parameter names nothing", confusables, fixed(namesNothing)),
 	pathParamClass("SQL in a path parameter names nothing", values(
 		url.PathEscape("' OR 1=1 --"), url.PathEscape("x'; DROP TABLE users; --"), url.PathEscape(`" OR ""="`), "%25", "_",
@@ -975,13 +999,19 @@ var hostileClasses = []hostileClass{
 	oneCase("no token at all is signed out", securedOnly, func(_ *hostileEnv, _ specRoute, _ *testing.T, q *hostileRequest) {
 		withoutToken(q)
 	}, signedOut),
+	// Every shape in every place on the first secured route; on the others (which share one
+	// authentication), each place with a shape in turn, so every shape meets every route.
 	{name: "a bad token in any of the four places is signed out", cases: func(h *hostileEnv, r specRoute) []hostileCase {
-		if !r.secured {
+		n, ok := securedIndex(h.routes, r)
+		if !ok {
 			return nil
 		}
 		var cases []hostileCase
-		for _, shape := range badTokenShapes {
-			for _, place := range tokenPlaces {
+		for i, shape := range badTokenShapes {
+			for j, place := range tokenPlaces {
+				if n > 0 && (i+n)%len(badTokenShapes) != j && (i+n+len(tokenPlaces))%len(badTokenShapes) != j {
+					continue
+				}
 				w := signedOut
 				if shape.detail != "" {
 					w.check = func(t *testing.T, _ hostileRequest, r reply) {
@@ -1004,11 +1034,15 @@ var hostileClasses = []hostileClass{
 	// Another user's valid token acts as that user: what the member gets, never a 5xx, never
 	// signed out.
 	{name: "another user's token acts as that user", cases: func(h *hostileEnv, r specRoute) []hostileCase {
-		if !r.secured {
+		n, ok := securedIndex(h.routes, r)
+		if !ok {
 			return nil
 		}
 		var cases []hostileCase
-		for _, place := range tokenPlaces {
+		for j, place := range tokenPlaces {
+			if n > 0 && n%len(tokenPlaces) != j {
+				continue // all four places on the first secured route, one in turn on the others
+			}
 			cases = append(cases, hostileCase{
 				name: place.name,
 				build: h.variant(r, func(t *testing.T, q *hostileRequest) {
@@ -1043,7 +1077,10 @@ var hostileClasses = []hostileClass{
 			return nil
 		}
 		var cases []hostileCase
-		for _, place := range tokenPlaces {
+		for j, place := range tokenPlaces {
+			if j != 0 && r.method != http.MethodGet {
+				continue // every place on the reads, the header on the rest
+			}
 			cases = append(cases, hostileCase{
 				name: "expired " + place.name,
 				build: h.variant(r, func(_ *testing.T, q *hostileRequest) {
