@@ -191,6 +191,24 @@ func (h *hostileEnv) variant(r specRoute, edit func(t *testing.T, q *hostileRequ
 	}
 }
 
+// contentTypeClass sends the valid body under each of the Content-Types.
+func contentTypeClass(name string, w want, types ...string) hostileClass {
+	return hostileClass{name: name, cases: func(h *hostileEnv, r specRoute) []hostileCase {
+		if r.body == nil {
+			return nil
+		}
+		var cases []hostileCase
+		for _, ct := range types {
+			cases = append(cases, hostileCase{
+				name:  ct,
+				build: h.variant(r, func(_ *testing.T, q *hostileRequest) { q.header.Set("Content-Type", ct) }),
+				want:  w,
+			})
+		}
+		return cases
+	}}
+}
+
 // oneCase is a class with one case per route it applies to.
 func oneCase(name string, applies func(r specRoute) bool, edit func(h *hostileEnv, r specRoute, t *testing.T, q *hostileRequest), w want) hostileClass {
 	return hostileClass{name: name, cases: func(h *hostileEnv, r specRoute) []hostileCase {
@@ -767,43 +785,15 @@ var hostileClasses = []hostileClass{
 	bodyClass("unknown fields are ignored", withUnknownField([]byte(`{"role":"owner","is_admin":true,"id":"00000000-0000-0000-0000-000000000000"}`)), harmless),
 
 	// --- Content-Type and Content-Encoding.
-	{name: "a body that says it is not JSON is unsupported", cases: func(h *hostileEnv, r specRoute) []hostileCase {
-		if r.body == nil {
-			return nil
-		}
-		var cases []hostileCase
-		for _, ct := range []string{
-			"text/plain", "multipart/form-data; boundary=hostile", "application/x-www-form-urlencoded",
-			"application/xml", "text/json", "application/jsonx", "application/vnd.api+json",
-			"application/json-patch+json", ";;;", "application/json, text/plain",
-		} {
-			cases = append(cases, hostileCase{
-				name:  ct,
-				build: h.variant(r, func(_ *testing.T, q *hostileRequest) { q.header.Set("Content-Type", ct) }),
-				want:  notJSONType,
-			})
-		}
-		return cases
-	}},
+	contentTypeClass("a body that says it is not JSON is unsupported", notJSONType,
+		"text/plain", "multipart/form-data; boundary=hostile", "application/x-www-form-urlencoded",
+		"application/xml", "text/json", "application/jsonx", "application/vnd.api+json",
+		"application/json-patch+json", ";;;", "application/json, text/plain"),
 	// Harmless: media types are case-insensitive and parameters are ignored; the body is read
 	// as UTF-8 whatever charset it names, as Coder's server does.
-	{name: "charset and case variants of application/json are read as JSON", cases: func(h *hostileEnv, r specRoute) []hostileCase {
-		if r.body == nil {
-			return nil
-		}
-		var cases []hostileCase
-		for _, ct := range []string{
-			"application/json; charset=utf-8", "application/json;charset=UTF-8", "APPLICATION/JSON",
-			`application/json ; charset="utf-8"`, "application/json; charset=iso-8859-1", "application/json; hostile=1",
-		} {
-			cases = append(cases, hostileCase{
-				name:  ct,
-				build: h.variant(r, func(_ *testing.T, q *hostileRequest) { q.header.Set("Content-Type", ct) }),
-				want:  harmless,
-			})
-		}
-		return cases
-	}},
+	contentTypeClass("charset and case variants of application/json are read as JSON", harmless,
+		"application/json; charset=utf-8", "application/json;charset=UTF-8", "APPLICATION/JSON",
+		`application/json ; charset="utf-8"`, "application/json; charset=iso-8859-1", "application/json; hostile=1"),
 	// The contract is silent on request content codings: entitle decodes none, so a gzip body
 	// is never read as the JSON it hides; 415 (RFC 7694) or an unreadable 400 are both right.
 	oneCase("a gzip body with garbage is refused", takesBody, func(_ *hostileEnv, _ specRoute, _ *testing.T, q *hostileRequest) {
