@@ -4,13 +4,53 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
+// nulField finds the first string (key or value) of a valid JSON document that holds U+0000,
+// and names its field as validations do ("name", "organization_ids.0"; "" for the body
+// itself). PostgreSQL cannot store U+0000 in text, and no name, description or password needs
+// it, so such a value is refused as invalid rather than failing at the database.
+func nulField(body []byte) (string, bool) {
+	// A NUL can only be written as an escape, so only a body holding one needs decoding.
+	if !bytes.Contains(body, []byte(`\u0000`)) {
+		return "", false
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return "", false
+	}
+	return findNUL(v, "")
+}
+
+func findNUL(v any, field string) (string, bool) {
+	join := func(name string) string { return strings.TrimPrefix(field+"."+name, ".") }
+	switch v := v.(type) {
+	case string:
+		return field, strings.ContainsRune(v, 0)
+	case []any:
+		for i, item := range v {
+			if f, ok := findNUL(item, join(strconv.Itoa(i))); ok {
+				return f, true
+			}
+		}
+	case map[string]any:
+		for key, item := range v {
+			if strings.ContainsRune(key, 0) {
+				return field, true
+			}
+			if f, ok := findNUL(item, join(key)); ok {
+				return f, true
+			}
+		}
+	}
+	return "", false
+}
+
 // duplicateKey finds the first object key that appears twice in one object of a valid JSON
-// document, and says where. Decoders disagree on such a body (Go keeps the last value, others
-// the first), so one is refused rather than read two ways. It walks tokens with a stack of
-// the objects it is in, so depth costs memory, not recursion.
+// document, and says where. It walks tokens with a stack of the objects it is in, so depth
+// costs memory, not recursion.
 func duplicateKey(body []byte) (key, where string, found bool) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

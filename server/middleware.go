@@ -14,7 +14,7 @@ import (
 
 // bodyLimit is the largest request body accepted; bodyLimitText says it in echo's syntax and in words.
 const (
-	bodyLimit     = "1M"
+	bodyLimit     = "1MiB" // echo reads "1M" as 1,000,000 bytes
 	bodyLimitText = "1 MiB"
 )
 
@@ -114,7 +114,11 @@ const unmatchedRoute = "unmatched"
 // nearest template in c.Path() even when it answers 404 or 405, so the template is checked
 // against the routes actually registered for the method.
 func (s *Server) routeName(c echo.Context) string {
-	if s.registered[c.Request().Method+" "+c.Path()] {
+	method := c.Request().Method
+	if method == http.MethodHead {
+		method = http.MethodGet // HEAD is answered by the GET route (head.go)
+	}
+	if s.registered[method+" "+c.Path()] || s.registered[c.Request().Method+" "+c.Path()] {
 		return c.Path()
 	}
 	return unmatchedRoute

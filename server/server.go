@@ -120,9 +120,11 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.writeError
 	e.Pre(s.closeConnectionsWhileDraining)
+	e.Pre(headAsGet)
 	e.Use(s.coderHeaders)
 	e.Use(requestIDs)
 	e.Use(s.accessLog)
+	e.Use(restoreHead)
 	e.Use(s.recoverPanics)
 	e.Use(middleware.BodyLimit(bodyLimit))
 	// Echo routes before its Use middleware runs, so apiMiddleware sees the matched template.

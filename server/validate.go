@@ -172,7 +172,14 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		params, ok := pathParams(c)
 		if !ok {
-			// "/organizations/x/members/" names no user, and "%zz" names nothing: not a route.
+			// "/organizations/x/members/" names no user, "%zz" names nothing, and a value
+			// holding a "/" means Echo matched across segments for want of a route with this
+			// method: the path may exist with others.
+			if allowed := s.probeAllowedMethods(c); len(allowed) > 0 {
+				c.Response().Header().Set(echo.HeaderAllow, strings.Join(allowed, ", "))
+				return &api.Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed.",
+					Detail: fmt.Sprintf("%s answers %s, not %s.", req.URL.Path, strings.Join(allowed, " and "), req.Method)}
+			}
 			return echo.ErrNotFound
 		}
 		ctx := req.Context()
@@ -198,6 +205,23 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// probeAllowedMethods asks Echo's router which methods route this request's path to an
+// operation whose parameters are well formed: the Allow list when the method used found none.
+func (s *Server) probeAllowedMethods(c echo.Context) []string {
+	var allowed []string
+	path := echo.GetPath(c.Request())
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := s.echo.NewContext(c.Request(), nil)
+		s.echo.Router().Find(method, path, probe)
+		if _, ok := s.spec.Operation(method, probe.Path()); ok {
+			if _, ok := pathParams(probe); ok {
+				allowed = append(allowed, method)
+			}
+		}
+	}
+	return allowed
+}
+
 // pathParams reads Echo's path parameters as the generated wrapper will bind them: Echo
 // matched on the escaped path when the request has one (RawPath), and then each value is
 // decoded once; otherwise the values are already decoded. An empty or undecodable value names
@@ -211,6 +235,9 @@ func pathParams(c echo.Context) (map[string]string, bool) {
 			return nil, false
 		}
 		v := values[i]
+		if strings.Contains(v, "/") {
+			return nil, false // one segment's value never holds a separator
+		}
 		if escaped {
 			var err error
 			if v, err = url.PathUnescape(v); err != nil || v == "" {
@@ -312,6 +339,15 @@ func readJSONBody(req *http.Request) ([]byte, error) {
 	if key, where, found := duplicateKey(body); found {
 		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: duplicateKeyDetail(key, where)}
 	}
+	if field, found := nulField(body); found {
+		e := &api.Error{Status: http.StatusBadRequest, Message: api.MsgValidationFailed}
+		if field == "" {
+			e.Detail = "request body must not contain the character U+0000"
+		} else {
+			e.Validations = []gen.ValidationError{{Field: field, Detail: "must not contain the character U+0000"}}
+		}
+		return nil, e
+	}
 	return body, nil
 }
 
@@ -349,15 +385,10 @@ func validationError(err error) *api.Error {
 // collectValidations walks kin-openapi's nested errors; the first problem found for a field
 // wins. param is the parameter the error is about, nil for the body.
 func collectValidations(err error, param *openapi3.Parameter, byField map[string]string, general *[]string) {
-	var multi openapi3.MultiError
-	if errors.As(err, &multi) {
-		for _, e := range multi {
-			collectValidations(e, param, byField, general)
-		}
-		return
-	}
+	// A parameter's RequestError wraps a MultiError of schema errors: it must be unwrapped
+	// first, or errors.As finds the MultiError inside it and the parameter's name is lost.
 	var reqErr *openapi3filter.RequestError
-	if errors.As(err, &reqErr) {
+	if errors.As(err, &reqErr) && (reqErr.Parameter != nil || !isMulti(err)) {
 		if reqErr.Parameter != nil {
 			param = reqErr.Parameter
 		}
@@ -366,6 +397,13 @@ func collectValidations(err error, param *openapi3.Parameter, byField map[string
 			return
 		}
 		collectValidations(reqErr.Err, param, byField, general)
+		return
+	}
+	var multi openapi3.MultiError
+	if errors.As(err, &multi) {
+		for _, e := range multi {
+			collectValidations(e, param, byField, general)
+		}
 		return
 	}
 	var schemaErr *openapi3.SchemaError
@@ -384,6 +422,12 @@ func collectValidations(err error, param *openapi3.Parameter, byField map[string
 // addValidation records detail for a body field, or for a parameter (a field inside it when
 // the parameter is an object). Details about parameters say where the parameter is (path,
 // query, header), so a path segment that is too long never reads as a body problem.
+// isMulti says whether err itself (not something it wraps) is a MultiError.
+func isMulti(err error) bool {
+	_, ok := err.(openapi3.MultiError) //nolint:errorlint // only err itself counts here
+	return ok
+}
+
 func addValidation(param *openapi3.Parameter, field, detail string, byField map[string]string, general *[]string) {
 	if param != nil {
 		field = strings.TrimSuffix(param.Name+"."+field, ".")
