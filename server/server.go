@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"entitle/api"
+	"entitle/dormancy"
 	"entitle/entitlements"
 	"entitle/gen"
 	"entitle/store"
@@ -25,6 +27,7 @@ type Server struct {
 	logger       *slog.Logger
 	store        *store.Store
 	entitlements *entitlements.Service
+	api          *api.API
 	spec         *Spec
 	metrics      *metrics
 	echo         *echo.Echo
@@ -107,6 +110,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		return nil, err
 	}
 	s.metrics = m
+	s.api = handlers
 	s.echo = s.routes(handlers)
 	return s, nil
 }
@@ -163,16 +167,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
-	// The entitlements loop lives exactly as long as serving does.
-	loopCtx, stopLoop := context.WithCancel(ctx)
-	loopDone := make(chan struct{})
-	go func() {
-		defer close(loopDone)
-		s.entitlements.Run(loopCtx)
-	}()
+	// The entitlements loop and the dormancy pass live exactly as long as serving does.
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	var loops sync.WaitGroup
+	loops.Go(func() { s.entitlements.Run(loopCtx) })
+	loops.Go(func() {
+		dormancy.Run(loopCtx, dormancy.Config{
+			Store:        s.store,
+			After:        s.cfg.DormancyAfter,
+			Interval:     s.cfg.DormancyCheckInterval,
+			Recorder:     s.entitlements.Recorder,
+			UsageChanged: s.entitlements.UsageChanged,
+			Logger:       s.logger,
+		})
+	})
 	defer func() {
-		stopLoop()
-		<-loopDone
+		stopLoops()
+		loops.Wait()
 	}()
 
 	served := make(chan error, 1)
