@@ -113,17 +113,18 @@ func (a *API) DeleteLicense(ctx context.Context, req gen.DeleteLicenseRequestObj
 		// Not an id at all: as unknown as any other id.
 		return gen.DeleteLicense404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	}
+	licenseID := int32(id)
 	err = a.store.InTx(ctx, func(tx *store.Store) error {
 		// The row as stored, to say what was deleted; one that no longer reads is still named by id.
-		rows, err := tx.LicensesPage(ctx, 1, 0, int32(id)-1)
+		rows, err := tx.LicensesPage(ctx, 1, 0, licenseID-1)
 		if err != nil {
 			return err
 		}
-		before := store.License{ID: int32(id)}
-		if len(rows) == 1 && rows[0].ID == int32(id) {
+		before := store.License{ID: licenseID}
+		if len(rows) == 1 && rows[0].ID == licenseID {
 			before = rows[0].License
 		}
-		if err := tx.DeleteLicense(ctx, int32(id)); err != nil {
+		if err := tx.DeleteLicense(ctx, licenseID); err != nil {
 			return err
 		}
 		return a.recordChange(ctx, tx, http.StatusOK, audit.ActionDelete, auditedLicense(before), audited{})
