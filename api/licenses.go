@@ -14,10 +14,15 @@ import (
 
 	"github.com/google/uuid"
 
+	"entitle/audit"
 	"entitle/gen"
 	"entitle/license"
 	"entitle/store"
 )
+
+// refreshTarget names an explicit refresh in the audit log: it is recorded as a write of the
+// license resource, since Coder has no resource type for entitlements.
+const refreshTarget = "entitlements"
 
 const (
 	msgLicenseExists  = "License has already been added."
@@ -53,7 +58,13 @@ func (a *API) AddLicense(ctx context.Context, req gen.AddLicenseRequestObject) (
 		return nil, err
 	}
 	row := store.License{UploadedAt: now, JWT: token, Exp: lic.Claims.ExpiresAt.UTC(), UUID: lic.UUID}
-	if err := a.store.InsertLicense(ctx, &row); errors.Is(err, store.ErrConflict) {
+	err = a.store.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.InsertLicense(ctx, &row); err != nil {
+			return err
+		}
+		return a.recordChange(ctx, tx, http.StatusCreated, audit.ActionCreate, audited{}, auditedLicense(row))
+	})
+	if errors.Is(err, store.ErrConflict) {
 		return gen.AddLicense409JSONResponse{ConflictJSONResponse: conflict(msgLicenseExists, "")}, nil
 	} else if err != nil {
 		return nil, err
@@ -102,7 +113,23 @@ func (a *API) DeleteLicense(ctx context.Context, req gen.DeleteLicenseRequestObj
 		// Not an id at all: as unknown as any other id.
 		return gen.DeleteLicense404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	}
-	if err := a.store.DeleteLicense(ctx, int32(id)); errors.Is(err, store.ErrNotFound) {
+	licenseID := int32(id)
+	err = a.store.InTx(ctx, func(tx *store.Store) error {
+		// The row as stored, to say what was deleted; one that no longer reads is still named by id.
+		rows, err := tx.LicensesPage(ctx, 1, 0, licenseID-1)
+		if err != nil {
+			return err
+		}
+		before := store.License{ID: licenseID}
+		if len(rows) == 1 && rows[0].ID == licenseID {
+			before = rows[0].License
+		}
+		if err := tx.DeleteLicense(ctx, licenseID); err != nil {
+			return err
+		}
+		return a.recordChange(ctx, tx, http.StatusOK, audit.ActionDelete, auditedLicense(before), audited{})
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return gen.DeleteLicense404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	} else if err != nil {
 		return nil, err
@@ -120,7 +147,20 @@ func (a *API) RefreshEntitlements(ctx context.Context, _ gen.RefreshEntitlements
 	if !actor.IsOwner() {
 		return gen.RefreshEntitlements403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner can refresh entitlements.")}, nil
 	}
-	ok, wait, err := a.store.ClaimRefresh(ctx, store.Now(), a.refreshCooldown)
+	var (
+		ok   bool
+		wait time.Duration
+		now  = store.Now()
+	)
+	err = a.store.InTx(ctx, func(tx *store.Store) error {
+		var err error
+		if ok, wait, err = tx.ClaimRefresh(ctx, now, a.refreshCooldown); err != nil || !ok {
+			return err
+		}
+		return a.recordChange(ctx, tx, http.StatusCreated, audit.ActionWrite, audited{}, audited{
+			resourceType: audit.ResourceLicense, target: refreshTarget, fields: audit.Fields{"refreshed_at": now},
+		})
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
 
+	"entitle/audit"
 	"entitle/gen"
 	"entitle/store"
 )
@@ -52,7 +54,12 @@ func (a *API) AddOrganizationMember(ctx context.Context, req gen.AddOrganization
 		return nil, err
 	}
 	member := store.OrganizationMember{OrganizationID: org.ID, UserID: user.ID}
-	err = a.store.AddMember(ctx, &member)
+	err = a.store.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.AddMember(ctx, &member); err != nil {
+			return err
+		}
+		return a.recordChange(ctx, tx, http.StatusOK, audit.ActionCreate, audited{}, auditedMember(member, user.Username))
+	})
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return gen.AddOrganizationMember409JSONResponse{ConflictJSONResponse: conflict(msgAlreadyMember, "")}, nil
@@ -145,7 +152,17 @@ func (a *API) RemoveOrganizationMember(ctx context.Context, req gen.RemoveOrgani
 	if user.ID == actor.User.ID {
 		return gen.RemoveOrganizationMember400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(message(msgCannotRemoveSelf, ""))}, nil
 	}
-	if err := a.store.RemoveMember(ctx, org.ID, user.ID); errors.Is(err, store.ErrNotFound) {
+	err = a.store.InTx(ctx, func(tx *store.Store) error {
+		before, err := tx.Membership(ctx, org.ID, user.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.RemoveMember(ctx, org.ID, user.ID); err != nil {
+			return err
+		}
+		return a.recordChange(ctx, tx, http.StatusNoContent, audit.ActionDelete, auditedMember(before, user.Username), audited{})
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return gen.RemoveOrganizationMember404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	} else if err != nil {
 		return nil, err
@@ -180,7 +197,17 @@ func (a *API) UpdateOrganizationMemberRoles(ctx context.Context, req gen.UpdateO
 			admin = true
 		}
 	}
-	member, err := a.store.SetMemberAdmin(ctx, org.ID, user.ID, admin, store.Now())
+	var member store.OrganizationMember
+	err = a.store.InTx(ctx, func(tx *store.Store) error {
+		before, err := tx.Membership(ctx, org.ID, user.ID)
+		if err != nil {
+			return err
+		}
+		if member, err = tx.SetMemberAdmin(ctx, org.ID, user.ID, admin, store.Now()); err != nil {
+			return err
+		}
+		return a.recordChange(ctx, tx, http.StatusOK, audit.ActionWrite, auditedMember(before, user.Username), auditedMember(member, user.Username))
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return gen.UpdateOrganizationMemberRoles404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	}

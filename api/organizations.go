@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 
 	"github.com/google/uuid"
 
+	"entitle/audit"
 	"entitle/gen"
 	"entitle/store"
 )
@@ -55,7 +57,10 @@ func (a *API) CreateOrganization(ctx context.Context, req gen.CreateOrganization
 		if err := tx.CreateOrganization(ctx, &org); err != nil {
 			return err
 		}
-		return tx.AddMember(ctx, &store.OrganizationMember{OrganizationID: org.ID, UserID: actor.User.ID, IsAdmin: true})
+		if err := tx.AddMember(ctx, &store.OrganizationMember{OrganizationID: org.ID, UserID: actor.User.ID, IsAdmin: true}); err != nil {
+			return err
+		}
+		return a.recordChange(ctx, tx, http.StatusCreated, audit.ActionCreate, audited{}, auditedOrganization(org))
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return gen.CreateOrganization409JSONResponse{ConflictJSONResponse: conflict(msgOrganizationExists, "")}, nil
@@ -132,7 +137,17 @@ func (a *API) UpdateOrganization(ctx context.Context, req gen.UpdateOrganization
 	if req.Body.DisplayName != nil && *req.Body.DisplayName != "" {
 		changes.DisplayName = req.Body.DisplayName
 	}
-	updated, err := a.store.UpdateOrganization(ctx, org.ID, changes, store.Now())
+	var updated store.Organization
+	err = a.store.InTx(ctx, func(tx *store.Store) error {
+		before, err := tx.OrganizationByID(ctx, org.ID)
+		if err != nil {
+			return err
+		}
+		if updated, err = tx.UpdateOrganization(ctx, org.ID, changes, store.Now()); err != nil {
+			return err
+		}
+		return a.recordChange(ctx, tx, http.StatusOK, audit.ActionWrite, auditedOrganization(before), auditedOrganization(updated))
+	})
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		e := &Error{
@@ -169,7 +184,13 @@ func (a *API) DeleteOrganization(ctx context.Context, req gen.DeleteOrganization
 	if org.IsDefault {
 		return gen.DeleteOrganization400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(message(msgDefaultCannotDelete, ""))}, nil
 	}
-	if err := a.store.DeleteOrganization(ctx, org.ID); errors.Is(err, store.ErrNotFound) {
+	err = a.store.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.DeleteOrganization(ctx, org.ID); err != nil {
+			return err
+		}
+		return a.recordChange(ctx, tx, http.StatusOK, audit.ActionDelete, auditedOrganization(org), audited{})
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return gen.DeleteOrganization404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	} else if err != nil {
 		return nil, err

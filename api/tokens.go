@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"entitle/audit"
 	"entitle/gen"
 	"entitle/session"
 	"entitle/store"
@@ -163,7 +165,16 @@ func (a *API) DeleteAPIKey(ctx context.Context, req gen.DeleteAPIKeyRequestObjec
 		err = store.ErrNotFound
 	}
 	if err == nil {
-		err = a.store.DeleteUserAPIKey(ctx, user.ID, req.Keyid)
+		err = a.store.InTx(ctx, func(tx *store.Store) error {
+			key, err := tx.UserAPIKey(ctx, user.ID, req.Keyid)
+			if err != nil {
+				return err
+			}
+			if err := tx.DeleteUserAPIKey(ctx, user.ID, req.Keyid); err != nil {
+				return err
+			}
+			return a.recordChange(ctx, tx, http.StatusNoContent, audit.ActionDelete, auditedAPIKey(key), audited{})
+		})
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return gen.DeleteAPIKey404JSONResponse{NotFoundJSONResponse: notFound()}, nil
@@ -228,7 +239,13 @@ func (a *API) issueKey(ctx context.Context, userID uuid.UUID, loginType, name st
 		LastUsed:        now,
 		ExpiresAt:       now.Add(lifetime),
 	}
-	if err := a.store.CreateAPIKey(ctx, &key); err != nil {
+	err = a.store.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateAPIKey(ctx, &key); err != nil {
+			return err
+		}
+		return a.recordChange(ctx, tx, http.StatusCreated, audit.ActionCreate, audited{}, auditedAPIKey(key))
+	})
+	if err != nil {
 		return "", err
 	}
 	return tok.String(), nil

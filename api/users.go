@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"entitle/audit"
 	"entitle/gen"
 	"entitle/password"
 	"entitle/session"
@@ -70,7 +71,10 @@ func (a *API) CreateFirstUser(ctx context.Context, req gen.CreateFirstUserReques
 		if org, err = tx.DefaultOrganization(ctx); err != nil {
 			return err
 		}
-		return tx.AddMember(ctx, &store.OrganizationMember{OrganizationID: org.ID, UserID: user.ID, IsAdmin: true})
+		if err := tx.AddMember(ctx, &store.OrganizationMember{OrganizationID: org.ID, UserID: user.ID, IsAdmin: true}); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, user.ID, http.StatusCreated, audit.ActionCreate, audited{}, auditedUser(user))
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return gen.CreateFirstUser409JSONResponse{ConflictJSONResponse: conflict(msgFirstUserExists, "")}, nil
@@ -95,6 +99,9 @@ func (a *API) LoginWithPassword(ctx context.Context, req gen.LoginWithPasswordRe
 		return nil, err
 	}
 	if attempt.throttledBy() != "" {
+		if err := a.recordFailedLogin(ctx, uuid.Nil, http.StatusTooManyRequests); err != nil {
+			return nil, err
+		}
 		return a.throttledLogin(ctx, attempt)
 	}
 	user, lookupErr := a.store.UserByEmail(ctx, string(req.Body.Email))
@@ -102,14 +109,27 @@ func (a *API) LoginWithPassword(ctx context.Context, req gen.LoginWithPasswordRe
 	case errors.Is(lookupErr, store.ErrNotFound):
 		// Spend the same time as a wrong password, so emails cannot be probed.
 		_ = password.Matches(a.dummyHash, req.Body.Password)
+		if err := a.recordFailedLogin(ctx, uuid.Nil, http.StatusUnauthorized); err != nil {
+			return nil, err
+		}
 		return a.failedLogin(ctx, attempt, nil)
 	case lookupErr != nil:
 		return nil, lookupErr
 	}
 	if !password.Matches(user.HashedPassword, req.Body.Password) {
+		if err := a.recordFailedLogin(ctx, user.ID, http.StatusUnauthorized); err != nil {
+			return nil, err
+		}
 		return a.failedLogin(ctx, attempt, &user.ID)
 	}
+	if user.Status == store.UserSuspended {
+		// Only after the password matched, so a suspension says nothing to a guesser.
+		return a.suspendedLogin(ctx, attempt, user.ID)
+	}
 	if err := a.loginThrottle.loginSucceeded(ctx, attempt); err != nil {
+		return nil, err
+	}
+	if user, err = a.ReactivateDormantUser(ctx, user); err != nil {
 		return nil, err
 	}
 	if err := a.store.TouchUser(ctx, user.ID, store.Now()); err != nil {
@@ -128,7 +148,13 @@ func (a *API) LoginWithPassword(ctx context.Context, req gen.LoginWithPasswordRe
 		LastUsed:     now,
 		ExpiresAt:    now.Add(a.sessionDuration),
 	}
-	if err := a.store.CreateAPIKey(ctx, &key); err != nil {
+	err = a.store.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateAPIKey(ctx, &key); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, user.ID, http.StatusCreated, audit.ActionLogin, audited{}, auditedAPIKey(key))
+	})
+	if err != nil {
 		return nil, err
 	}
 	cookie := sessionCookie(tok.String(), key.ExpiresAt)
@@ -144,7 +170,20 @@ func (a *API) Logout(ctx context.Context, _ gen.LogoutRequestObject) (gen.Logout
 	if err != nil {
 		return nil, err
 	}
-	if err := a.store.DeleteAPIKey(ctx, actor.APIKeyID); err != nil {
+	err = a.store.InTx(ctx, func(tx *store.Store) error {
+		key, err := tx.APIKeyByID(ctx, actor.APIKeyID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // already gone: signed out on another request
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteAPIKey(ctx, actor.APIKeyID); err != nil {
+			return err
+		}
+		return a.recordChange(ctx, tx, http.StatusOK, audit.ActionLogout, auditedAPIKey(key), audited{})
+	})
+	if err != nil {
 		return nil, err
 	}
 	cleared := sessionCookie("", time.Unix(0, 0))
@@ -213,7 +252,7 @@ func (a *API) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (
 				return fmt.Errorf("join organization %s: %w", id, err)
 			}
 		}
-		return nil
+		return a.recordChange(ctx, tx, http.StatusCreated, audit.ActionCreate, audited{}, auditedUser(user))
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return gen.CreateUser409JSONResponse{ConflictJSONResponse: conflict(msgUserExists, a.takenDetail(ctx, user))}, nil

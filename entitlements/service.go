@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"entitle/audit"
 	"entitle/license"
 	"entitle/store"
 )
@@ -60,6 +61,11 @@ type Service struct {
 	replicas atomic.Int64
 	// latestPaidEnd is the latest license_expires of any verified license not yet past exp.
 	latestPaidEnd atomic.Pointer[time.Time]
+	// recorder is the audit recorder the current entitlements call for.
+	recorder atomic.Pointer[audit.Recorder]
+	// highWater is the seat high-water mark this replica last knew of, so that a count at or
+	// below it costs no write.
+	highWater atomic.Int64
 	// wake asks the Run loop for a reload; rescheduled tells it the next change moment moved.
 	wake        chan struct{}
 	rescheduled chan time.Time
@@ -91,6 +97,25 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // Current returns the entitlements last computed.
 func (s *Service) Current() license.Entitlements {
 	return *s.current.Load()
+}
+
+// Recorder is the audit recorder in force: it writes entries while audit_log is enabled and
+// drops them otherwise.
+func (s *Service) Recorder() audit.Recorder {
+	return *s.recorder.Load()
+}
+
+// raiseSeatHighWater records the active user count as the seat high-water mark when it is
+// above the mark this replica knows of; the store keeps the highest across replicas.
+func (s *Service) raiseSeatHighWater(ctx context.Context, active int64, now time.Time) error {
+	if active <= s.highWater.Load() {
+		return nil
+	}
+	if err := s.cfg.Store.RaiseSeatHighWater(ctx, active, now.Truncate(time.Microsecond)); err != nil {
+		return err
+	}
+	s.highWater.Store(active)
+	return nil
 }
 
 // LatestLicenseExpires is the latest end of a paid term among the licenses still in force;
@@ -167,11 +192,15 @@ func (s *Service) Reload(ctx context.Context) error {
 	}
 	s.verified = seen // forgets deleted licenses
 
-	users, err := s.cfg.Store.CountUsers(ctx)
+	// Only active users take a seat; dormant and suspended ones do not.
+	users, err := s.cfg.Store.CountActiveUsers(ctx)
 	if err != nil {
 		return err
 	}
 	now := s.cfg.Now().UTC()
+	if err := s.raiseSeatHighWater(ctx, users, now); err != nil {
+		return err
+	}
 	replicas, err := s.liveReplicas(ctx, now)
 	if err != nil {
 		return err
@@ -189,6 +218,9 @@ func (s *Service) Reload(ctx context.Context) error {
 	s.latestPaidEnd.Store(&latest)
 	ent, next := license.Compute(stored, now.Truncate(time.Microsecond), license.Usage{ActiveUsers: users, Replicas: int(replicas)})
 	s.current.Store(&ent)
+	// The audit recorder follows audit_log: chosen here, once per recompute, for every caller.
+	recorder := audit.For(ent)
+	s.recorder.Store(&recorder)
 	s.replicas.Store(replicas)
 	select {
 	case <-s.rescheduled:

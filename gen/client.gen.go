@@ -90,6 +90,19 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// GetAuditLogs Get audit logs
+	//
+	// Owner only. Entries newest first, with how many the query selects in all. Entries are
+	// recorded only while `audit_log` is enabled, each in the same transaction as the change
+	// it records: license create and delete, entitlements refresh, organization create, write
+	// and delete, organization member create, write and delete, user create and status write
+	// (suspended, activated, dormant), api_key create and delete, and login and logout,
+	// failed attempts included (status 401 or 429). Secrets (password hashes, token secrets,
+	// license tokens) appear in a diff only as `{"secret": true}`.
+	//
+	// Corresponds with GET /audit (the `GetAuditLogs` operationId).
+	GetAuditLogs(ctx context.Context, params *GetAuditLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetBuildInfo Build information
 	//
 	// The server's version and this deployment's id. No sign-in needed.
@@ -463,6 +476,51 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /users/{user}/organizations/{organizationname} (the `GetUserOrganizationByName` operationId).
 	GetUserOrganizationByName(ctx context.Context, user UserParam, organizationname string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivateUser Activate user account
+	//
+	// Owner only. Makes a suspended or dormant user active: they take a seat again, and their
+	// tokens work again. A user who has not been authenticated for 90 days turns dormant again
+	// at the next dormancy pass; authenticating makes a dormant user active by itself.
+	//
+	// Corresponds with PUT /users/{user}/status/activate (the `ActivateUser` operationId).
+	ActivateUser(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SuspendUser Suspend user account
+	//
+	// Owner only. A suspended user takes no seat, cannot sign in (401 `Your account is
+	// suspended. Contact an admin to reactivate your account.`), and every token of theirs is
+	// refused with 401 `User is not active (status = "suspended"). Contact an admin to
+	// reactivate your account.` from the next request on, on every replica. Their tokens are
+	// kept, so activating them makes the tokens work again. 400 `You cannot suspend
+	// yourself.`; suspending an owner is refused as in Coder (400). Suspending a suspended user
+	// changes nothing.
+	//
+	// Corresponds with PUT /users/{user}/status/suspend (the `SuspendUser` operationId).
+	SuspendUser(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// GetAuditLogs Get audit logs
+//
+// Owner only. Entries newest first, with how many the query selects in all. Entries are
+// recorded only while `audit_log` is enabled, each in the same transaction as the change
+// it records: license create and delete, entitlements refresh, organization create, write
+// and delete, organization member create, write and delete, user create and status write
+// (suspended, activated, dormant), api_key create and delete, and login and logout,
+// failed attempts included (status 401 or 429). Secrets (password hashes, token secrets,
+// license tokens) appear in a diff only as `{"secret": true}`.
+//
+// Corresponds with GET /audit (the `GetAuditLogs` operationId).
+func (c *Client) GetAuditLogs(ctx context.Context, params *GetAuditLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAuditLogsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // GetBuildInfo Build information
@@ -1237,6 +1295,126 @@ func (c *Client) GetUserOrganizationByName(ctx context.Context, user UserParam, 
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// ActivateUser Activate user account
+//
+// Owner only. Makes a suspended or dormant user active: they take a seat again, and their
+// tokens work again. A user who has not been authenticated for 90 days turns dormant again
+// at the next dormancy pass; authenticating makes a dormant user active by itself.
+//
+// Corresponds with PUT /users/{user}/status/activate (the `ActivateUser` operationId).
+func (c *Client) ActivateUser(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivateUserRequest(c.Server, user)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SuspendUser Suspend user account
+//
+// Owner only. A suspended user takes no seat, cannot sign in (401 `Your account is
+// suspended. Contact an admin to reactivate your account.`), and every token of theirs is
+// refused with 401 `User is not active (status = "suspended"). Contact an admin to
+// reactivate your account.` from the next request on, on every replica. Their tokens are
+// kept, so activating them makes the tokens work again. 400 `You cannot suspend
+// yourself.`; suspending an owner is refused as in Coder (400). Suspending a suspended user
+// changes nothing.
+//
+// Corresponds with PUT /users/{user}/status/suspend (the `SuspendUser` operationId).
+func (c *Client) SuspendUser(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSuspendUserRequest(c.Server, user)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// NewGetAuditLogsRequest constructs an http.Request for the GetAuditLogs method
+func NewGetAuditLogsRequest(server string, params *GetAuditLogsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/audit")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewGetBuildInfoRequest constructs an http.Request for the GetBuildInfo method
@@ -2763,6 +2941,74 @@ func NewGetUserOrganizationByNameRequest(server string, user UserParam, organiza
 	return req, nil
 }
 
+// NewActivateUserRequest constructs an http.Request for the ActivateUser method
+func NewActivateUserRequest(server string, user UserParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s/status/activate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSuspendUserRequest constructs an http.Request for the SuspendUser method
+func NewSuspendUserRequest(server string, user UserParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s/status/suspend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -2806,6 +3052,21 @@ func WithBaseURL(baseURL string) ClientOption {
 
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
+
+	// GetAuditLogsWithResponse Get audit logs
+	//
+	// Owner only. Entries newest first, with how many the query selects in all. Entries are
+	// recorded only while `audit_log` is enabled, each in the same transaction as the change
+	// it records: license create and delete, entitlements refresh, organization create, write
+	// and delete, organization member create, write and delete, user create and status write
+	// (suspended, activated, dormant), api_key create and delete, and login and logout,
+	// failed attempts included (status 401 or 429). Secrets (password hashes, token secrets,
+	// license tokens) appear in a diff only as `{"secret": true}`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /audit (the `GetAuditLogs` operationId).
+	GetAuditLogsWithResponse(ctx context.Context, params *GetAuditLogsParams, reqEditors ...RequestEditorFn) (*GetAuditLogsResult, error)
 
 	// GetBuildInfoWithResponse Build information
 	//
@@ -3228,6 +3489,122 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /users/{user}/organizations/{organizationname} (the `GetUserOrganizationByName` operationId).
 	GetUserOrganizationByNameWithResponse(ctx context.Context, user UserParam, organizationname string, reqEditors ...RequestEditorFn) (*GetUserOrganizationByNameResult, error)
+
+	// ActivateUserWithResponse Activate user account
+	//
+	// Owner only. Makes a suspended or dormant user active: they take a seat again, and their
+	// tokens work again. A user who has not been authenticated for 90 days turns dormant again
+	// at the next dormancy pass; authenticating makes a dormant user active by itself.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /users/{user}/status/activate (the `ActivateUser` operationId).
+	ActivateUserWithResponse(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*ActivateUserResult, error)
+
+	// SuspendUserWithResponse Suspend user account
+	//
+	// Owner only. A suspended user takes no seat, cannot sign in (401 `Your account is
+	// suspended. Contact an admin to reactivate your account.`), and every token of theirs is
+	// refused with 401 `User is not active (status = "suspended"). Contact an admin to
+	// reactivate your account.` from the next request on, on every replica. Their tokens are
+	// kept, so activating them makes the tokens work again. 400 `You cannot suspend
+	// yourself.`; suspending an owner is refused as in Coder (400). Suspending a suspended user
+	// changes nothing.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /users/{user}/status/suspend (the `SuspendUser` operationId).
+	SuspendUserWithResponse(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*SuspendUserResult, error)
+}
+
+// GetAuditLogsResult405Headers the declared response headers of an HTTP 405 response for GetAuditLogs
+type GetAuditLogsResult405Headers struct {
+	Allow *string
+}
+
+// GetAuditLogsResultDefaultHeaders the declared response headers of an HTTP default response for GetAuditLogs
+type GetAuditLogsResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type GetAuditLogsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AuditLogResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetAuditLogsResult405Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetAuditLogsResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAuditLogsResult) GetJSON200() *AuditLogResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAuditLogsResult) GetJSON400() *Response {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAuditLogsResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetAuditLogsResult) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetAuditLogsResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAuditLogsResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAuditLogsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAuditLogsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAuditLogsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAuditLogsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // GetBuildInfoResult405Headers the declared response headers of an HTTP 405 response for GetBuildInfo
@@ -6103,6 +6480,221 @@ func (r GetUserOrganizationByNameResult) ContentType() string {
 	return ""
 }
 
+// ActivateUserResult405Headers the declared response headers of an HTTP 405 response for ActivateUser
+type ActivateUserResult405Headers struct {
+	Allow *string
+}
+
+// ActivateUserResultDefaultHeaders the declared response headers of an HTTP default response for ActivateUser
+type ActivateUserResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type ActivateUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *User
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *ActivateUserResult405Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ActivateUserResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ActivateUserResult) GetJSON200() *User {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ActivateUserResult) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ActivateUserResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ActivateUserResult) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ActivateUserResult) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r ActivateUserResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ActivateUserResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ActivateUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ActivateUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ActivateUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ActivateUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SuspendUserResult405Headers the declared response headers of an HTTP 405 response for SuspendUser
+type SuspendUserResult405Headers struct {
+	Allow *string
+}
+
+// SuspendUserResultDefaultHeaders the declared response headers of an HTTP default response for SuspendUser
+type SuspendUserResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type SuspendUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *User
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *SuspendUserResult405Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *SuspendUserResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SuspendUserResult) GetJSON200() *User {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SuspendUserResult) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SuspendUserResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SuspendUserResult) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SuspendUserResult) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r SuspendUserResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r SuspendUserResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r SuspendUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SuspendUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SuspendUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SuspendUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetAuditLogsWithResponse Get audit logs
+//
+// Owner only. Entries newest first, with how many the query selects in all. Entries are
+// recorded only while `audit_log` is enabled, each in the same transaction as the change
+// it records: license create and delete, entitlements refresh, organization create, write
+// and delete, organization member create, write and delete, user create and status write
+// (suspended, activated, dormant), api_key create and delete, and login and logout,
+// failed attempts included (status 401 or 429). Secrets (password hashes, token secrets,
+// license tokens) appear in a diff only as `{"secret": true}`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /audit (the `GetAuditLogs` operationId).
+func (c *ClientWithResponses) GetAuditLogsWithResponse(ctx context.Context, params *GetAuditLogsParams, reqEditors ...RequestEditorFn) (*GetAuditLogsResult, error) {
+	rsp, err := c.GetAuditLogs(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAuditLogsResult(rsp)
+}
+
 // GetBuildInfoWithResponse Build information
 //
 // The server's version and this deployment's id. No sign-in needed.
@@ -6763,6 +7355,128 @@ func (c *ClientWithResponses) GetUserOrganizationByNameWithResponse(ctx context.
 		return nil, err
 	}
 	return ParseGetUserOrganizationByNameResult(rsp)
+}
+
+// ActivateUserWithResponse Activate user account
+//
+// Owner only. Makes a suspended or dormant user active: they take a seat again, and their
+// tokens work again. A user who has not been authenticated for 90 days turns dormant again
+// at the next dormancy pass; authenticating makes a dormant user active by itself.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /users/{user}/status/activate (the `ActivateUser` operationId).
+func (c *ClientWithResponses) ActivateUserWithResponse(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*ActivateUserResult, error) {
+	rsp, err := c.ActivateUser(ctx, user, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivateUserResult(rsp)
+}
+
+// SuspendUserWithResponse Suspend user account
+//
+// Owner only. A suspended user takes no seat, cannot sign in (401 `Your account is
+// suspended. Contact an admin to reactivate your account.`), and every token of theirs is
+// refused with 401 `User is not active (status = "suspended"). Contact an admin to
+// reactivate your account.` from the next request on, on every replica. Their tokens are
+// kept, so activating them makes the tokens work again. 400 `You cannot suspend
+// yourself.`; suspending an owner is refused as in Coder (400). Suspending a suspended user
+// changes nothing.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /users/{user}/status/suspend (the `SuspendUser` operationId).
+func (c *ClientWithResponses) SuspendUserWithResponse(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*SuspendUserResult, error) {
+	rsp, err := c.SuspendUser(ctx, user, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSuspendUserResult(rsp)
+}
+
+// ParseGetAuditLogsResult parses an HTTP response from a GetAuditLogsWithResponse call
+func ParseGetAuditLogsResult(rsp *http.Response) (*GetAuditLogsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAuditLogsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AuditLogResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Response
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 405:
+		var headers GetAuditLogsResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
+	case true:
+		var headers GetAuditLogsResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
 }
 
 // ParseGetBuildInfoResult parses an HTTP response from a GetBuildInfoWithResponse call
@@ -9451,6 +10165,188 @@ func ParseGetUserOrganizationByNameResult(rsp *http.Response) (*GetUserOrganizat
 		response.Headers405 = &headers
 	case true:
 		var headers GetUserOrganizationByNameResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseActivateUserResult parses an HTTP response from a ActivateUserWithResponse call
+func ParseActivateUserResult(rsp *http.Response) (*ActivateUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ActivateUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest User
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 405:
+		var headers ActivateUserResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
+	case true:
+		var headers ActivateUserResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSuspendUserResult parses an HTTP response from a SuspendUserWithResponse call
+func ParseSuspendUserResult(rsp *http.Response) (*SuspendUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SuspendUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest User
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 405:
+		var headers SuspendUserResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
+	case true:
+		var headers SuspendUserResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -43,6 +43,150 @@ func (e APIKeyScope) Valid() bool {
 	}
 }
 
+// Defines values for AuditAction.
+const (
+	Close                AuditAction = "close"
+	Connect              AuditAction = "connect"
+	Create               AuditAction = "create"
+	Delete               AuditAction = "delete"
+	Disconnect           AuditAction = "disconnect"
+	Login                AuditAction = "login"
+	Logout               AuditAction = "logout"
+	Open                 AuditAction = "open"
+	Register             AuditAction = "register"
+	RequestPasswordReset AuditAction = "request_password_reset"
+	Start                AuditAction = "start"
+	Stop                 AuditAction = "stop"
+	Write                AuditAction = "write"
+)
+
+// Valid indicates whether the value is a known member of the AuditAction enum.
+func (e AuditAction) Valid() bool {
+	switch e {
+	case Close:
+		return true
+	case Connect:
+		return true
+	case Create:
+		return true
+	case Delete:
+		return true
+	case Disconnect:
+		return true
+	case Login:
+		return true
+	case Logout:
+		return true
+	case Open:
+		return true
+	case Register:
+		return true
+	case RequestPasswordReset:
+		return true
+	case Start:
+		return true
+	case Stop:
+		return true
+	case Write:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AuditResourceType.
+const (
+	AuditResourceTypeApiKey                      AuditResourceType = "api_key"
+	AuditResourceTypeConvertLogin                AuditResourceType = "convert_login"
+	AuditResourceTypeCustomRole                  AuditResourceType = "custom_role"
+	AuditResourceTypeGitSshKey                   AuditResourceType = "git_ssh_key"
+	AuditResourceTypeGroup                       AuditResourceType = "group"
+	AuditResourceTypeHealthSettings              AuditResourceType = "health_settings"
+	AuditResourceTypeIdpSyncSettingsGroup        AuditResourceType = "idp_sync_settings_group"
+	AuditResourceTypeIdpSyncSettingsOrganization AuditResourceType = "idp_sync_settings_organization"
+	AuditResourceTypeIdpSyncSettingsRole         AuditResourceType = "idp_sync_settings_role"
+	AuditResourceTypeLicense                     AuditResourceType = "license"
+	AuditResourceTypeNotificationTemplate        AuditResourceType = "notification_template"
+	AuditResourceTypeNotificationsSettings       AuditResourceType = "notifications_settings"
+	AuditResourceTypeOauth2ProviderApp           AuditResourceType = "oauth2_provider_app"
+	AuditResourceTypeOauth2ProviderAppSecret     AuditResourceType = "oauth2_provider_app_secret"
+	AuditResourceTypeOauth2ProviderSettings      AuditResourceType = "oauth2_provider_settings"
+	AuditResourceTypeOrganization                AuditResourceType = "organization"
+	AuditResourceTypeOrganizationMember          AuditResourceType = "organization_member"
+	AuditResourceTypePrebuildsSettings           AuditResourceType = "prebuilds_settings"
+	AuditResourceTypeTask                        AuditResourceType = "task"
+	AuditResourceTypeTemplate                    AuditResourceType = "template"
+	AuditResourceTypeTemplateVersion             AuditResourceType = "template_version"
+	AuditResourceTypeUser                        AuditResourceType = "user"
+	AuditResourceTypeWorkspace                   AuditResourceType = "workspace"
+	AuditResourceTypeWorkspaceAgent              AuditResourceType = "workspace_agent"
+	AuditResourceTypeWorkspaceApp                AuditResourceType = "workspace_app"
+	AuditResourceTypeWorkspaceBuild              AuditResourceType = "workspace_build"
+	AuditResourceTypeWorkspaceProxy              AuditResourceType = "workspace_proxy"
+)
+
+// Valid indicates whether the value is a known member of the AuditResourceType enum.
+func (e AuditResourceType) Valid() bool {
+	switch e {
+	case AuditResourceTypeApiKey:
+		return true
+	case AuditResourceTypeConvertLogin:
+		return true
+	case AuditResourceTypeCustomRole:
+		return true
+	case AuditResourceTypeGitSshKey:
+		return true
+	case AuditResourceTypeGroup:
+		return true
+	case AuditResourceTypeHealthSettings:
+		return true
+	case AuditResourceTypeIdpSyncSettingsGroup:
+		return true
+	case AuditResourceTypeIdpSyncSettingsOrganization:
+		return true
+	case AuditResourceTypeIdpSyncSettingsRole:
+		return true
+	case AuditResourceTypeLicense:
+		return true
+	case AuditResourceTypeNotificationTemplate:
+		return true
+	case AuditResourceTypeNotificationsSettings:
+		return true
+	case AuditResourceTypeOauth2ProviderApp:
+		return true
+	case AuditResourceTypeOauth2ProviderAppSecret:
+		return true
+	case AuditResourceTypeOauth2ProviderSettings:
+		return true
+	case AuditResourceTypeOrganization:
+		return true
+	case AuditResourceTypeOrganizationMember:
+		return true
+	case AuditResourceTypePrebuildsSettings:
+		return true
+	case AuditResourceTypeTask:
+		return true
+	case AuditResourceTypeTemplate:
+		return true
+	case AuditResourceTypeTemplateVersion:
+		return true
+	case AuditResourceTypeUser:
+		return true
+	case AuditResourceTypeWorkspace:
+		return true
+	case AuditResourceTypeWorkspaceAgent:
+		return true
+	case AuditResourceTypeWorkspaceApp:
+		return true
+	case AuditResourceTypeWorkspaceBuild:
+		return true
+	case AuditResourceTypeWorkspaceProxy:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Entitlement.
 const (
 	Entitled    Entitlement = "entitled"
@@ -180,6 +324,82 @@ type AddLicenseRequest struct {
 	// License The license token, a compact JWT signed with Ed25519.
 	License string `json:"license"`
 }
+
+// AuditAction Coder's audit actions; entitle records `create`, `write`, `delete`, `login` and `logout`.
+type AuditAction string
+
+// AuditDiffField One changed field. `old` is absent on creation and `new` on deletion; a secret field
+// carries only `secret: true`.
+type AuditDiffField struct {
+	// New The value after.
+	New interface{} `json:"new,omitempty"`
+
+	// Old The value before.
+	Old    interface{} `json:"old,omitempty"`
+	Secret bool        `json:"secret"`
+}
+
+// AuditLog defines model for AuditLog.
+type AuditLog struct {
+	// Action Coder's audit actions; entitle records `create`, `write`, `delete`, `login` and `logout`.
+	Action AuditAction `json:"action"`
+
+	// Description In Coder's words, with `{user}` and `{target}` for the client to fill in:
+	// `{user} created organization {target}`, `{user} logged in`, `{user} unsuccessfully
+	// attempted to login`, ...
+	//
+	//
+	// Example: {user} created organization {target}
+	Description string `json:"description"`
+
+	// Diff The changed fields by name.
+	Diff map[string]AuditDiffField `json:"diff"`
+	Id   openapi_types.UUID        `json:"id"`
+
+	// Ip The client's address (the TCP peer); empty for a change no request made.
+	//
+	// Example: 192.0.2.10
+	Ip string `json:"ip"`
+
+	// OrganizationId The organization of the resource; the nil UUID when none.
+	OrganizationId openapi_types.UUID `json:"organization_id"`
+
+	// RequestId The request's `X-Request-ID`; a client's own id that is not a UUID is turned into one
+	// (a name-based UUID). The nil UUID for a change no request made (the dormancy pass).
+	RequestId openapi_types.UUID `json:"request_id"`
+
+	// ResourceId The resource's id; for an api_key, a login or a logout, its user's id (as in Coder);
+	// for an organization member, the user's id; the nil UUID when unknown.
+	ResourceId openapi_types.UUID `json:"resource_id"`
+
+	// ResourceTarget The resource's name: a user's or organization's name, a token's name (empty for a
+	// session), a license's id, `entitlements` for a refresh.
+	ResourceTarget string `json:"resource_target"`
+
+	// ResourceType Coder's audit resource types; entitle records `user`, `api_key`, `license`,
+	// `organization` and `organization_member`.
+	ResourceType AuditResourceType `json:"resource_type"`
+
+	// StatusCode The HTTP status the request was answered with.
+	StatusCode int32     `json:"status_code"`
+	Time       time.Time `json:"time"`
+
+	// User Who acted; null for no one (an unknown email, the dormancy pass).
+	User      *User  `json:"user"`
+	UserAgent string `json:"user_agent"`
+}
+
+// AuditLogResponse defines model for AuditLogResponse.
+type AuditLogResponse struct {
+	AuditLogs []AuditLog `json:"audit_logs"`
+
+	// Count How many entries the query selects, whatever the page.
+	Count int64 `json:"count"`
+}
+
+// AuditResourceType Coder's audit resource types; entitle records `user`, `api_key`, `license`,
+// `organization` and `organization_member`.
+type AuditResourceType string
 
 // BuildInfoResponse Coder's BuildInfoResponse; the fields about workspaces have fixed values here.
 type BuildInfoResponse struct {
@@ -670,6 +890,22 @@ type Unauthorized = Response
 
 // UnsupportedMediaType A message, and on errors the envelope every error uses.
 type UnsupportedMediaType = Response
+
+// GetAuditLogsParams defines parameters for GetAuditLogs.
+type GetAuditLogsParams struct {
+	// Q Coder's audit search query: space-separated `key:value` terms, read in lower case.
+	// Keys: `resource_type:`, `resource_id:`, `action:`, `username:` (`me` for the caller),
+	// `email:`, `date_from:` and `date_to:` (`YYYY-MM-DD`, UTC, both days included). A
+	// term without a key is a resource type. A bad query is 400 `Invalid audit search
+	// query.` with one validation per bad term.
+	Q *string `form:"q,omitempty" json:"q,omitempty"`
+
+	// Limit At most this many entries, from 1 to 1000; as in Coder, 100 when absent.
+	Limit *string `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Skip this many entries (a 32-bit integer, 0 or more).
+	Offset *string `form:"offset,omitempty" json:"offset,omitempty"`
+}
 
 // GetLicensesParams defines parameters for GetLicenses.
 type GetLicensesParams struct {

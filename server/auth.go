@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -67,6 +68,14 @@ func (s *Server) authenticate(ctx context.Context, req *http.Request) (api.Actor
 	now := store.Now()
 	if !now.Before(key.ExpiresAt) {
 		return api.Actor{}, api.Unauthorized("The session token expired at " + key.ExpiresAt.UTC().Format(time.RFC3339) + ".")
+	}
+	// The status is read with the key on every request, so a suspension refuses the user's
+	// tokens from the next request on, on every replica. Authenticating wakes a dormant user.
+	if user, err = s.api.ReactivateDormantUser(ctx, user); err != nil {
+		return api.Actor{}, err
+	}
+	if user.Status == store.UserSuspended {
+		return api.Actor{}, &api.Error{Status: http.StatusUnauthorized, Message: fmt.Sprintf(api.MsgUserNotActive, user.Status)}
 	}
 	if now.Sub(key.LastUsed) >= touchInterval {
 		expiresAt := now.Add(s.cfg.SessionDuration)

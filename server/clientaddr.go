@@ -6,13 +6,16 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"entitle/api"
+	"entitle/audit"
 )
 
-// withClientAddress hands the handlers the address of the client, for the login throttle.
+// withClientAddress hands the handlers the address of the client, for the login throttle and
+// the audit log, together with what else an audit entry takes from the request: its id (as
+// requestIDs chose it) and the user agent.
 //
-// It is the TCP peer of the connection, never X-Forwarded-For or X-Real-IP (which Echo's
-// RealIP would believe): any client can write those headers, and a per-address limit it can
-// rename itself out of is no limit. Behind a reverse proxy every client shares the proxy's
+// The address is the TCP peer of the connection, never X-Forwarded-For or X-Real-IP (which
+// Echo's RealIP would believe): any client can write those headers, and a per-address limit it
+// can rename itself out of is no limit. Behind a reverse proxy every client shares the proxy's
 // address, so the per-address limit then holds for all of them together; trusting a proxy's
 // headers would need an explicit setting naming the proxies, which entitle does not have yet.
 func withClientAddress(next echo.HandlerFunc) echo.HandlerFunc {
@@ -21,7 +24,13 @@ func withClientAddress(next echo.HandlerFunc) echo.HandlerFunc {
 		// An unparsable peer (never the case on a TCP listener) is the zero address, which
 		// the throttle counts as one "unknown" client.
 		peer, _ := netip.ParseAddrPort(req.RemoteAddr)
-		c.SetRequest(req.WithContext(api.WithClientAddress(req.Context(), peer.Addr())))
+		ctx := api.WithClientAddress(req.Context(), peer.Addr())
+		ctx = audit.WithRequest(ctx, audit.Request{
+			ID:            audit.RequestID(c.Response().Header().Get(echo.HeaderXRequestID)),
+			ClientAddress: peer.Addr(),
+			UserAgent:     req.UserAgent(),
+		})
+		c.SetRequest(req.WithContext(ctx))
 		return next(c)
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -45,6 +46,7 @@ func newMetrics(st *store.Store, ent *entitlements.Service, logger *slog.Logger)
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(sqlDB, string(st.Dialect())),
 		&licenseCollector{ent: ent, logger: logger},
+		&seatCollector{store: st},
 	)
 	return m, nil
 }
@@ -117,4 +119,47 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// seatCollector counts the users by status and reads the seat high-water mark at scrape time,
+// from the database, so every replica reports the same figures.
+type seatCollector struct {
+	store *store.Store
+}
+
+var (
+	usersDesc = prometheus.NewDesc("entitle_users",
+		"Users by status: active users take a seat of user_limit; dormant and suspended ones do not.",
+		[]string{"status"}, nil)
+	highWaterDesc = prometheus.NewDesc("entitle_seats_high_water_mark",
+		"The most users ever active at once.", nil, nil)
+)
+
+// seatScrapeTimeout bounds the two queries of a scrape.
+const seatScrapeTimeout = 5 * time.Second
+
+// Describe implements prometheus.Collector.
+func (c *seatCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- usersDesc
+	ch <- highWaterDesc
+}
+
+// Collect implements prometheus.Collector. A database that does not answer fails the scrape
+// of these series (Prometheus shows the error) rather than reporting zeros.
+func (c *seatCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), seatScrapeTimeout)
+	defer cancel()
+	seats, err := c.store.SeatCounts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(usersDesc, err)
+		return
+	}
+	for status, n := range map[string]int64{
+		store.UserActive:    seats.Active,
+		store.UserDormant:   seats.Dormant,
+		store.UserSuspended: seats.Suspended,
+	} {
+		ch <- prometheus.MustNewConstMetric(usersDesc, prometheus.GaugeValue, float64(n), status)
+	}
+	ch <- prometheus.MustNewConstMetric(highWaterDesc, prometheus.GaugeValue, float64(seats.HighWaterMark))
 }

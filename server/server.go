@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"entitle/api"
+	"entitle/dormancy"
 	"entitle/entitlements"
 	"entitle/gen"
 	"entitle/store"
@@ -26,6 +28,7 @@ type Server struct {
 	logger       *slog.Logger
 	store        *store.Store
 	entitlements *entitlements.Service
+	api          *api.API
 	spec         *Spec
 	metrics      *metrics
 	echo         *echo.Echo
@@ -110,6 +113,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		return nil, err
 	}
 	s.metrics = m
+	s.api = handlers
 	s.echo = s.routes(handlers)
 	return s, nil
 }
@@ -173,18 +177,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		ConnState:         conns.track,
 	}
-	// The entitlements loop lives exactly as long as serving does: requests still draining
-	// after ctx ends may need it (replica membership, license change notices), so it stops
-	// only once they are done.
-	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
-	loopDone := make(chan struct{})
-	go func() {
-		defer close(loopDone)
-		s.entitlements.Run(loopCtx)
-	}()
+	// The entitlements loop and the dormancy pass live exactly as long as serving does:
+	// requests still draining after ctx ends may need them (replica membership, license
+	// change notices), so they stop only once those are done.
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	var loops sync.WaitGroup
+	loops.Go(func() { s.entitlements.Run(loopCtx) })
+	loops.Go(func() {
+		dormancy.Run(loopCtx, dormancy.Config{
+			Store:        s.store,
+			After:        s.cfg.DormancyAfter,
+			Interval:     s.cfg.DormancyCheckInterval,
+			Recorder:     s.entitlements.Recorder,
+			UsageChanged: s.entitlements.UsageChanged,
+			Logger:       s.logger,
+		})
+	})
 	defer func() {
-		stopLoop()
-		<-loopDone
+		stopLoops()
+		loops.Wait()
 	}()
 
 	served := make(chan error, 1)

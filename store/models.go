@@ -120,8 +120,37 @@ type LoginThrottle struct {
 	WindowStart time.Time
 }
 
+// SeatHighWater is the most users ever active at once, and when that many were first counted.
+// There is one row (id 1), absent until the active users are first counted.
+type SeatHighWater struct {
+	ID          int `gorm:"primaryKey"`
+	ActiveUsers int64
+	RecordedAt  time.Time
+}
+
+// TableName names the one-row table.
+func (SeatHighWater) TableName() string { return "seat_high_water" }
+
+// AuditLog is one entry of the audit log. UserID, OrganizationID, ResourceID and RequestID are
+// uuid.Nil when there is none; Diff is the JSON of the changed fields, secrets already hidden.
+type AuditLog struct {
+	ID             uuid.UUID `gorm:"primaryKey"`
+	Time           time.Time
+	UserID         uuid.UUID
+	OrganizationID uuid.UUID
+	IP             string `gorm:"column:ip"`
+	UserAgent      string
+	ResourceType   string
+	ResourceID     uuid.UUID
+	ResourceTarget string
+	Action         string
+	Diff           string
+	StatusCode     int32
+	RequestID      uuid.UUID
+}
+
 // models lists every table's model, for the test that checks migrations match them.
 func models() []any {
 	return []any{&User{}, &Organization{}, &OrganizationMember{}, &APIKey{}, &SiteConfig{},
-		&License{}, &EntitlementsRefresh{}, &Replica{}, &LoginThrottle{}}
+		&License{}, &EntitlementsRefresh{}, &Replica{}, &LoginThrottle{}, &SeatHighWater{}, &AuditLog{}}
 }
