@@ -3,7 +3,9 @@ package license
 import (
 	"encoding/json"
 	"math"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,10 +40,18 @@ func checkTimeClaims(payload []byte) *Error {
 	if err := json.Unmarshal(payload, &fields); err != nil {
 		return nil
 	}
-	for _, name := range timeClaimNames {
-		raw, ok := fields[name]
-		if !ok || string(raw) == "null" {
-			continue // missing; the claims checks say whether that is allowed
+	// encoding/json matches field names ignoring case, so "NBF" or "nBf" is read as nbf too:
+	// every spelling is checked (a fuzzer found "nBf": -1 slipping past an exact lookup).
+	keys := make([]string, 0, len(fields))
+	for key := range fields {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys) // the same claim is named however the map iterates
+	for _, key := range keys {
+		raw := fields[key]
+		name := timeClaimName(key)
+		if name == "" || string(raw) == "null" {
+			continue // not a time claim, or missing; the claims checks say whether that is allowed
 		}
 		if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
 			return invalid("%s is not a number: %s", name, shorten(string(raw)))
@@ -53,6 +63,16 @@ func checkTimeClaims(payload []byte) *Error {
 		}
 	}
 	return nil
+}
+
+// timeClaimName is the time claim key names in any case, or "" when it names none.
+func timeClaimName(key string) string {
+	for _, name := range timeClaimNames {
+		if strings.EqualFold(key, name) {
+			return name
+		}
+	}
+	return ""
 }
 
 // dateOf shows seconds since 1970 as a date, for numbers within a few million years.
