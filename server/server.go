@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,9 @@ type Server struct {
 	registered map[string]bool
 	// listenURL is where Serve listens, for the access URL's default.
 	listenURL atomic.Pointer[string]
+	// draining is closed when the drain starts, releasing requests that wait for a change.
+	draining     chan struct{}
+	drainingOnce sync.Once
 }
 
 // AccessURL is the URL people and clients reach the server at: --access-url, else the URL
@@ -78,7 +82,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		_ = st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec}
+	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec, draining: make(chan struct{})}
 	handlers, err := api.New(api.Config{
 		Store:            st,
 		DeploymentID:     deploymentID,
@@ -91,6 +95,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		AccessURL:        s.AccessURL,
 		ThrottleWindow:   cfg.LoginThrottleWindow,
 		MaxTokenLifetime: cfg.maxTokenLifetime(),
+		Draining:         s.draining,
 	})
 	if err != nil {
 		_ = st.Close()
@@ -163,6 +168,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
+	// Shutdown calls this once it refuses new work, so the waiters' answers say Connection: close.
+	srv.RegisterOnShutdown(func() { s.drainingOnce.Do(func() { close(s.draining) }) })
 	// The entitlements loop lives exactly as long as serving does.
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	loopDone := make(chan struct{})

@@ -209,7 +209,7 @@ func (c *entitlementsCmd) Run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := client.GetEntitlementsWithResponse(ctx)
+	res, err := client.GetEntitlementsWithResponse(ctx, nil)
 	if err := check(res, err); err != nil {
 		return err
 	}
