@@ -123,6 +123,11 @@ type snapshot struct {
 	usage  license.Usage
 }
 
+// Replicas is the replica count the current entitlements were computed with.
+func (s *Service) Replicas() int64 {
+	return s.replicas.Load()
+}
+
 // LatestLicenseExpires is the latest end of a paid term among the licenses still in force;
 // zero when there is none.
 func (s *Service) LatestLicenseExpires() time.Time {
