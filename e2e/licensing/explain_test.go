@@ -15,6 +15,7 @@ import (
 	"entitle/gen"
 	"entitle/internal/testenv"
 	"entitle/license"
+	"entitle/server"
 )
 
 // explainOf fetches GET /entitlements/explain through client and requires 200.
@@ -199,4 +200,20 @@ func TestExplainingEntitlements(t *testing.T) {
 			assert.Contains(t, *x.Licenses[2].Reason, "retired")
 		})
 	})
+}
+
+func TestTheSpecListsEveryDiagnosticCode(t *testing.T) {
+	spec, err := server.LoadSpec()
+	require.NoError(t, err)
+	schema, ok := spec.Doc.Components.Schemas["DiagnosticCode"]
+	require.True(t, ok, "openapi.yaml has a DiagnosticCode schema")
+	var enum []string
+	for _, v := range schema.Value.Enum {
+		enum = append(enum, v.(string))
+	}
+	var codes []string
+	for _, c := range license.Codes() {
+		codes = append(codes, string(c))
+	}
+	assert.Equal(t, codes, enum, "openapi.yaml's enum is the codes the server gives, in the same order")
 }
