@@ -28,6 +28,16 @@ func explainOf(t *testing.T, client *gen.ClientWithResponses) gen.Explanation {
 	return *resp.JSON200
 }
 
+// waitForActualUsers waits for user_limit.actual to count n users: a new user is counted by a
+// recompute that runs on its own, after the request that made the user has answered.
+func waitForActualUsers(t *testing.T, inst *testenv.Instance, n int64) {
+	t.Helper()
+	waitFor(t, 5*time.Second, 20*time.Millisecond, "user_limit.actual counting the new users", func() (bool, string) {
+		ent := entitlementsOf(t, inst.Client)
+		return actualUsers(ent) == n, describeFeature(ent, "user_limit")
+	})
+}
+
 // requireDiagnosticsAreTheMessages checks that the diagnostics carry exactly the entitlements'
 // warnings and errors, in their order.
 func requireDiagnosticsAreTheMessages(t *testing.T, x gen.Explanation, ent gen.Entitlements) {
@@ -76,10 +86,7 @@ func TestExplainingEntitlements(t *testing.T) {
 		})
 
 		t.Run("without a license there is nothing to explain but the seats", func(t *testing.T) {
-			waitFor(t, 5*time.Second, 20*time.Millisecond, "both users counted", func() (bool, string) {
-				ent := entitlementsOf(t, d.inst.Client)
-				return actualUsers(ent) == 2, describeFeature(ent, "user_limit")
-			})
+			waitForActualUsers(t, d.inst, 2)
 			x := explainOf(t, d.owner)
 			assert.Empty(t, x.Diagnostics)
 			assert.Empty(t, x.Licenses)

@@ -97,10 +97,7 @@ func TestPreviewingALicense(t *testing.T) {
 		_, memberToken := d.inst.CreateMember(t, d.ownerToken, "bob")
 		stored := d.issuer.Sign(t, claims(withFeatures("audit_log")))
 		d.upload(t, stored)
-		waitFor(t, 5*time.Second, 20*time.Millisecond, "both users counted", func() (bool, string) {
-			ent := entitlementsOf(t, d.inst.Client)
-			return actualUsers(ent) == 2, describeFeature(ent, "user_limit")
-		})
+		waitForActualUsers(t, d.inst, 2)
 		before := stateOf(t, d)
 		requireUnchanged := func(t *testing.T) {
 			t.Helper()

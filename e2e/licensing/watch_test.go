@@ -112,10 +112,7 @@ func TestEntitlementsCarryAnETag(t *testing.T) {
 		d := startDeployment(t, db)
 		ctx := context.Background()
 		// The owner's sign-up is counted by a recompute that runs on its own; the tag is read after it.
-		waitFor(t, 5*time.Second, 20*time.Millisecond, "the owner counted", func() (bool, string) {
-			ent := entitlementsOf(t, d.inst.Client)
-			return actualUsers(ent) == 1, describeFeature(ent, "user_limit")
-		})
+		waitForActualUsers(t, d.inst, 1)
 		tag := currentETag(t, d.inst)
 
 		t.Run("a tag that still matches answers 304 without a body, in each form If-None-Match takes", func(t *testing.T) {
