@@ -113,7 +113,7 @@ func explanationResponse(x license.Explanation) gen.Explanation {
 			diag.Feature = &d.Feature
 		}
 		if d.LicenseID != nil {
-			id := int32(*d.LicenseID)
+			id := licenseID(*d.LicenseID)
 			diag.LicenseId = &id
 		}
 		if !d.At.IsZero() {
@@ -124,15 +124,21 @@ func explanationResponse(x license.Explanation) gen.Explanation {
 	}
 	for _, l := range x.Licenses {
 		out.Licenses = append(out.Licenses, gen.ExplainedLicense{
-			Id: int32(l.ID), Uuid: l.UUID, Status: gen.ExplainedLicenseStatus(l.Status), Counts: l.Counts, Reason: &l.Reason,
+			Id: licenseID(l.ID), Uuid: l.UUID, Status: gen.ExplainedLicenseStatus(l.Status), Counts: l.Counts, Reason: &l.Reason,
 		})
 	}
 	for _, e := range x.Timeline {
 		out.Timeline = append(out.Timeline, gen.TimelineEvent{
-			At: e.At.UTC(), Event: gen.TimelineEventEvent(e.Event), LicenseId: int32(e.LicenseID), Changes: featureChangesResponse(e.Changes),
+			At: e.At.UTC(), Event: gen.TimelineEventEvent(e.Event), LicenseId: licenseID(e.LicenseID), Changes: featureChangesResponse(e.Changes),
 		})
 	}
 	return out
+}
+
+// licenseID is a license's id as the API writes it: ids are int32 rows, which the license
+// package holds as int64, so narrowing them back loses nothing.
+func licenseID(id int64) int32 {
+	return int32(id) //nolint:gosec // G115: always an int32 row id, widened on the way in
 }
 
 func featureChangesResponse(changes map[string]license.FeatureChange) gen.FeatureChanges {

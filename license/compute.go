@@ -526,6 +526,3 @@ func earliestAfter(now time.Time, moments ...time.Time) time.Time {
 	}
 	return earliest
 }
-
-// formatDate writes the calendar date of t in UTC, as the warnings show it.
-func formatDate(t time.Time) string { return t.UTC().Format(time.DateOnly) }

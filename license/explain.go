@@ -64,23 +64,23 @@ const (
 	EventExpires     Event = "expires"
 )
 
-// LicenseStatus is where a stored license stands at one moment.
-type LicenseStatus string
+// Status is where a stored license stands at one moment.
+type Status string
 
 // The license statuses.
 const (
-	StatusActive      LicenseStatus = "active"
-	StatusNotYetValid LicenseStatus = "not_yet_valid"
-	StatusGrace       LicenseStatus = "grace"
-	StatusExpired     LicenseStatus = "expired"
-	StatusInvalid     LicenseStatus = "invalid"
+	StatusActive      Status = "active"
+	StatusNotYetValid Status = "not_yet_valid"
+	StatusGrace       Status = "grace"
+	StatusExpired     Status = "expired"
+	StatusInvalid     Status = "invalid"
 )
 
-// LicenseState is one stored license's status and why it counts or not.
-type LicenseState struct {
+// State is one stored license's status and why it counts or not.
+type State struct {
 	ID     int64
 	UUID   uuid.UUID
-	Status LicenseStatus
+	Status Status
 	// Counts is whether it gives anything now.
 	Counts bool
 	// Reason says why, with the moments that matter, for a person.
@@ -125,7 +125,7 @@ type Explanation struct {
 	// Diagnostics carry every warning and error of Entitlements, in the same order, with codes.
 	Diagnostics []Diagnostic
 	// Licenses are every stored license by id.
-	Licenses []LicenseState
+	Licenses []State
 	// Timeline lists every future license event, by time then license.
 	Timeline []TimelineEvent
 	Seats    Seats
@@ -195,10 +195,10 @@ func timeline(licenses []Stored, now time.Time, usage Usage, events []licenseEve
 }
 
 // licenseStates says, for each stored license by id, where it stands at now and why.
-func licenseStates(licenses []Stored, now time.Time) []LicenseState {
-	states := make([]LicenseState, 0, len(licenses))
+func licenseStates(licenses []Stored, now time.Time) []State {
+	states := make([]State, 0, len(licenses))
 	for _, s := range sortedByID(licenses) {
-		st := LicenseState{ID: s.ID, UUID: s.UUID}
+		st := State{ID: s.ID, UUID: s.UUID}
 		if s.Err != nil || s.License == nil {
 			st.Status, st.Reason = StatusInvalid, "It no longer verifies: "+cause(s.Err)+"."
 			states = append(states, st)

@@ -351,7 +351,7 @@ func TestExplainLicenseStatuses(t *testing.T) {
 
 	stamp := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
 	want := []struct {
-		status license.LicenseStatus
+		status license.Status
 		counts bool
 		reason []string
 	}{

@@ -66,7 +66,7 @@ func (c *licenseSource) readLicense(stdin io.Reader) (string, error) {
 		return "", err
 	}
 	if _, _, err := license.Decode(token); err != nil {
-		return "", fmt.Errorf("%s does not hold a license (%v): a license is the token 'entitle license sign' prints", source, err)
+		return "", fmt.Errorf("%s does not hold a license (%w): a license is the token 'entitle license sign' prints", source, err)
 	}
 	return token, nil
 }
