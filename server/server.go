@@ -33,9 +33,16 @@ type Server struct {
 	registered map[string]bool
 	// listenURL is where Serve listens, for the access URL's default.
 	listenURL atomic.Pointer[string]
-	// draining is closed when the drain starts, releasing requests that wait for a change.
-	draining     chan struct{}
-	drainingOnce sync.Once
+	// watchersReleased is closed when the drain starts (releaseWatchers): requests waiting for
+	// an entitlements change answer at once rather than hold the drain up.
+	watchersReleased     chan struct{}
+	watchersReleasedOnce sync.Once
+}
+
+// releaseWatchers answers every request waiting for an entitlements change; it may be called
+// more than once.
+func (s *Server) releaseWatchers() {
+	s.watchersReleasedOnce.Do(func() { close(s.watchersReleased) })
 }
 
 // AccessURL is the URL people and clients reach the server at: --access-url, else the URL
@@ -82,7 +89,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		_ = st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec, draining: make(chan struct{})}
+	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec, watchersReleased: make(chan struct{})}
 	handlers, err := api.New(api.Config{
 		Store:            st,
 		DeploymentID:     deploymentID,
@@ -95,7 +102,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		AccessURL:        s.AccessURL,
 		ThrottleWindow:   cfg.LoginThrottleWindow,
 		MaxTokenLifetime: cfg.maxTokenLifetime(),
-		Draining:         s.draining,
+		Draining:         s.watchersReleased,
 	})
 	if err != nil {
 		_ = st.Close()
@@ -169,7 +176,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	// Shutdown calls this once it refuses new work, so the waiters' answers say Connection: close.
-	srv.RegisterOnShutdown(func() { s.drainingOnce.Do(func() { close(s.draining) }) })
+	srv.RegisterOnShutdown(s.releaseWatchers)
 	// The entitlements loop lives exactly as long as serving does.
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	loopDone := make(chan struct{})

@@ -104,6 +104,12 @@ func TestAThousandWaitersCostLittleMemory(t *testing.T) {
 	})
 	time.Sleep(500 * time.Millisecond) // let the last connections settle
 	during := scrape(t, metricsURL, gauges...)
+	// A scrape may itself query the database (seat counts), so the fewest connections seen in
+	// a few scrapes is what the waiters hold: a waiter holding one would show in every scrape.
+	inUse := during["go_sql_in_use_connections"]
+	for range 3 {
+		inUse = min(inUse, scrape(t, metricsURL, "go_sql_in_use_connections")["go_sql_in_use_connections"])
+	}
 
 	perWaiter := func(name string) float64 { return (during[name] - before[name]) / waiters }
 	heapAndStack := perWaiter("go_memstats_heap_inuse_bytes") + perWaiter("go_memstats_stack_inuse_bytes")
@@ -115,14 +121,14 @@ func TestAThousandWaitersCostLittleMemory(t *testing.T) {
 		before["go_memstats_heap_inuse_bytes"]/(1<<20), during["go_memstats_heap_inuse_bytes"]/(1<<20),
 		before["go_memstats_stack_inuse_bytes"]/(1<<20), during["go_memstats_stack_inuse_bytes"]/(1<<20),
 		before["process_resident_memory_bytes"]/(1<<20), during["process_resident_memory_bytes"]/(1<<20),
-		during["go_sql_in_use_connections"])
+		inUse)
 	// Nearly all of it is the HTTP request in flight: net/http's two 4 KiB buffers per
 	// connection, the request and its headers, the connection's two goroutines. The wait itself
 	// is a timer and a select on a channel every waiter shares (about 1 KiB in a heap profile).
 	// Measured here: about 27 KiB of heap and stack and 22 KiB of resident memory per waiter.
 	assert.Less(t, heapAndStack, 48.0*1024, "heap and stack per waiter")
 	assert.Less(t, perWaiter("process_resident_memory_bytes"), 64.0*1024, "resident memory per waiter")
-	assert.Zero(t, during["go_sql_in_use_connections"], "waiters hold no database connection")
+	assert.Zero(t, inUse, "waiters hold no database connection")
 
 	start := time.Now()
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
@@ -133,7 +139,8 @@ func TestAThousandWaitersCostLittleMemory(t *testing.T) {
 		t.Fatalf("no exit within 10s of SIGTERM with %d waiters\n%s", waiters, output.String())
 	}
 	t.Logf("exited %v after SIGTERM with %d waiters", time.Since(start), waiters)
-	assert.Less(t, time.Since(start), 2*time.Second, "waiters do not hold up the drain")
+	// The drain's bound is 15 s, which waiters holding it up would reach.
+	assert.Less(t, time.Since(start), 5*time.Second, "waiters do not hold up the drain")
 	released := 0
 	for _, answers := range waiting {
 		if r := awaitAnswer(t, answers, 5*time.Second, "a waiter"); r.status == http.StatusNotModified {

@@ -285,7 +285,9 @@ func TestStoppingReleasesWaitersAtOnce(t *testing.T) {
 		inst.Stop(t)
 		stopped := time.Since(start)
 		t.Logf("stopped in %v with 3 waiters", stopped)
-		assert.Less(t, stopped, time.Second, "the drain does not wait for waiters (its bound is %v)", inst.Config.ShutdownTimeout)
+		// Well under the drain's bound, which a waiter holding the drain up would reach; the
+		// margin is for a loaded machine.
+		assert.Less(t, stopped, inst.Config.ShutdownTimeout/2, "the drain does not wait for waiters (its bound is %v)", inst.Config.ShutdownTimeout)
 		for _, answers := range waiting {
 			r := awaitAnswer(t, answers, time.Second, "a waiter at stop")
 			assert.Equal(t, http.StatusNotModified, r.status, "a waiter is answered, not cut: %s", r.body)
