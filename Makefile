@@ -16,7 +16,7 @@ HTTP_ADDR ?= $(or $(ENTITLE_HTTP_ADDRESS),127.0.0.1:3000)
 REDOCLY_VERSION  := 2.77.0
 SPECTRAL_VERSION := 6.16.3
 
-.PHONY: all generate check-generated build run test test-faults test-browser lint lint-spec fuzz bench bench-scale clean
+.PHONY: all generate check-generated build run test test-faults test-browser test-rules lint lint-spec fuzz bench bench-scale clean
 
 all: build
 
@@ -65,6 +65,10 @@ test-faults:
 ## test-browser: Swagger UI driven in a real headless Chromium (installs Debian's chromium if missing)
 test-browser:
 	scripts/test-browser
+
+## test-rules: check and unit-test the Prometheus alert rules (installs Debian's prometheus for promtool if missing)
+test-rules:
+	scripts/test-rules
 
 ## lint: golangci-lint (pinned) over the hand-written code
 lint: $(GOLANGCI_LINT)

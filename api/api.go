@@ -41,6 +41,9 @@ type Config struct {
 	ThrottleWindow time.Duration
 	// MaxTokenLifetime is the longest lifetime an API token may ask for.
 	MaxTokenLifetime time.Duration
+	// Draining is closed when the server starts to drain: requests waiting for an
+	// entitlements change answer at once instead of holding the drain up.
+	Draining <-chan struct{}
 }
 
 // API serves the operations of openapi.yaml.
@@ -60,6 +63,8 @@ type API struct {
 	loginThrottle *loginThrottle
 	// maxTokenLifetime is the longest lifetime an API token may ask for.
 	maxTokenLifetime time.Duration
+	// draining is Config.Draining.
+	draining <-chan struct{}
 }
 
 // New builds the API.
@@ -90,6 +95,7 @@ func New(cfg Config) (*API, error) {
 		loginThrottle:   &loginThrottle{store: cfg.Store, window: window, logger: cfg.Logger},
 		// API tokens (tokens.go).
 		maxTokenLifetime: cfg.MaxTokenLifetime,
+		draining:         cfg.Draining,
 	}, nil
 }
 

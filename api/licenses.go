@@ -39,23 +39,12 @@ func (a *API) AddLicense(ctx context.Context, req gen.AddLicenseRequestObject) (
 	if !actor.IsOwner() {
 		return gen.AddLicense403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner can add licenses.")}, nil
 	}
-	// License files usually end in a newline; the token itself never contains white space.
-	token := strings.TrimSpace(req.Body.License)
-	if token == "" {
-		return gen.AddLicense400JSONResponse{BadRequestJSONResponse: invalidField("license", "must not be empty")}, nil
-	}
-	keys, err := a.entitlements.Keys()
+	token, lic, now, bad, err := a.verifyUpload(req.Body.License)
 	if err != nil {
 		return nil, err
 	}
-	now := store.Now()
-	lic, err := license.VerifyUpload(token, keys, a.deploymentID.String(), now)
-	var rejected *license.Error
-	if errors.As(err, &rejected) {
-		return gen.AddLicense400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(message(rejected.Message, rejected.Detail))}, nil
-	}
-	if err != nil {
-		return nil, err
+	if bad != nil {
+		return gen.AddLicense400JSONResponse{BadRequestJSONResponse: *bad}, nil
 	}
 	row := store.License{UploadedAt: now, JWT: token, Exp: lic.Claims.ExpiresAt.UTC(), UUID: lic.UUID}
 	err = a.store.InTx(ctx, func(tx *store.Store) error {
@@ -71,6 +60,33 @@ func (a *API) AddLicense(ctx context.Context, req gen.AddLicenseRequestObject) (
 	}
 	a.entitlementsChanged(ctx)
 	return verbatimLicenses{status: http.StatusCreated, licenses: []gen.License{licenseResponse(row, lic.Payload)}, single: true}, nil
+}
+
+// verifyUpload makes the checks an upload makes before it stores anything: the token is not
+// empty and verifies against the trusted keys for this deployment at now. bad is the 400 when
+// a check fails; err is an unexpected failure.
+func (a *API) verifyUpload(raw string) (token string, lic *license.License, now time.Time, bad *gen.BadRequestJSONResponse, err error) {
+	// License files usually end in a newline; the token itself never contains white space.
+	token = strings.TrimSpace(raw)
+	if token == "" {
+		empty := invalidField("license", "must not be empty")
+		return "", nil, time.Time{}, &empty, nil
+	}
+	keys, err := a.entitlements.Keys()
+	if err != nil {
+		return "", nil, time.Time{}, nil, err
+	}
+	now = store.Now()
+	lic, err = license.VerifyUpload(token, keys, a.deploymentID.String(), now)
+	var rejected *license.Error
+	if errors.As(err, &rejected) {
+		invalid := gen.BadRequestJSONResponse(message(rejected.Message, rejected.Detail))
+		return "", nil, time.Time{}, &invalid, nil
+	}
+	if err != nil {
+		return "", nil, time.Time{}, nil, err
+	}
+	return token, lic, now, nil, nil
 }
 
 // GetLicenses lists a page of the licenses by id, without their tokens.
@@ -178,14 +194,34 @@ func (a *API) RefreshEntitlements(ctx context.Context, _ gen.RefreshEntitlements
 	return gen.RefreshEntitlements201JSONResponse(message(msgRefreshed, "")), nil
 }
 
-// GetEntitlements returns the entitlements held in memory.
-func (a *API) GetEntitlements(context.Context, gen.GetEntitlementsRequestObject) (gen.GetEntitlementsResponseObject, error) {
-	ent := a.entitlements.Current()
+// GetEntitlements returns the entitlements held in memory, with their ETag; with If-None-Match
+// that still matches it answers 304, after waiting up to ?wait= for a change (watch.go).
+func (a *API) GetEntitlements(ctx context.Context, req gen.GetEntitlementsRequestObject) (gen.GetEntitlementsResponseObject, error) {
+	wait, bad := parseWait(req.Params.Wait)
+	if bad != nil {
+		return gen.GetEntitlements400JSONResponse{BadQueryJSONResponse: *bad}, nil
+	}
+	ifNoneMatch := ""
+	if req.Params.IfNoneMatch != nil {
+		ifNoneMatch = *req.Params.IfNoneMatch
+	}
+	st, waited := a.awaitChange(ctx, ifNoneMatch, wait)
+	var resp gen.GetEntitlementsResponseObject = gen.GetEntitlements304Response{Headers: gen.GetEntitlements304ResponseHeaders{ETag: st.ETag}}
+	if ifNoneMatch == "" || !etagMatches(ifNoneMatch, st.ETag) {
+		resp = gen.GetEntitlements200JSONResponse{Body: entitlementsResponse(st.Entitlements), Headers: gen.GetEntitlements200ResponseHeaders{ETag: st.ETag}}
+	}
+	if waited {
+		resp = afterWait{resp}
+	}
+	return resp, nil
+}
+
+func entitlementsResponse(ent license.Entitlements) gen.Entitlements {
 	features := make(map[string]gen.Feature, len(ent.Features))
 	for name, f := range ent.Features {
 		features[name] = gen.Feature{Entitlement: gen.Entitlement(f.Entitlement), Enabled: f.Enabled, Limit: f.Limit, Actual: f.Actual}
 	}
-	return gen.GetEntitlements200JSONResponse{
+	return gen.Entitlements{
 		Features:         features,
 		Warnings:         ent.Warnings,
 		Errors:           ent.Errors,
@@ -193,7 +229,7 @@ func (a *API) GetEntitlements(context.Context, gen.GetEntitlementsRequestObject)
 		Trial:            ent.Trial,
 		RequireTelemetry: ent.RequireTelemetry,
 		RefreshedAt:      ent.RefreshedAt.UTC(),
-	}, nil
+	}
 }
 
 // entitlementsChanged recomputes after a change that is already stored. A failure is logged
@@ -233,27 +269,38 @@ func (v verbatimLicenses) write(w http.ResponseWriter) error {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		claims := l.Claims
-		l.Claims = nil
-		head, err := json.Marshal(struct {
-			ID         int32     `json:"id"`
-			UUID       uuid.UUID `json:"uuid"`
-			UploadedAt time.Time `json:"uploaded_at"`
-		}{l.Id, l.Uuid, l.UploadedAt})
-		if err != nil {
-			return fmt.Errorf("encode license: %w", err)
+		if err := appendLicense(&buf, l); err != nil {
+			return err
 		}
-		buf.Write(head[:len(head)-1]) // without its closing brace
-		buf.WriteString(`,"claims":`)
-		buf.Write(claims)
-		buf.WriteByte('}')
 	}
 	if !v.single {
 		buf.WriteByte(']')
 	}
+	return writeJSON(w, v.status, &buf)
+}
+
+// appendLicense writes one license with its claims spliced in as the token carried them.
+func appendLicense(buf *bytes.Buffer, l gen.License) error {
+	head, err := json.Marshal(struct {
+		ID         int32     `json:"id"`
+		UUID       uuid.UUID `json:"uuid"`
+		UploadedAt time.Time `json:"uploaded_at"`
+	}{l.Id, l.Uuid, l.UploadedAt})
+	if err != nil {
+		return fmt.Errorf("encode license: %w", err)
+	}
+	buf.Write(head[:len(head)-1]) // without its closing brace
+	buf.WriteString(`,"claims":`)
+	buf.Write(l.Claims)
+	buf.WriteByte('}')
+	return nil
+}
+
+// writeJSON sends a body already encoded, ending it with a newline as encoding/json would.
+func writeJSON(w http.ResponseWriter, status int, buf *bytes.Buffer) error {
 	buf.WriteByte('\n')
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(v.status)
+	w.WriteHeader(status)
 	_, err := buf.WriteTo(w)
 	return err
 }

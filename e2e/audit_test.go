@@ -65,7 +65,7 @@ func (d *deployment) addAuditLicense(owner string, issuer *testenv.Issuer) (gen.
 func (d *deployment) waitForAuditLog(enabled bool) {
 	d.t.Helper()
 	eventually(d.t, 5*time.Second, fmt.Sprintf("audit_log enabled=%v", enabled), func() (bool, string) {
-		resp, err := d.anon().GetEntitlementsWithResponse(context.Background())
+		resp, err := d.anon().GetEntitlementsWithResponse(context.Background(), nil)
 		require.NoError(d.t, err)
 		f := resp.JSON200.Features["audit_log"]
 		return f.Enabled == enabled, fmt.Sprintf("%+v", f)

@@ -83,7 +83,7 @@ func (d *deployment) loginReply(email, password string) reply {
 // activeUsers is user_limit.actual as /entitlements reports it now.
 func (d *deployment) activeUsers() int64 {
 	d.t.Helper()
-	resp, err := d.anon().GetEntitlementsWithResponse(context.Background())
+	resp, err := d.anon().GetEntitlementsWithResponse(context.Background(), nil)
 	require.NoError(d.t, err)
 	require.Equal(d.t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 	actual := resp.JSON200.Features["user_limit"].Actual

@@ -6,6 +6,9 @@ package entitlements
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -56,7 +59,7 @@ type Service struct {
 	keys     license.Keys
 	verified map[int32]license.Stored
 
-	current atomic.Pointer[license.Entitlements]
+	current atomic.Pointer[snapshot]
 	// replicas is the replica count the current entitlements were computed with.
 	replicas atomic.Int64
 	// latestPaidEnd is the latest license_expires of any verified license not yet past exp.
@@ -96,7 +99,39 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 
 // Current returns the entitlements last computed.
 func (s *Service) Current() license.Entitlements {
-	return *s.current.Load()
+	return s.current.Load().state.Entitlements
+}
+
+// State is the entitlements last computed, their entity tag, and a channel closed when they
+// change: a watcher waits on Changed, with no goroutine or database connection of its own.
+type State struct {
+	Entitlements license.Entitlements
+	// ETag is a strong entity tag (quoted) of everything in Entitlements but RefreshedAt, so it
+	// changes exactly when the entitlements do, not on a recompute that finds them the same.
+	ETag string
+	// Changed is closed when entitlements with another ETag replace these, on this replica;
+	// a change on another replica reaches here through its announcement.
+	Changed <-chan struct{}
+}
+
+// State returns the current State.
+func (s *Service) State() State {
+	return s.current.Load().state
+}
+
+// snapshot is one recompute's result, swapped in whole so readers never see half of one.
+type snapshot struct {
+	state State
+	// changed is state.Changed, closable.
+	changed chan struct{}
+	// stored and usage are the inputs the entitlements were computed from, for Explain.
+	stored []license.Stored
+	usage  license.Usage
+}
+
+// Replicas is the replica count the current entitlements were computed with.
+func (s *Service) Replicas() int64 {
+	return s.replicas.Load()
 }
 
 // Recorder is the audit recorder in force: it writes entries while audit_log is enabled and
@@ -216,8 +251,11 @@ func (s *Service) Reload(ctx context.Context) error {
 		}
 	}
 	s.latestPaidEnd.Store(&latest)
-	ent, next := license.Compute(stored, now.Truncate(time.Microsecond), license.Usage{ActiveUsers: users, Replicas: int(replicas)})
-	s.current.Store(&ent)
+	usage := license.Usage{ActiveUsers: users, Replicas: int(replicas)}
+	ent, next := license.Compute(stored, now.Truncate(time.Microsecond), usage)
+	if err := s.publish(ent, stored, usage); err != nil {
+		return err
+	}
 	// The audit recorder follows audit_log: chosen here, once per recompute, for every caller.
 	recorder := audit.For(ent)
 	s.recorder.Store(&recorder)
@@ -228,6 +266,40 @@ func (s *Service) Reload(ctx context.Context) error {
 	}
 	s.rescheduled <- next
 	return nil
+}
+
+// publish makes ent current. When its tag differs from the current one, the watchers of the
+// current one are woken, after the swap, so they read the new state. Reloads are serialized by
+// reloadMu, so a channel is closed once.
+func (s *Service) publish(ent license.Entitlements, stored []license.Stored, usage license.Usage) error {
+	tag, err := entityTag(ent)
+	if err != nil {
+		return err
+	}
+	prev := s.current.Load()
+	next := &snapshot{stored: stored, usage: usage}
+	if prev != nil && prev.state.ETag == tag {
+		next.changed = prev.changed
+	} else {
+		next.changed = make(chan struct{})
+	}
+	next.state = State{Entitlements: ent, ETag: tag, Changed: next.changed}
+	s.current.Store(next)
+	if prev != nil && prev.changed != next.changed {
+		close(prev.changed)
+	}
+	return nil
+}
+
+// entityTag hashes the entitlements without their refresh time.
+func entityTag(ent license.Entitlements) (string, error) {
+	ent.RefreshedAt = time.Time{}
+	b, err := json.Marshal(ent) // map keys are sorted, so equal entitlements give equal bytes
+	if err != nil {
+		return "", fmt.Errorf("encode entitlements for their entity tag: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`, nil
 }
 
 // liveReplicas counts the replicas whose last heartbeat is younger than replicaTTL at now,

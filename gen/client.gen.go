@@ -115,8 +115,27 @@ type ClientInterface interface {
 	// Every known feature with its entitlement, plus warnings and errors about the licenses.
 	// Served from memory; no sign-in needed.
 	//
+	// The response carries an `ETag` that changes exactly when the entitlements do (everything
+	// but `refreshed_at`). Sent back in `If-None-Match`, a tag that still matches answers 304.
+	// With `If-None-Match` and `wait`, a matching request waits until the entitlements change,
+	// here or on any other replica, and then answers 200 with them; when the wait ends first,
+	// or the server starts to stop, it answers 304. A watch with curl:
+	// `curl -H 'If-None-Match: "<tag>"' '<url>/api/v2/entitlements?wait=60s'`.
+	//
 	// Corresponds with GET /entitlements (the `GetEntitlements` operationId).
-	GetEntitlements(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetEntitlements(ctx context.Context, params *GetEntitlementsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEntitlementsExplanation Why the entitlements are what they are, and when they change
+	//
+	// Owner only. Every warning and error of `GET /entitlements` as a diagnostic with a stable
+	// code; every stored license with its status and why it counts or not; the timeline of
+	// every future moment a license starts, enters its grace period or expires, with the
+	// features that change then (assuming the users stay as they are; empty when nothing
+	// changes, as when a renewal takes over); and the seat counts. The timeline's moments are
+	// the ones the server recomputes its entitlements at.
+	//
+	// Corresponds with GET /entitlements/explain (the `GetEntitlementsExplanation` operationId).
+	GetEntitlementsExplanation(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetLicenses List licenses
 	//
@@ -148,6 +167,30 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /licenses (the `AddLicense` operationId).
 	AddLicense(ctx context.Context, body AddLicenseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewLicenseWithBody See what adding a license would do, without adding it
+	//
+	// Owner only. Runs every check `POST /licenses` runs, with the same 400s and the same 409
+	// for a license already added, and explains the entitlements before and after adding it.
+	// Nothing is stored or changed: no license, no entitlements, no audit entry, no metric.
+	// The previewed license is shown with id 0, since it has none.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /licenses/preview (the `PreviewLicense` operationId).
+	PreviewLicenseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewLicense See what adding a license would do, without adding it
+	//
+	// Owner only. Runs every check `POST /licenses` runs, with the same 400s and the same 409
+	// for a license already added, and explains the entitlements before and after adding it.
+	// Nothing is stored or changed: no license, no entitlements, no audit entry, no metric.
+	// The previewed license is shown with id 0, since it has none.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /licenses/preview (the `PreviewLicense` operationId).
+	PreviewLicense(ctx context.Context, body PreviewLicenseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RefreshEntitlements Recompute entitlements now
 	//
@@ -545,9 +588,38 @@ func (c *Client) GetBuildInfo(ctx context.Context, reqEditors ...RequestEditorFn
 // Every known feature with its entitlement, plus warnings and errors about the licenses.
 // Served from memory; no sign-in needed.
 //
+// The response carries an `ETag` that changes exactly when the entitlements do (everything
+// but `refreshed_at`). Sent back in `If-None-Match`, a tag that still matches answers 304.
+// With `If-None-Match` and `wait`, a matching request waits until the entitlements change,
+// here or on any other replica, and then answers 200 with them; when the wait ends first,
+// or the server starts to stop, it answers 304. A watch with curl:
+// `curl -H 'If-None-Match: "<tag>"' '<url>/api/v2/entitlements?wait=60s'`.
+//
 // Corresponds with GET /entitlements (the `GetEntitlements` operationId).
-func (c *Client) GetEntitlements(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetEntitlementsRequest(c.Server)
+func (c *Client) GetEntitlements(ctx context.Context, params *GetEntitlementsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEntitlementsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEntitlementsExplanation Why the entitlements are what they are, and when they change
+//
+// Owner only. Every warning and error of `GET /entitlements` as a diagnostic with a stable
+// code; every stored license with its status and why it counts or not; the timeline of
+// every future moment a license starts, enters its grace period or expires, with the
+// features that change then (assuming the users stay as they are; empty when nothing
+// changes, as when a renewal takes over); and the seat counts. The timeline's moments are
+// the ones the server recomputes its entitlements at.
+//
+// Corresponds with GET /entitlements/explain (the `GetEntitlementsExplanation` operationId).
+func (c *Client) GetEntitlementsExplanation(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEntitlementsExplanationRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -609,6 +681,50 @@ func (c *Client) AddLicenseWithBody(ctx context.Context, contentType string, bod
 // Corresponds with POST /licenses (the `AddLicense` operationId).
 func (c *Client) AddLicense(ctx context.Context, body AddLicenseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAddLicenseRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewLicenseWithBody See what adding a license would do, without adding it
+//
+// Owner only. Runs every check `POST /licenses` runs, with the same 400s and the same 409
+// for a license already added, and explains the entitlements before and after adding it.
+// Nothing is stored or changed: no license, no entitlements, no audit entry, no metric.
+// The previewed license is shown with id 0, since it has none.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /licenses/preview (the `PreviewLicense` operationId).
+func (c *Client) PreviewLicenseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewLicenseRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewLicense See what adding a license would do, without adding it
+//
+// Owner only. Runs every check `POST /licenses` runs, with the same 400s and the same 409
+// for a license already added, and explains the entitlements before and after adding it.
+// Nothing is stored or changed: no license, no entitlements, no audit entry, no metric.
+// The previewed license is shown with id 0, since it has none.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /licenses/preview (the `PreviewLicense` operationId).
+func (c *Client) PreviewLicense(ctx context.Context, body PreviewLicenseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewLicenseRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1445,7 +1561,7 @@ func NewGetBuildInfoRequest(server string) (*http.Request, error) {
 }
 
 // NewGetEntitlementsRequest constructs an http.Request for the GetEntitlements method
-func NewGetEntitlementsRequest(server string) (*http.Request, error) {
+func NewGetEntitlementsRequest(server string, params *GetEntitlementsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1454,6 +1570,75 @@ func NewGetEntitlementsRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/entitlements")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetEntitlementsExplanationRequest constructs an http.Request for the GetEntitlementsExplanation method
+func NewGetEntitlementsExplanationRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/entitlements/explain")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -1570,6 +1755,46 @@ func NewAddLicenseRequestWithBody(server string, contentType string, body io.Rea
 	}
 
 	operationPath := fmt.Sprintf("/licenses")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPreviewLicenseRequest calls the generic PreviewLicense builder with application/json body
+func NewPreviewLicenseRequest(server string, body PreviewLicenseJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPreviewLicenseRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPreviewLicenseRequestWithBody constructs an http.Request for the PreviewLicense method, with any body, and a specified content type
+func NewPreviewLicenseRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/licenses/preview")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3082,10 +3307,31 @@ type ClientWithResponsesInterface interface {
 	// Every known feature with its entitlement, plus warnings and errors about the licenses.
 	// Served from memory; no sign-in needed.
 	//
+	// The response carries an `ETag` that changes exactly when the entitlements do (everything
+	// but `refreshed_at`). Sent back in `If-None-Match`, a tag that still matches answers 304.
+	// With `If-None-Match` and `wait`, a matching request waits until the entitlements change,
+	// here or on any other replica, and then answers 200 with them; when the wait ends first,
+	// or the server starts to stop, it answers 304. A watch with curl:
+	// `curl -H 'If-None-Match: "<tag>"' '<url>/api/v2/entitlements?wait=60s'`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /entitlements (the `GetEntitlements` operationId).
-	GetEntitlementsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetEntitlementsResult, error)
+	GetEntitlementsWithResponse(ctx context.Context, params *GetEntitlementsParams, reqEditors ...RequestEditorFn) (*GetEntitlementsResult, error)
+
+	// GetEntitlementsExplanationWithResponse Why the entitlements are what they are, and when they change
+	//
+	// Owner only. Every warning and error of `GET /entitlements` as a diagnostic with a stable
+	// code; every stored license with its status and why it counts or not; the timeline of
+	// every future moment a license starts, enters its grace period or expires, with the
+	// features that change then (assuming the users stay as they are; empty when nothing
+	// changes, as when a renewal takes over); and the seat counts. The timeline's moments are
+	// the ones the server recomputes its entitlements at.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /entitlements/explain (the `GetEntitlementsExplanation` operationId).
+	GetEntitlementsExplanationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetEntitlementsExplanationResult, error)
 
 	// GetLicensesWithResponse List licenses
 	//
@@ -3119,6 +3365,30 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /licenses (the `AddLicense` operationId).
 	AddLicenseWithResponse(ctx context.Context, body AddLicenseJSONRequestBody, reqEditors ...RequestEditorFn) (*AddLicenseResult, error)
+
+	// PreviewLicenseWithBodyWithResponse See what adding a license would do, without adding it
+	//
+	// Owner only. Runs every check `POST /licenses` runs, with the same 400s and the same 409
+	// for a license already added, and explains the entitlements before and after adding it.
+	// Nothing is stored or changed: no license, no entitlements, no audit entry, no metric.
+	// The previewed license is shown with id 0, since it has none.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /licenses/preview (the `PreviewLicense` operationId).
+	PreviewLicenseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PreviewLicenseResult, error)
+
+	// PreviewLicenseWithResponse See what adding a license would do, without adding it
+	//
+	// Owner only. Runs every check `POST /licenses` runs, with the same 400s and the same 409
+	// for a license already added, and explains the entitlements before and after adding it.
+	// Nothing is stored or changed: no license, no entitlements, no audit entry, no metric.
+	// The previewed license is shown with id 0, since it has none.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /licenses/preview (the `PreviewLicense` operationId).
+	PreviewLicenseWithResponse(ctx context.Context, body PreviewLicenseJSONRequestBody, reqEditors ...RequestEditorFn) (*PreviewLicenseResult, error)
 
 	// RefreshEntitlementsWithResponse Recompute entitlements now
 	//
@@ -3676,6 +3946,16 @@ func (r GetBuildInfoResult) ContentType() string {
 	return ""
 }
 
+// GetEntitlementsResult200Headers the declared response headers of an HTTP 200 response for GetEntitlements
+type GetEntitlementsResult200Headers struct {
+	ETag string
+}
+
+// GetEntitlementsResult304Headers the declared response headers of an HTTP 304 response for GetEntitlements
+type GetEntitlementsResult304Headers struct {
+	ETag string
+}
+
 // GetEntitlementsResult405Headers the declared response headers of an HTTP 405 response for GetEntitlements
 type GetEntitlementsResult405Headers struct {
 	Allow *string
@@ -3691,10 +3971,16 @@ type GetEntitlementsResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Entitlements
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadQuery
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetEntitlementsResult200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetEntitlementsResult304Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *GetEntitlementsResult405Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -3704,6 +3990,11 @@ type GetEntitlementsResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetEntitlementsResult) GetJSON200() *Entitlements {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetEntitlementsResult) GetJSON400() *BadQuery {
+	return r.JSON400
 }
 
 // GetJSON405 returns the response for an HTTP 405 `application/json` response
@@ -3739,6 +4030,89 @@ func (r GetEntitlementsResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetEntitlementsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEntitlementsExplanationResult405Headers the declared response headers of an HTTP 405 response for GetEntitlementsExplanation
+type GetEntitlementsExplanationResult405Headers struct {
+	Allow *string
+}
+
+// GetEntitlementsExplanationResultDefaultHeaders the declared response headers of an HTTP default response for GetEntitlementsExplanation
+type GetEntitlementsExplanationResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type GetEntitlementsExplanationResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Explanation
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetEntitlementsExplanationResult405Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetEntitlementsExplanationResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEntitlementsExplanationResult) GetJSON200() *Explanation {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEntitlementsExplanationResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEntitlementsExplanationResult) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetEntitlementsExplanationResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetEntitlementsExplanationResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEntitlementsExplanationResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEntitlementsExplanationResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEntitlementsExplanationResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEntitlementsExplanationResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3933,6 +4307,110 @@ func (r AddLicenseResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AddLicenseResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PreviewLicenseResult405Headers the declared response headers of an HTTP 405 response for PreviewLicense
+type PreviewLicenseResult405Headers struct {
+	Allow *string
+}
+
+// PreviewLicenseResultDefaultHeaders the declared response headers of an HTTP default response for PreviewLicense
+type PreviewLicenseResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type PreviewLicenseResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LicensePreview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *PreviewLicenseResult405Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PreviewLicenseResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PreviewLicenseResult) GetJSON200() *LicensePreview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PreviewLicenseResult) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PreviewLicenseResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PreviewLicenseResult) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r PreviewLicenseResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PreviewLicenseResult) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PreviewLicenseResult) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PreviewLicenseResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PreviewLicenseResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreviewLicenseResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreviewLicenseResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreviewLicenseResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6715,15 +7193,42 @@ func (c *ClientWithResponses) GetBuildInfoWithResponse(ctx context.Context, reqE
 // Every known feature with its entitlement, plus warnings and errors about the licenses.
 // Served from memory; no sign-in needed.
 //
+// The response carries an `ETag` that changes exactly when the entitlements do (everything
+// but `refreshed_at`). Sent back in `If-None-Match`, a tag that still matches answers 304.
+// With `If-None-Match` and `wait`, a matching request waits until the entitlements change,
+// here or on any other replica, and then answers 200 with them; when the wait ends first,
+// or the server starts to stop, it answers 304. A watch with curl:
+// `curl -H 'If-None-Match: "<tag>"' '<url>/api/v2/entitlements?wait=60s'`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /entitlements (the `GetEntitlements` operationId).
-func (c *ClientWithResponses) GetEntitlementsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetEntitlementsResult, error) {
-	rsp, err := c.GetEntitlements(ctx, reqEditors...)
+func (c *ClientWithResponses) GetEntitlementsWithResponse(ctx context.Context, params *GetEntitlementsParams, reqEditors ...RequestEditorFn) (*GetEntitlementsResult, error) {
+	rsp, err := c.GetEntitlements(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParseGetEntitlementsResult(rsp)
+}
+
+// GetEntitlementsExplanationWithResponse Why the entitlements are what they are, and when they change
+//
+// Owner only. Every warning and error of `GET /entitlements` as a diagnostic with a stable
+// code; every stored license with its status and why it counts or not; the timeline of
+// every future moment a license starts, enters its grace period or expires, with the
+// features that change then (assuming the users stay as they are; empty when nothing
+// changes, as when a renewal takes over); and the seat counts. The timeline's moments are
+// the ones the server recomputes its entitlements at.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /entitlements/explain (the `GetEntitlementsExplanation` operationId).
+func (c *ClientWithResponses) GetEntitlementsExplanationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetEntitlementsExplanationResult, error) {
+	rsp, err := c.GetEntitlementsExplanation(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEntitlementsExplanationResult(rsp)
 }
 
 // GetLicensesWithResponse List licenses
@@ -6775,6 +7280,42 @@ func (c *ClientWithResponses) AddLicenseWithResponse(ctx context.Context, body A
 		return nil, err
 	}
 	return ParseAddLicenseResult(rsp)
+}
+
+// PreviewLicenseWithBodyWithResponse See what adding a license would do, without adding it
+//
+// Owner only. Runs every check `POST /licenses` runs, with the same 400s and the same 409
+// for a license already added, and explains the entitlements before and after adding it.
+// Nothing is stored or changed: no license, no entitlements, no audit entry, no metric.
+// The previewed license is shown with id 0, since it has none.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /licenses/preview (the `PreviewLicense` operationId).
+func (c *ClientWithResponses) PreviewLicenseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PreviewLicenseResult, error) {
+	rsp, err := c.PreviewLicenseWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewLicenseResult(rsp)
+}
+
+// PreviewLicenseWithResponse See what adding a license would do, without adding it
+//
+// Owner only. Runs every check `POST /licenses` runs, with the same 400s and the same 409
+// for a license already added, and explains the entitlements before and after adding it.
+// Nothing is stored or changed: no license, no entitlements, no audit entry, no metric.
+// The previewed license is shown with id 0, since it has none.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /licenses/preview (the `PreviewLicense` operationId).
+func (c *ClientWithResponses) PreviewLicenseWithResponse(ctx context.Context, body PreviewLicenseJSONRequestBody, reqEditors ...RequestEditorFn) (*PreviewLicenseResult, error) {
+	rsp, err := c.PreviewLicense(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewLicenseResult(rsp)
 }
 
 // RefreshEntitlementsWithResponse Recompute entitlements now
@@ -7563,6 +8104,113 @@ func ParseGetEntitlementsResult(rsp *http.Response) (*GetEntitlementsResult, err
 		}
 		response.JSON200 = &dest
 
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadQuery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetEntitlementsResult200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetEntitlementsResult304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 405:
+		var headers GetEntitlementsResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
+	case true:
+		var headers GetEntitlementsResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetEntitlementsExplanationResult parses an HTTP response from a GetEntitlementsExplanationWithResponse call
+func ParseGetEntitlementsExplanationResult(rsp *http.Response) (*GetEntitlementsExplanationResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEntitlementsExplanationResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Explanation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
 		var dest MethodNotAllowed
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7581,7 +8229,7 @@ func ParseGetEntitlementsResult(rsp *http.Response) (*GetEntitlementsResult, err
 
 	switch {
 	case rsp.StatusCode == 405:
-		var headers GetEntitlementsResult405Headers
+		var headers GetEntitlementsExplanationResult405Headers
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -7591,7 +8239,7 @@ func ParseGetEntitlementsResult(rsp *http.Response) (*GetEntitlementsResult, err
 		}
 		response.Headers405 = &headers
 	case true:
-		var headers GetEntitlementsResultDefaultHeaders
+		var headers GetEntitlementsExplanationResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -7774,6 +8422,104 @@ func ParseAddLicenseResult(rsp *http.Response) (*AddLicenseResult, error) {
 		response.Headers405 = &headers
 	case true:
 		var headers AddLicenseResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePreviewLicenseResult parses an HTTP response from a PreviewLicenseWithResponse call
+func ParsePreviewLicenseResult(rsp *http.Response) (*PreviewLicenseResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreviewLicenseResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LicensePreview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 405:
+		var headers PreviewLicenseResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
+	case true:
+		var headers PreviewLicenseResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -24,13 +24,19 @@ type ServerInterface interface {
 	GetBuildInfo(ctx echo.Context) error
 	// GetEntitlements What this deployment is entitled to
 	// (GET /entitlements)
-	GetEntitlements(ctx echo.Context) error
+	GetEntitlements(ctx echo.Context, params GetEntitlementsParams) error
+	// GetEntitlementsExplanation Why the entitlements are what they are, and when they change
+	// (GET /entitlements/explain)
+	GetEntitlementsExplanation(ctx echo.Context) error
 	// GetLicenses List licenses
 	// (GET /licenses)
 	GetLicenses(ctx echo.Context, params GetLicensesParams) error
 	// AddLicense Add a license
 	// (POST /licenses)
 	AddLicense(ctx echo.Context) error
+	// PreviewLicense See what adding a license would do, without adding it
+	// (POST /licenses/preview)
+	PreviewLicense(ctx echo.Context) error
 	// RefreshEntitlements Recompute entitlements now
 	// (POST /licenses/refresh-entitlements)
 	RefreshEntitlements(ctx echo.Context) error
@@ -173,8 +179,43 @@ func (w *ServerInterfaceWrapper) GetBuildInfo(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) GetEntitlements(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetEntitlementsParams
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", ctx.QueryParams(), &params.Wait, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter wait: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetEntitlements(ctx)
+	err = w.Handler.GetEntitlements(ctx, params)
+	return err
+}
+
+// GetEntitlementsExplanation converts echo context to params.
+func (w *ServerInterfaceWrapper) GetEntitlementsExplanation(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetEntitlementsExplanation(ctx)
 	return err
 }
 
@@ -216,6 +257,15 @@ func (w *ServerInterfaceWrapper) AddLicense(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AddLicense(ctx)
+	return err
+}
+
+// PreviewLicense converts echo context to params.
+func (w *ServerInterfaceWrapper) PreviewLicense(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PreviewLicense(ctx)
 	return err
 }
 
@@ -919,6 +969,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/licenses/:id", wrapper.DeleteLicense, options.OperationMiddlewares["deleteLicense"]...)
 	router.POST(options.BaseURL+"/licenses/refresh-entitlements", wrapper.RefreshEntitlements, options.OperationMiddlewares["refreshEntitlements"]...)
 	router.GET(options.BaseURL+"/entitlements", wrapper.GetEntitlements, options.OperationMiddlewares["getEntitlements"]...)
+	router.GET(options.BaseURL+"/entitlements/explain", wrapper.GetEntitlementsExplanation, options.OperationMiddlewares["getEntitlementsExplanation"]...)
+	router.POST(options.BaseURL+"/licenses/preview", wrapper.PreviewLicense, options.OperationMiddlewares["previewLicense"]...)
 
 }
 
@@ -1116,22 +1168,59 @@ func (response GetBuildInfodefaultJSONResponse) VisitGetBuildInfoResponse(w http
 }
 
 type GetEntitlementsRequestObject struct {
+	Params GetEntitlementsParams
 }
 
 type GetEntitlementsResponseObject interface {
 	VisitGetEntitlementsResponse(w http.ResponseWriter) error
 }
 
-type GetEntitlements200JSONResponse Entitlements
+type GetEntitlements200ResponseHeaders struct {
+	ETag string
+}
+
+type GetEntitlements200JSONResponse struct {
+	Body    Entitlements
+	Headers GetEntitlements200ResponseHeaders
+}
 
 func (response GetEntitlements200JSONResponse) VisitGetEntitlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEntitlements304ResponseHeaders struct {
+	ETag string
+}
+
+type GetEntitlements304Response struct {
+	Headers GetEntitlements304ResponseHeaders
+}
+
+func (response GetEntitlements304Response) VisitGetEntitlementsResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(304)
+	return nil
+}
+
+type GetEntitlements400JSONResponse struct{ BadQueryJSONResponse }
+
+func (response GetEntitlements400JSONResponse) VisitGetEntitlementsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1160,6 +1249,93 @@ type GetEntitlementsdefaultJSONResponse struct {
 }
 
 func (response GetEntitlementsdefaultJSONResponse) VisitGetEntitlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEntitlementsExplanationRequestObject struct {
+}
+
+type GetEntitlementsExplanationResponseObject interface {
+	VisitGetEntitlementsExplanationResponse(w http.ResponseWriter) error
+}
+
+type GetEntitlementsExplanation200JSONResponse Explanation
+
+func (response GetEntitlementsExplanation200JSONResponse) VisitGetEntitlementsExplanationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEntitlementsExplanation401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetEntitlementsExplanation401JSONResponse) VisitGetEntitlementsExplanationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEntitlementsExplanation403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetEntitlementsExplanation403JSONResponse) VisitGetEntitlementsExplanationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEntitlementsExplanation405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response GetEntitlementsExplanation405JSONResponse) VisitGetEntitlementsExplanationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEntitlementsExplanationdefaultJSONResponse struct {
+	Body       Response
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetEntitlementsExplanationdefaultJSONResponse) VisitGetEntitlementsExplanationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1394,6 +1570,138 @@ type AddLicensedefaultJSONResponse struct {
 }
 
 func (response AddLicensedefaultJSONResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewLicenseRequestObject struct {
+	Body *PreviewLicenseJSONRequestBody
+}
+
+type PreviewLicenseResponseObject interface {
+	VisitPreviewLicenseResponse(w http.ResponseWriter) error
+}
+
+type PreviewLicense200JSONResponse LicensePreview
+
+func (response PreviewLicense200JSONResponse) VisitPreviewLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewLicense400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response PreviewLicense400JSONResponse) VisitPreviewLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewLicense401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response PreviewLicense401JSONResponse) VisitPreviewLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewLicense403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response PreviewLicense403JSONResponse) VisitPreviewLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewLicense405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response PreviewLicense405JSONResponse) VisitPreviewLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Allow != nil {
+		w.Header().Set("Allow", fmt.Sprint(*response.Headers.Allow))
+	}
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewLicense409JSONResponse struct{ ConflictJSONResponse }
+
+func (response PreviewLicense409JSONResponse) VisitPreviewLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewLicense415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PreviewLicense415JSONResponse) VisitPreviewLicenseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewLicensedefaultJSONResponse struct {
+	Body       Response
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response PreviewLicensedefaultJSONResponse) VisitPreviewLicenseResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4569,12 +4877,18 @@ type StrictServerInterface interface {
 	// GetEntitlements What this deployment is entitled to
 	// (GET /entitlements)
 	GetEntitlements(ctx context.Context, request GetEntitlementsRequestObject) (GetEntitlementsResponseObject, error)
+	// GetEntitlementsExplanation Why the entitlements are what they are, and when they change
+	// (GET /entitlements/explain)
+	GetEntitlementsExplanation(ctx context.Context, request GetEntitlementsExplanationRequestObject) (GetEntitlementsExplanationResponseObject, error)
 	// GetLicenses List licenses
 	// (GET /licenses)
 	GetLicenses(ctx context.Context, request GetLicensesRequestObject) (GetLicensesResponseObject, error)
 	// AddLicense Add a license
 	// (POST /licenses)
 	AddLicense(ctx context.Context, request AddLicenseRequestObject) (AddLicenseResponseObject, error)
+	// PreviewLicense See what adding a license would do, without adding it
+	// (POST /licenses/preview)
+	PreviewLicense(ctx context.Context, request PreviewLicenseRequestObject) (PreviewLicenseResponseObject, error)
 	// RefreshEntitlements Recompute entitlements now
 	// (POST /licenses/refresh-entitlements)
 	RefreshEntitlements(ctx context.Context, request RefreshEntitlementsRequestObject) (RefreshEntitlementsResponseObject, error)
@@ -4728,8 +5042,10 @@ func (sh *strictHandler) GetBuildInfo(ctx echo.Context) error {
 }
 
 // GetEntitlements operation middleware
-func (sh *strictHandler) GetEntitlements(ctx echo.Context) error {
+func (sh *strictHandler) GetEntitlements(ctx echo.Context, params GetEntitlementsParams) error {
 	var request GetEntitlementsRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetEntitlements(ctx.Request().Context(), request.(GetEntitlementsRequestObject))
@@ -4744,6 +5060,29 @@ func (sh *strictHandler) GetEntitlements(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetEntitlementsResponseObject); ok {
 		return validResponse.VisitGetEntitlementsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetEntitlementsExplanation operation middleware
+func (sh *strictHandler) GetEntitlementsExplanation(ctx echo.Context) error {
+	var request GetEntitlementsExplanationRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEntitlementsExplanation(ctx.Request().Context(), request.(GetEntitlementsExplanationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEntitlementsExplanation")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetEntitlementsExplanationResponseObject); ok {
+		return validResponse.VisitGetEntitlementsExplanationResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -4815,6 +5154,52 @@ func (sh *strictHandler) AddLicense(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(AddLicenseResponseObject); ok {
 		return validResponse.VisitAddLicenseResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PreviewLicense operation middleware
+func (sh *strictHandler) PreviewLicense(ctx echo.Context) error {
+	var request PreviewLicenseRequestObject
+
+	var body PreviewLicenseJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PreviewLicense(ctx.Request().Context(), request.(PreviewLicenseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PreviewLicense")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PreviewLicenseResponseObject); ok {
+		return validResponse.VisitPreviewLicenseResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -187,6 +187,54 @@ func (e AuditResourceType) Valid() bool {
 	}
 }
 
+// Defines values for DiagnosticSeverity.
+const (
+	DiagnosticSeverityError   DiagnosticSeverity = "error"
+	DiagnosticSeverityWarning DiagnosticSeverity = "warning"
+)
+
+// Valid indicates whether the value is a known member of the DiagnosticSeverity enum.
+func (e DiagnosticSeverity) Valid() bool {
+	switch e {
+	case DiagnosticSeverityError:
+		return true
+	case DiagnosticSeverityWarning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DiagnosticCode.
+const (
+	FeatureInGrace    DiagnosticCode = "feature_in_grace"
+	HaNotEntitled     DiagnosticCode = "ha_not_entitled"
+	LicenseExpiring   DiagnosticCode = "license_expiring"
+	LicenseInvalid    DiagnosticCode = "license_invalid"
+	UserLimitExceeded DiagnosticCode = "user_limit_exceeded"
+	UserLimitInGrace  DiagnosticCode = "user_limit_in_grace"
+)
+
+// Valid indicates whether the value is a known member of the DiagnosticCode enum.
+func (e DiagnosticCode) Valid() bool {
+	switch e {
+	case FeatureInGrace:
+		return true
+	case HaNotEntitled:
+		return true
+	case LicenseExpiring:
+		return true
+	case LicenseInvalid:
+		return true
+	case UserLimitExceeded:
+		return true
+	case UserLimitInGrace:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Entitlement.
 const (
 	Entitled    Entitlement = "entitled"
@@ -208,6 +256,33 @@ func (e Entitlement) Valid() bool {
 	}
 }
 
+// Defines values for ExplainedLicenseStatus.
+const (
+	Active      ExplainedLicenseStatus = "active"
+	Expired     ExplainedLicenseStatus = "expired"
+	Grace       ExplainedLicenseStatus = "grace"
+	Invalid     ExplainedLicenseStatus = "invalid"
+	NotYetValid ExplainedLicenseStatus = "not_yet_valid"
+)
+
+// Valid indicates whether the value is a known member of the ExplainedLicenseStatus enum.
+func (e ExplainedLicenseStatus) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Expired:
+		return true
+	case Grace:
+		return true
+	case Invalid:
+		return true
+	case NotYetValid:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OrganizationRoleName.
 const (
 	OrganizationRoleAdmin  OrganizationRoleName = "organization-admin"
@@ -220,6 +295,27 @@ func (e OrganizationRoleName) Valid() bool {
 	case OrganizationRoleAdmin:
 		return true
 	case OrganizationRoleMember:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TimelineEventEvent.
+const (
+	EntersGrace TimelineEventEvent = "enters_grace"
+	Expires     TimelineEventEvent = "expires"
+	Starts      TimelineEventEvent = "starts"
+)
+
+// Valid indicates whether the value is a known member of the TimelineEventEvent enum.
+func (e TimelineEventEvent) Valid() bool {
+	switch e {
+	case EntersGrace:
+		return true
+	case Expires:
+		return true
+	case Starts:
 		return true
 	default:
 		return false
@@ -539,6 +635,44 @@ type CreateUserRequest struct {
 	Username Username `json:"username"`
 }
 
+// Diagnostic defines model for Diagnostic.
+type Diagnostic struct {
+	// At When it comes due: the end of the paid coverage for `license_expiring`; the end of
+	// the grace period for `feature_in_grace` and `user_limit_in_grace`.
+	At *time.Time `json:"at,omitempty"`
+
+	// Code What a diagnostic is about; stable, unlike the message. `license_invalid`: a stored
+	// license no longer verifies (error). `license_expiring`: the paid term ends in fewer than
+	// 30 days, 7 for a trial (warning). `feature_in_grace`: a feature only a license in its
+	// grace period grants (warning). `user_limit_exceeded`: more active users than the limit
+	// (warning). `user_limit_in_grace`: the user limit comes from a license in grace
+	// (warning). `ha_not_entitled`: several replicas without `high_availability` (error).
+	Code DiagnosticCode `json:"code"`
+
+	// Feature The feature it concerns.
+	Feature *string `json:"feature,omitempty"`
+
+	// LicenseId The license it concerns.
+	LicenseId *int32 `json:"license_id,omitempty"`
+
+	// Message The text exactly as `GET /entitlements` lists it.
+	Message string `json:"message"`
+
+	// Severity Whether the message is one of the entitlements' `warnings` or `errors`.
+	Severity DiagnosticSeverity `json:"severity"`
+}
+
+// DiagnosticSeverity Whether the message is one of the entitlements' `warnings` or `errors`.
+type DiagnosticSeverity string
+
+// DiagnosticCode What a diagnostic is about; stable, unlike the message. `license_invalid`: a stored
+// license no longer verifies (error). `license_expiring`: the paid term ends in fewer than
+// 30 days, 7 for a trial (warning). `feature_in_grace`: a feature only a license in its
+// grace period grants (warning). `user_limit_exceeded`: more active users than the limit
+// (warning). `user_limit_in_grace`: the user limit comes from a license in grace
+// (warning). `ha_not_entitled`: several replicas without `high_availability` (error).
+type DiagnosticCode string
+
 // Email Example: admin@example.com
 type Email = openapi_types.Email
 
@@ -575,6 +709,35 @@ type Entitlements struct {
 	Warnings []string `json:"warnings"`
 }
 
+// ExplainedLicense defines model for ExplainedLicense.
+type ExplainedLicense struct {
+	// Counts Whether it gives anything now (`active` and `grace`).
+	Counts bool  `json:"counts"`
+	Id     int32 `json:"id"`
+
+	// Reason Why it counts or not, with the moments that matter.
+	Reason *string                `json:"reason,omitempty"`
+	Status ExplainedLicenseStatus `json:"status"`
+	Uuid   openapi_types.UUID     `json:"uuid"`
+}
+
+// ExplainedLicenseStatus defines model for ExplainedLicense.Status.
+type ExplainedLicenseStatus string
+
+// Explanation defines model for Explanation.
+type Explanation struct {
+	// Diagnostics Every warning and error of the entitlements, in their order, with its code.
+	Diagnostics []Diagnostic `json:"diagnostics"`
+
+	// Licenses Every stored license, by id.
+	Licenses []ExplainedLicense `json:"licenses"`
+	Seats    Seats              `json:"seats"`
+
+	// Timeline Every future moment a license starts, enters grace or expires, by time then license.
+	// `changes` holds every feature that changes at that moment, whichever licenses share it.
+	Timeline []TimelineEvent `json:"timeline"`
+}
+
 // Feature defines model for Feature.
 type Feature struct {
 	Actual      *int64      `json:"actual,omitempty"`
@@ -582,6 +745,21 @@ type Feature struct {
 	Entitlement Entitlement `json:"entitlement"`
 	Limit       *int64      `json:"limit,omitempty"`
 }
+
+// FeatureChange defines model for FeatureChange.
+type FeatureChange struct {
+	From Entitlement `json:"from"`
+
+	// FromLimit `user_limit` only: the limit before, when there was one.
+	FromLimit *int64      `json:"from_limit,omitempty"`
+	To        Entitlement `json:"to"`
+
+	// ToLimit `user_limit` only: the limit after, when there is one.
+	ToLimit *int64 `json:"to_limit,omitempty"`
+}
+
+// FeatureChanges The features that change, by name.
+type FeatureChanges map[string]FeatureChange
 
 // GenerateAPIKeyResponse defines model for GenerateAPIKeyResponse.
 type GenerateAPIKeyResponse struct {
@@ -607,6 +785,15 @@ type License struct {
 
 	// Uuid The token's `jti` when that is a UUID, else one made at upload.
 	Uuid openapi_types.UUID `json:"uuid"`
+}
+
+// LicensePreview defines model for LicensePreview.
+type LicensePreview struct {
+	// Changes The features that change, by name.
+	Changes       FeatureChanges `json:"changes"`
+	ExplainAfter  Explanation    `json:"explain_after"`
+	ExplainBefore Explanation    `json:"explain_before"`
+	License       License        `json:"license"`
 }
 
 // LoginWithPasswordRequest defines model for LoginWithPasswordRequest.
@@ -735,6 +922,23 @@ type Response struct {
 	Validations *[]ValidationError `json:"validations,omitempty"`
 }
 
+// Seats defines model for Seats.
+type Seats struct {
+	// Active The users `user_limit.actual` counts.
+	Active  int64 `json:"active"`
+	Dormant int64 `json:"dormant"`
+
+	// HighWaterAt When the high-water mark was reached, when known.
+	HighWaterAt *time.Time `json:"high_water_at,omitempty"`
+
+	// HighWaterMark The most active users seen.
+	HighWaterMark int64 `json:"high_water_mark"`
+
+	// Limit The user limit; absent when no license sets one.
+	Limit     *int64 `json:"limit,omitempty"`
+	Suspended int64  `json:"suspended"`
+}
+
 // SlimRole defines model for SlimRole.
 type SlimRole struct {
 	// DisplayName Example: Owner
@@ -743,6 +947,19 @@ type SlimRole struct {
 	// Name Example: owner
 	Name string `json:"name"`
 }
+
+// TimelineEvent defines model for TimelineEvent.
+type TimelineEvent struct {
+	At time.Time `json:"at"`
+
+	// Changes The features that change, by name.
+	Changes   FeatureChanges     `json:"changes"`
+	Event     TimelineEventEvent `json:"event"`
+	LicenseId int32              `json:"license_id"`
+}
+
+// TimelineEventEvent defines model for TimelineEvent.Event.
+type TimelineEventEvent string
 
 // TokenConfig defines model for TokenConfig.
 type TokenConfig struct {
@@ -907,6 +1124,18 @@ type GetAuditLogsParams struct {
 	Offset *string `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// GetEntitlementsParams defines parameters for GetEntitlements.
+type GetEntitlementsParams struct {
+	// Wait How long to wait for a change when `If-None-Match` matches: a duration such as `30s`,
+	// `1m` or `1500ms`, or a number of seconds, from 0 to 60 seconds. Without
+	// `If-None-Match` it is ignored. Anything else is 400.
+	Wait *string `form:"wait,omitempty" json:"wait,omitempty"`
+
+	// IfNoneMatch Entity tags from earlier responses (`"<tag>"`, `W/"<tag>"`, a comma-separated list,
+	// or `*`). When one matches the current entitlements the answer is 304.
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
+
 // GetLicensesParams defines parameters for GetLicenses.
 type GetLicensesParams struct {
 	// Limit At most this many items, from 1 to 1000. Without it the list returns everything.
@@ -1013,6 +1242,9 @@ type ListUserOrganizationsParams struct {
 
 // AddLicenseJSONRequestBody defines body for AddLicense for application/json ContentType.
 type AddLicenseJSONRequestBody = AddLicenseRequest
+
+// PreviewLicenseJSONRequestBody defines body for PreviewLicense for application/json ContentType.
+type PreviewLicenseJSONRequestBody = AddLicenseRequest
 
 // CreateOrganizationJSONRequestBody defines body for CreateOrganization for application/json ContentType.
 type CreateOrganizationJSONRequestBody = CreateOrganizationRequest

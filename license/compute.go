@@ -148,7 +148,23 @@ type Entitlements struct {
 // the same inputs would give a different result (zero when nothing is pending), so the caller can
 // recompute exactly then instead of up to a tick late.
 func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, nextChange time.Time) {
-	ent = Entitlements{
+	ev := evaluate(licenses, now, usage)
+	return ev.ent, ev.next
+}
+
+// evaluation is everything one look at the licenses finds: the entitlements, the diagnostics
+// their warnings and errors are made from, and the license events that can change them later.
+type evaluation struct {
+	ent         Entitlements
+	diagnostics []Diagnostic
+	events      []licenseEvent
+	next        time.Time
+}
+
+// evaluate is Compute's work, shared with Explain so the two can never disagree. Warnings and
+// errors are the messages of the diagnostics, in the order they are found.
+func evaluate(licenses []Stored, now time.Time, usage Usage) evaluation {
+	ent := Entitlements{
 		Features:    make(map[string]Feature, len(FeatureNames())),
 		Warnings:    []string{},
 		Errors:      []string{},
@@ -157,21 +173,24 @@ func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, n
 	for _, name := range FeatureNames() {
 		ent.Features[name] = Feature{Entitlement: EntitlementNotEntitled}
 	}
+	var diagnostics []Diagnostic
 
-	// Sorted by id so warnings and errors come out in the same order whatever order the caller used.
-	sorted := slices.Clone(licenses)
-	slices.SortStableFunc(sorted, func(a, b Stored) int { return cmp.Compare(a.ID, b.ID) })
-
-	var verified []Claims
+	var verified []verifiedLicense
 	var limits []userLimitOffer
+	// graceFrom is, per feature, the counting license in grace that keeps it on longest.
+	graceFrom := map[string]verifiedLicense{}
 	allTrial := true
-	for _, s := range sorted {
+	for _, s := range sortedByID(licenses) {
 		if s.Err != nil || s.License == nil {
-			ent.Errors = append(ent.Errors, fmt.Sprintf("Invalid license (%s): %s", s.UUID, cause(s.Err)))
+			diagnostics = append(diagnostics, Diagnostic{
+				Code: CodeLicenseInvalid, Severity: SeverityError, LicenseID: &s.ID,
+				Message: fmt.Sprintf("Invalid license (%s): %s", s.UUID, cause(s.Err)),
+			})
 			continue
 		}
-		c := s.License.Claims
-		verified = append(verified, c)
+		v := verifiedLicense{id: s.ID, claims: s.License.Claims}
+		verified = append(verified, v)
+		c := v.claims
 		if !counts(c, now) {
 			continue
 		}
@@ -181,9 +200,12 @@ func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, n
 		ent.RequireTelemetry = ent.RequireTelemetry || c.RequireTelemetry
 		for _, name := range grantedFeatures(c) {
 			raise(ent.Features, name, level)
+			if g, seen := graceFrom[name]; level == EntitlementGracePeriod && (!seen || c.ExpiresAt.After(g.claims.ExpiresAt.Time)) {
+				graceFrom[name] = v
+			}
 		}
 		if limit := c.Features[featureUserLimit]; limit > 0 {
-			limits = append(limits, userLimitOffer{limit: limit, level: level})
+			limits = append(limits, userLimitOffer{limit: limit, level: level, license: v})
 		}
 	}
 	ent.Trial = ent.HasLicense && allTrial
@@ -191,13 +213,18 @@ func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, n
 	// Coder's wording: one warning per feature that only a license in grace still grants.
 	for _, name := range FeatureNames() {
 		if name != featureUserLimit && ent.Features[name].Entitlement == EntitlementGracePeriod {
-			ent.Warnings = append(ent.Warnings, humanize(name)+" is enabled but your license for this feature is expired.")
+			src := graceFrom[name]
+			diagnostics = append(diagnostics, Diagnostic{
+				Code: CodeFeatureInGrace, Severity: SeverityWarning, Feature: name,
+				LicenseID: &src.id, At: src.claims.ExpiresAt.Time,
+				Message: humanize(name) + " is enabled but your license for this feature is expired.",
+			})
 		}
 	}
 
-	warning, warningChange := expiryWarning(verified, now, ent.Trial)
-	if warning != "" {
-		ent.Warnings = append(ent.Warnings, warning)
+	expiring, warningChange := expiryWarning(verified, now, ent.Trial)
+	if expiring != nil {
+		diagnostics = append(diagnostics, *expiring)
 	}
 
 	actual := usage.ActiveUsers
@@ -205,34 +232,69 @@ func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, n
 	users.Actual = &actual
 	if offer, ok := bestUserLimit(limits, actual); ok {
 		users.Entitlement, users.Enabled, users.Limit = offer.level, true, &offer.limit
+		id := offer.license.id
 		switch {
 		case offer.level == EntitlementGracePeriod:
-			ent.Warnings = append(ent.Warnings, fmt.Sprintf(
-				"Your deployment has %d active users but the license with the limit %d is expired.", actual, offer.limit))
+			diagnostics = append(diagnostics, Diagnostic{
+				Code: CodeUserLimitInGrace, Severity: SeverityWarning, Feature: featureUserLimit,
+				LicenseID: &id, At: offer.license.claims.ExpiresAt.Time,
+				Message: fmt.Sprintf("Your deployment has %d active users but the license with the limit %d is expired.", actual, offer.limit),
+			})
 		case actual > offer.limit:
-			ent.Warnings = append(ent.Warnings, fmt.Sprintf(
-				"Your deployment has %d active users but is only licensed for %d.", actual, offer.limit))
+			diagnostics = append(diagnostics, Diagnostic{
+				Code: CodeUserLimitExceeded, Severity: SeverityWarning, Feature: featureUserLimit, LicenseID: &id,
+				Message: fmt.Sprintf("Your deployment has %d active users but is only licensed for %d.", actual, offer.limit),
+			})
 		}
 	}
 	ent.Features[featureUserLimit] = users
 
 	if usage.Replicas > 1 && !ent.Features[featureHighAvailability].Enabled {
 		// Coder's words, without its sentence about workspaces, which entitle does not serve.
+		message := "You have multiple replicas but high availability is an Enterprise feature."
 		if ent.HasLicense {
-			ent.Errors = append(ent.Errors, "You have multiple replicas but your license is not entitled to high availability.")
+			message = "You have multiple replicas but your license is not entitled to high availability."
+		}
+		diagnostics = append(diagnostics, Diagnostic{
+			Code: CodeHANotEntitled, Severity: SeverityError, Feature: featureHighAvailability, Message: message,
+		})
+	}
+
+	for _, d := range diagnostics {
+		if d.Severity == SeverityError {
+			ent.Errors = append(ent.Errors, d.Message)
 		} else {
-			ent.Errors = append(ent.Errors, "You have multiple replicas but high availability is an Enterprise feature.")
+			ent.Warnings = append(ent.Warnings, d.Message)
 		}
 	}
 
-	nextChange = earliestAfter(now, append(licenseChanges(verified, now), warningChange)...)
-	return ent, nextChange
+	events := licenseChanges(verified, now)
+	moments := []time.Time{warningChange}
+	for _, e := range events {
+		moments = append(moments, e.at)
+	}
+	return evaluation{ent: ent, diagnostics: diagnostics, events: events, next: earliestAfter(now, moments...)}
+}
+
+// verifiedLicense is a stored license that verified: its id and its claims.
+type verifiedLicense struct {
+	id     int64
+	claims Claims
+}
+
+// sortedByID orders licenses by id, so warnings and errors come out in the same order whatever
+// order the caller used.
+func sortedByID(licenses []Stored) []Stored {
+	sorted := slices.Clone(licenses)
+	slices.SortStableFunc(sorted, func(a, b Stored) int { return cmp.Compare(a.ID, b.ID) })
+	return sorted
 }
 
 // userLimitOffer is the user limit one counting license gives, and at which level.
 type userLimitOffer struct {
-	limit int64
-	level Entitlement
+	limit   int64
+	level   Entitlement
+	license verifiedLicense
 }
 
 // bestUserLimit picks the one license whose user limit the deployment gets, whole: limits are
@@ -331,6 +393,7 @@ func raise(features map[string]Feature, name string, level Entitlement) {
 
 // paidTerm is [start, end) of one license's paid term; no start means it began before anything.
 type paidTerm struct {
+	license  int64
 	start    time.Time
 	hasStart bool
 	end      time.Time
@@ -339,19 +402,20 @@ type paidTerm struct {
 // startsBy reports whether the term has begun by t.
 func (p paidTerm) startsBy(t time.Time) bool { return !p.hasStart || !p.start.After(t) }
 
-// expiryWarning returns the "expires in N days" warning, if due, and the next moment it changes:
-// when it starts showing, or when its day count next drops.
+// expiryWarning returns the "expires in N days" diagnostic, if due, and the next moment it
+// changes: when it starts showing, or when its day count next drops.
 //
 // Coverage is the union of the paid terms of every verified license that has not expired,
 // including ones that start later, so a follow-on license uploaded ahead of time that starts no
 // later than the current term ends silences the warning.
-func expiryWarning(verified []Claims, now time.Time, trial bool) (string, time.Time) {
+func expiryWarning(verified []verifiedLicense, now time.Time, trial bool) (*Diagnostic, time.Time) {
 	var terms []paidTerm
-	for _, c := range verified {
+	for _, v := range verified {
+		c := v.claims
 		if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Time) {
 			continue
 		}
-		term := paidTerm{end: paidEnd(c)}
+		term := paidTerm{license: v.id, end: paidEnd(c)}
 		switch {
 		case c.NotBefore != nil:
 			term.start, term.hasStart = c.NotBefore.Time, true
@@ -361,9 +425,9 @@ func expiryWarning(verified []Claims, now time.Time, trial bool) (string, time.T
 		terms = append(terms, term)
 	}
 
-	end, covered := coverageEnd(terms, now)
+	last, covered := coverageEnd(terms, now)
 	if !covered {
-		return "", time.Time{}
+		return nil, time.Time{}
 	}
 	window := expiryWarningPaid
 	if trial {
@@ -371,61 +435,85 @@ func expiryWarning(verified []Claims, now time.Time, trial bool) (string, time.T
 	}
 	// Days left, rounded up, so the last hours read "1 day", never "0 days". As in Coder, the
 	// warning shows while that count is below the window's: exactly 30 days left is silent.
+	end := last.end
 	left := end.Sub(now)
 	days := (left + day - 1) / day
 	if days >= window/day {
-		return "", end.Add(-(window - day))
+		return nil, end.Add(-(window - day))
 	}
 	next := end.Add(-(days - 1) * day)
+	message := fmt.Sprintf("Your license expires in %d days.", days)
 	if days == 1 {
-		return "Your license expires in 1 day.", next
+		message = "Your license expires in 1 day."
 	}
-	return fmt.Sprintf("Your license expires in %d days.", days), next
+	return &Diagnostic{
+		Code: CodeLicenseExpiring, Severity: SeverityWarning, LicenseID: &last.license, At: end, Message: message,
+	}, next
 }
 
-// coverageEnd finds the end of the stretch of paid terms that covers now, following terms that
-// start no later than the current end.
-func coverageEnd(terms []paidTerm, now time.Time) (time.Time, bool) {
-	var end time.Time
+// coverageEnd finds the term that ends the stretch of paid terms covering now, following terms
+// that start no later than the current end.
+func coverageEnd(terms []paidTerm, now time.Time) (paidTerm, bool) {
+	var last paidTerm
 	covered := false
 	for _, term := range terms {
-		if term.startsBy(now) && now.Before(term.end) && (!covered || term.end.After(end)) {
-			end, covered = term.end, true
+		if term.startsBy(now) && now.Before(term.end) && (!covered || term.end.After(last.end)) {
+			last, covered = term, true
 		}
 	}
 	if !covered {
-		return time.Time{}, false
+		return paidTerm{}, false
 	}
 	for extended := true; extended; {
 		extended = false
 		for _, term := range terms {
-			if term.startsBy(end) && term.end.After(end) {
-				end, extended = term.end, true
+			if term.startsBy(last.end) && term.end.After(last.end) {
+				last, extended = term, true
 			}
 		}
 	}
-	return end, true
+	return last, true
 }
 
-// licenseChanges lists the moments after now at which a verified license starts counting,
-// enters grace, or stops counting.
-func licenseChanges(verified []Claims, now time.Time) []time.Time {
-	var moments []time.Time
-	for _, c := range verified {
+// licenseEvent is a moment at which a verified license changes: it starts counting, enters
+// grace, or stops counting. Events that change nothing about the features by themselves (the
+// paid term of a license without nbf starting, which only moves the expiry warning; a grace
+// period that starts before the license does or when it ends) are still moments to recompute
+// at, but are not shown in a timeline.
+type licenseEvent struct {
+	at      time.Time
+	event   Event
+	license int64
+	shown   bool
+}
+
+// licenseChanges lists the moments at which a verified license starts counting, enters grace,
+// or stops counting, and when the paid term of one without nbf starts. Moments of a license
+// still in force may already be past; earliestAfter and the timeline skip those.
+func licenseChanges(verified []verifiedLicense, now time.Time) []licenseEvent {
+	var events []licenseEvent
+	for _, v := range verified {
+		c := v.claims
 		if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Time) {
 			continue // expired for good: nothing about it changes again
 		}
 		if c.NotBefore != nil && !c.NotBefore.Before(c.ExpiresAt.Time) {
 			continue // expires before it starts, so it never counts
 		}
-		moments = append(moments, c.ExpiresAt.Time, paidEnd(c))
+		exp, grace := c.ExpiresAt.Time, paidEnd(c)
+		graceShown := grace.Before(exp) && (c.NotBefore == nil || grace.After(c.NotBefore.Time))
+		events = append(events,
+			licenseEvent{at: exp, event: EventExpires, license: v.id, shown: true},
+			licenseEvent{at: grace, event: EventEntersGrace, license: v.id, shown: graceShown},
+		)
 		if c.NotBefore != nil {
-			moments = append(moments, c.NotBefore.Time)
+			events = append(events, licenseEvent{at: c.NotBefore.Time, event: EventStarts, license: v.id, shown: true})
 		} else if c.IssuedAt != nil {
-			moments = append(moments, c.IssuedAt.Time) // its paid term, and so the warning, starts here
+			// Its paid term, and so the warning, starts here; it counted already.
+			events = append(events, licenseEvent{at: c.IssuedAt.Time, event: EventStarts, license: v.id})
 		}
 	}
-	return moments
+	return events
 }
 
 // earliestAfter returns the earliest of moments strictly after now, or zero when there is none.

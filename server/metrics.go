@@ -83,11 +83,15 @@ var (
 	activeUsersDesc = prometheus.NewDesc("entitle_active_users", "Active users, as counted against user_limit.", nil, nil)
 	userLimitDesc   = prometheus.NewDesc("entitle_user_limit", "The licensed user limit; absent when no license sets one.", nil, nil)
 	hasLicenseDesc  = prometheus.NewDesc("entitle_has_license", "1 when some license is in force.", nil, nil)
+	// For the alert rules and dashboard in deploy/: GET /entitlements/explain says which.
+	warningsDesc = prometheus.NewDesc("entitle_entitlement_warnings", "Warnings the entitlements carry now.", nil, nil)
+	errorsDesc   = prometheus.NewDesc("entitle_entitlement_errors", "Errors the entitlements carry now.", nil, nil)
+	replicasDesc = prometheus.NewDesc("entitle_replicas", "Replicas of the deployment the entitlements were computed with.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *licenseCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{featureDesc, licenseExpiresDesc, activeUsersDesc, userLimitDesc, hasLicenseDesc} {
+	for _, d := range []*prometheus.Desc{featureDesc, licenseExpiresDesc, activeUsersDesc, userLimitDesc, hasLicenseDesc, warningsDesc, errorsDesc, replicasDesc} {
 		ch <- d
 	}
 }
@@ -110,6 +114,9 @@ func (c *licenseCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(hasLicenseDesc, prometheus.GaugeValue, boolValue(ent.HasLicense))
+	ch <- prometheus.MustNewConstMetric(warningsDesc, prometheus.GaugeValue, float64(len(ent.Warnings)))
+	ch <- prometheus.MustNewConstMetric(errorsDesc, prometheus.GaugeValue, float64(len(ent.Errors)))
+	ch <- prometheus.MustNewConstMetric(replicasDesc, prometheus.GaugeValue, float64(c.ent.Replicas()))
 }
 
 const userLimitFeature = "user_limit"

@@ -38,6 +38,16 @@ type Server struct {
 	listenURL atomic.Pointer[string]
 	// draining is set once Serve begins to stop: responses then say Connection: close.
 	draining atomic.Bool
+	// watchersReleased is closed when the drain starts (releaseWatchers): requests waiting for
+	// an entitlements change answer at once rather than hold the drain up.
+	watchersReleased     chan struct{}
+	watchersReleasedOnce sync.Once
+}
+
+// releaseWatchers answers every request waiting for an entitlements change; it may be called
+// more than once.
+func (s *Server) releaseWatchers() {
+	s.watchersReleasedOnce.Do(func() { close(s.watchersReleased) })
 }
 
 // AccessURL is the URL people and clients reach the server at: --access-url, else the URL
@@ -84,7 +94,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		_ = st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec}
+	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec, watchersReleased: make(chan struct{})}
 	handlers, err := api.New(api.Config{
 		Store:            st,
 		DeploymentID:     deploymentID,
@@ -97,6 +107,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		AccessURL:        s.AccessURL,
 		ThrottleWindow:   cfg.LoginThrottleWindow,
 		MaxTokenLifetime: cfg.maxTokenLifetime(),
+		Draining:         s.watchersReleased,
 	})
 	if err != nil {
 		_ = st.Close()
@@ -213,6 +224,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	_ = ln.Close()
 	serveErr := <-served
 	s.draining.Store(true)
+	// Requests waiting for an entitlements change answer now (304, Connection: close), so they
+	// never hold the drain up.
+	s.releaseWatchers()
 	s.drain(srv, conns, deadline)
 	if !errors.Is(serveErr, net.ErrClosed) {
 		return fmt.Errorf("serve: %w", serveErr)

@@ -72,7 +72,7 @@ func TestSeededRowsReadBackThroughTheAPI(t *testing.T) {
 			var licenses []gen.License
 			getJSON(t, inst, token, "/licenses", &licenses)
 			assert.Len(t, licenses, 5)
-			ent, err := client.GetEntitlementsWithResponse(ctx)
+			ent, err := client.GetEntitlementsWithResponse(ctx, nil)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, ent.StatusCode(), string(ent.Body))
 			assert.True(t, ent.JSON200.HasLicense)

@@ -20,15 +20,20 @@ import (
 // licensesCmd manages the licenses on a server (owner only); `entitle license` is the
 // issuer's offline tooling, this is the deployment's side.
 type licensesCmd struct {
-	Add    licensesAddCmd    `cmd:"" help:"Add a license to the server."`
-	List   licensesListCmd   `cmd:"" aliases:"ls" help:"List the server's licenses."`
-	Delete licensesDeleteCmd `cmd:"" aliases:"rm" help:"Delete a license by its id."`
+	Add     licensesAddCmd     `cmd:"" help:"Add a license to the server."`
+	Preview licensesPreviewCmd `cmd:"" help:"Check a license as adding it would, and show what it would change, without adding it."`
+	List    licensesListCmd    `cmd:"" aliases:"ls" help:"List the server's licenses."`
+	Delete  licensesDeleteCmd  `cmd:"" aliases:"rm" help:"Delete a license by its id."`
 }
 
 type licensesAddCmd struct {
-	sessionFlags `embed:""`
-	outputFlags  `embed:""`
+	sessionFlags  `embed:""`
+	outputFlags   `embed:""`
+	licenseSource `embed:""`
+}
 
+// licenseSource is where a command takes a license from: a path, -f or -l.
+type licenseSource struct {
 	Path    string `arg:"" optional:"" name:"file" help:"File holding the license, or - for standard input."`
 	File    string `short:"f" name:"file" xor:"source" help:"File holding the license, or - for standard input (as Coder's CLI)."`
 	License string `short:"l" name:"license" xor:"source" help:"The license itself (as Coder's CLI)."`
@@ -40,13 +45,9 @@ func (c *licensesAddCmd) Run(ctx context.Context, stdin io.Reader, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	token, source, err := c.read(stdin)
+	token, err := c.readLicense(stdin)
 	if err != nil {
 		return err
-	}
-	// Say so before calling the server when the input is not a license at all.
-	if _, _, err := license.Decode(token); err != nil {
-		return fmt.Errorf("%s does not hold a license (%w): a license is the token 'entitle license sign' prints", source, err)
 	}
 	res, err := client.AddLicenseWithResponse(ctx, gen.AddLicenseRequest{License: token})
 	if err := check(res, err); err != nil {
@@ -57,8 +58,21 @@ func (c *licensesAddCmd) Run(ctx context.Context, stdin io.Reader, stdout io.Wri
 	})
 }
 
+// readLicense reads the license and says so before calling the server when the input is not
+// a license at all.
+func (c *licenseSource) readLicense(stdin io.Reader) (string, error) {
+	token, source, err := c.read(stdin)
+	if err != nil {
+		return "", err
+	}
+	if _, _, err := license.Decode(token); err != nil {
+		return "", fmt.Errorf("%s does not hold a license (%w): a license is the token 'entitle license sign' prints", source, err)
+	}
+	return token, nil
+}
+
 // read takes the license from exactly one of the path, -f and -l, and names where it came from.
-func (c *licensesAddCmd) read(stdin io.Reader) (token, source string, err error) {
+func (c *licenseSource) read(stdin io.Reader) (token, source string, err error) {
 	given := 0
 	for _, v := range []string{c.Path, c.File, c.License} {
 		if v != "" {
@@ -196,20 +210,20 @@ func summarizeClaims(raw json.RawMessage) (expires, features string) {
 	return expires, strings.Join(parts, ", ")
 }
 
-// entitlementsCmd shows what the deployment is entitled to.
-type entitlementsCmd struct {
+// entitlementsShowCmd shows what the deployment is entitled to.
+type entitlementsShowCmd struct {
 	sessionFlags `embed:""`
 	outputFlags  `embed:""`
 }
 
 // Run shows every feature, then the warnings and errors a person should act on.
-func (c *entitlementsCmd) Run(ctx context.Context, stdout io.Writer) error {
+func (c *entitlementsShowCmd) Run(ctx context.Context, stdout io.Writer) error {
 	// Entitlements are public: no sign-in needed, only the server's URL.
 	client, err := c.optionalClient()
 	if err != nil {
 		return err
 	}
-	res, err := client.GetEntitlementsWithResponse(ctx)
+	res, err := client.GetEntitlementsWithResponse(ctx, nil)
 	if err := check(res, err); err != nil {
 		return err
 	}

@@ -33,8 +33,8 @@ type cli struct {
 	Logout        logoutCmd        `cmd:"" group:"Client" help:"Sign out and forget the stored session."`
 	Users         usersCmd         `cmd:"" group:"Client" help:"Create and list users (owner only)."`
 	Organizations organizationsCmd `cmd:"" group:"Client" aliases:"org,orgs" help:"Create, show and list organizations."`
-	Licenses      licensesCmd      `cmd:"" group:"Client" help:"Add, list and delete the server's licenses (owner only)."`
-	Entitlements  entitlementsCmd  `cmd:"" group:"Client" help:"Show what the deployment is entitled to."`
+	Licenses      licensesCmd      `cmd:"" group:"Client" help:"Add, preview, list and delete the server's licenses (owner only)."`
+	Entitlements  entitlementsCmd  `cmd:"" group:"Client" help:"Show what the deployment is entitled to, and explain why."`
 	Tokens        tokensCmd        `cmd:"" group:"Client" help:"Create, list and remove API tokens for scripts and CI."`
 }
 
@@ -118,10 +118,10 @@ func verbHint(args []string) string {
 		return ""
 	}
 	switch {
-	case args[0] == "license" && slices.Contains([]string{"add", "list", "ls", "delete", "rm"}, args[1]):
+	case args[0] == "license" && slices.Contains([]string{"add", "list", "ls", "delete", "rm", "preview"}, args[1]):
 		return fmt.Sprintf("Did you mean 'entitle licenses %s'? 'entitle license' holds the issuer's offline tools (keygen, sign, inspect).", args[1])
 	case args[0] == "licenses" && slices.Contains([]string{"keygen", "sign", "inspect"}, args[1]):
-		return fmt.Sprintf("Did you mean 'entitle license %s'? 'entitle licenses' manages a server's licenses (add, list, delete).", args[1])
+		return fmt.Sprintf("Did you mean 'entitle license %s'? 'entitle licenses' manages a server's licenses (add, preview, list, delete).", args[1])
 	}
 	return ""
 }

@@ -143,7 +143,7 @@ func haErrors(t *testing.T, p *testenv.Process) []string {
 
 func entitlementsOf(t *testing.T, p *testenv.Process) gen.Entitlements {
 	t.Helper()
-	resp, err := p.Client.GetEntitlementsWithResponse(context.Background())
+	resp, err := p.Client.GetEntitlementsWithResponse(context.Background(), nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 	return *resp.JSON200

@@ -87,7 +87,7 @@ func TestCoderClientsSeeTheirHeaders(t *testing.T) {
 				c.Features["user_limit"] = 0
 				c.Features["audit_log"] = 1
 			})))
-			ent, err := d.owner.GetEntitlementsWithResponse(context.Background())
+			ent, err := d.owner.GetEntitlementsWithResponse(context.Background(), nil)
 			require.NoError(t, err)
 			require.NotEmpty(t, ent.JSON200.Warnings)
 			resp := get(t, d.inst.APIURL()+"/users/me", d.ownerToken, http.MethodGet)

@@ -106,7 +106,7 @@ func (d *deployment) upload(t *testing.T, token string) gen.License {
 // entitlementsOf fetches GET /entitlements without signing in.
 func entitlementsOf(t *testing.T, client *gen.ClientWithResponses) gen.Entitlements {
 	t.Helper()
-	resp, err := client.GetEntitlementsWithResponse(context.Background())
+	resp, err := client.GetEntitlementsWithResponse(context.Background(), nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 	require.NotNil(t, resp.JSON200)

@@ -218,96 +218,106 @@ func TestAddingALicense(t *testing.T) {
 	})
 }
 
+// rejectedUpload is a license an upload must refuse, and how.
+type rejectedUpload struct {
+	name        string
+	token       string
+	wantMessage string
+	wantDetail  []string // each must appear in the detail
+}
+
+// rejectedUploads makes, for d, a token that fails each upload check.
+func rejectedUploads(t *testing.T, d *deployment) []rejectedUpload {
+	t.Helper()
+	ownID := deploymentID(t, d.inst.Client)
+	stranger := testenv.NewIssuer(t, t.TempDir(), "stranger") // a key the server does not trust
+	impostor := testenv.NewIssuer(t, t.TempDir(), "test-key") // the trusted kid, the wrong private key
+	now := time.Now()
+	otherDeployment := "00000000-0000-4000-8000-000000000001"
+	exp := now.Add(-time.Hour).Truncate(time.Second)
+
+	hs256, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"version": 3}).SignedString([]byte("secret"))
+	require.NoError(t, err)
+	noKid := d.issuer.SignRaw(`{"alg":"EdDSA","typ":"JWT"}`, `{"version":3}`)
+
+	return []rejectedUpload{
+		{
+			name: "a license signed by an unknown kid is rejected naming the kid", token: stranger.Sign(t, claims()),
+			wantMessage: msgInvalidLicense, wantDetail: []string{"stranger"},
+		},
+		{
+			name: "a license with a bad signature is rejected naming the signature", token: impostor.Sign(t, claims()),
+			wantMessage: msgInvalidLicense, wantDetail: []string{"signature"},
+		},
+		{
+			name: "an expired license is rejected giving the expiry time",
+			token: d.issuer.Sign(t, claims(func(c *license.Claims) {
+				c.ExpiresAt = jwt.NewNumericDate(exp)
+				c.LicenseExpires = jwt.NewNumericDate(exp.Add(-time.Hour))
+			})),
+			wantMessage: msgInvalidLicense, wantDetail: []string{"expired", exp.UTC().Format(time.RFC3339)},
+		},
+		{
+			name: "a license for another deployment is rejected listing both ids",
+			token: d.issuer.Sign(t, claims(func(c *license.Claims) {
+				c.DeploymentIDs = []string{otherDeployment}
+			})),
+			wantMessage: msgWrongDeployment, wantDetail: []string{otherDeployment, ownID},
+		},
+		{
+			name: "a malformed token is rejected", token: "not-a-license",
+			wantMessage: msgInvalidLicense, wantDetail: []string{"malformed"},
+		},
+		{
+			name: "an HS256 token is rejected naming the algorithm", token: hs256,
+			wantMessage: msgInvalidLicense, wantDetail: []string{"HS256"},
+		},
+		{
+			name:        "an unsigned alg none token is rejected naming the algorithm",
+			token:       "eyJhbGciOiJub25lIiwidHlwIjoiSldUIiwia2lkIjoidGVzdC1rZXkifQ.eyJ2ZXJzaW9uIjozfQ.",
+			wantMessage: msgInvalidLicense, wantDetail: []string{"none"},
+		},
+		{
+			name: "a token without a kid is rejected naming the kid", token: noKid,
+			wantMessage: msgInvalidLicense, wantDetail: []string{"kid"},
+		},
+		{
+			name:        "a license of version 2 is rejected naming the version",
+			token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.Version = 2 })),
+			wantMessage: msgInvalidLicense, wantDetail: []string{"version"},
+		},
+		{
+			name:        "a license without exp is rejected naming exp",
+			token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.ExpiresAt = nil })),
+			wantMessage: msgInvalidLicense, wantDetail: []string{"exp"},
+		},
+		{
+			name:        "a license without license_expires is rejected naming it",
+			token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.LicenseExpires = nil })),
+			wantMessage: msgInvalidLicense, wantDetail: []string{"license_expires"},
+		},
+		{
+			name: "a license whose license_expires is after exp is rejected naming both",
+			token: d.issuer.Sign(t, claims(func(c *license.Claims) {
+				c.LicenseExpires = jwt.NewNumericDate(c.ExpiresAt.Add(time.Hour))
+			})),
+			wantMessage: msgInvalidLicense, wantDetail: []string{"license_expires", "exp"},
+		},
+		{
+			name:        "a license issued an hour in the future is rejected naming iat",
+			token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour)) })),
+			wantMessage: msgInvalidLicense, wantDetail: []string{"future"},
+		},
+	}
+}
+
 func TestRejectedLicenses(t *testing.T) {
 	t.Parallel()
 	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		t.Parallel()
 		d := startDeployment(t, db)
-		ownID := deploymentID(t, d.inst.Client)
-		stranger := testenv.NewIssuer(t, t.TempDir(), "stranger") // a key the server does not trust
-		impostor := testenv.NewIssuer(t, t.TempDir(), "test-key") // the trusted kid, the wrong private key
 		now := time.Now()
-		otherDeployment := "00000000-0000-4000-8000-000000000001"
-		exp := now.Add(-time.Hour).Truncate(time.Second)
-
-		hs256, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"version": 3}).SignedString([]byte("secret"))
-		require.NoError(t, err)
-		noKid := d.issuer.SignRaw(`{"alg":"EdDSA","typ":"JWT"}`, `{"version":3}`)
-
-		cases := []struct {
-			name        string
-			token       string
-			wantMessage string
-			wantDetail  []string // each must appear in the detail
-		}{
-			{
-				name: "a license signed by an unknown kid is rejected naming the kid", token: stranger.Sign(t, claims()),
-				wantMessage: msgInvalidLicense, wantDetail: []string{"stranger"},
-			},
-			{
-				name: "a license with a bad signature is rejected naming the signature", token: impostor.Sign(t, claims()),
-				wantMessage: msgInvalidLicense, wantDetail: []string{"signature"},
-			},
-			{
-				name: "an expired license is rejected giving the expiry time",
-				token: d.issuer.Sign(t, claims(func(c *license.Claims) {
-					c.ExpiresAt = jwt.NewNumericDate(exp)
-					c.LicenseExpires = jwt.NewNumericDate(exp.Add(-time.Hour))
-				})),
-				wantMessage: msgInvalidLicense, wantDetail: []string{"expired", exp.UTC().Format(time.RFC3339)},
-			},
-			{
-				name: "a license for another deployment is rejected listing both ids",
-				token: d.issuer.Sign(t, claims(func(c *license.Claims) {
-					c.DeploymentIDs = []string{otherDeployment}
-				})),
-				wantMessage: msgWrongDeployment, wantDetail: []string{otherDeployment, ownID},
-			},
-			{
-				name: "a malformed token is rejected", token: "not-a-license",
-				wantMessage: msgInvalidLicense, wantDetail: []string{"malformed"},
-			},
-			{
-				name: "an HS256 token is rejected naming the algorithm", token: hs256,
-				wantMessage: msgInvalidLicense, wantDetail: []string{"HS256"},
-			},
-			{
-				name:        "an unsigned alg none token is rejected naming the algorithm",
-				token:       "eyJhbGciOiJub25lIiwidHlwIjoiSldUIiwia2lkIjoidGVzdC1rZXkifQ.eyJ2ZXJzaW9uIjozfQ.",
-				wantMessage: msgInvalidLicense, wantDetail: []string{"none"},
-			},
-			{
-				name: "a token without a kid is rejected naming the kid", token: noKid,
-				wantMessage: msgInvalidLicense, wantDetail: []string{"kid"},
-			},
-			{
-				name:        "a license of version 2 is rejected naming the version",
-				token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.Version = 2 })),
-				wantMessage: msgInvalidLicense, wantDetail: []string{"version"},
-			},
-			{
-				name:        "a license without exp is rejected naming exp",
-				token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.ExpiresAt = nil })),
-				wantMessage: msgInvalidLicense, wantDetail: []string{"exp"},
-			},
-			{
-				name:        "a license without license_expires is rejected naming it",
-				token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.LicenseExpires = nil })),
-				wantMessage: msgInvalidLicense, wantDetail: []string{"license_expires"},
-			},
-			{
-				name: "a license whose license_expires is after exp is rejected naming both",
-				token: d.issuer.Sign(t, claims(func(c *license.Claims) {
-					c.LicenseExpires = jwt.NewNumericDate(c.ExpiresAt.Add(time.Hour))
-				})),
-				wantMessage: msgInvalidLicense, wantDetail: []string{"license_expires", "exp"},
-			},
-			{
-				name:        "a license issued an hour in the future is rejected naming iat",
-				token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour)) })),
-				wantMessage: msgInvalidLicense, wantDetail: []string{"future"},
-			},
-		}
+		cases := rejectedUploads(t, d)
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				resp, err := d.owner.AddLicenseWithResponse(context.Background(), gen.AddLicenseRequest{License: tc.token})

@@ -289,7 +289,7 @@ var (
 func EntitleBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		root, err := moduleRoot()
+		root, err := ModuleRoot()
 		if err != nil {
 			buildErr = err
 			return
@@ -316,8 +316,8 @@ func RemoveEntitleBinary() {
 	}
 }
 
-// moduleRoot walks up from the working directory (the package's directory under go test) to go.mod.
-func moduleRoot() (string, error) {
+// ModuleRoot walks up from the working directory (a package directory under go test) to go.mod.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
