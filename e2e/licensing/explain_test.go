@@ -91,6 +91,9 @@ func TestExplainingEntitlements(t *testing.T) {
 			assert.Empty(t, x.Diagnostics)
 			assert.Empty(t, x.Licenses)
 			assert.Empty(t, x.Timeline)
+			require.NotNil(t, x.Seats.HighWaterAt, "the stored high-water mark says when")
+			assert.WithinDuration(t, time.Now(), *x.Seats.HighWaterAt, time.Minute)
+			x.Seats.HighWaterAt = nil
 			assert.Equal(t, gen.Seats{Active: 2, HighWaterMark: 2}, x.Seats)
 		})
 
