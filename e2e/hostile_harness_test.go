@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -186,13 +185,6 @@ func (q hostileRequest) target() string {
 		p += "?" + q.query
 	}
 	return p
-}
-
-func (q hostileRequest) clone() hostileRequest {
-	c := q
-	c.header = q.header.Clone()
-	c.body = slices.Clone(q.body)
-	return c
 }
 
 // Credentials used by the catalogue besides the owner's.
