@@ -183,7 +183,7 @@ func seedLicenses(ctx context.Context, db *sql.DB, dialect store.Dialect, keysDi
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(keysDir, 0o750); err != nil {
+	if err := os.MkdirAll(keysDir, 0o750); err != nil { //nolint:gosec // the operator names the directory on the command line
 		return fmt.Errorf("create keys dir: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(keysDir, kid+".pem"), pubPEM, 0o644); err != nil { //nolint:gosec // a public key
@@ -223,7 +223,7 @@ func seedLicenses(ctx context.Context, db *sql.DB, dialect store.Dialect, keysDi
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer func() { _ = tx.Rollback() }() // a no-op after Commit
+	defer func() { _ = tx.Rollback() }()        // a no-op after Commit
 	stmt, err := tx.PrepareContext(ctx, insert) //nolint:gosec // see insert above
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
