@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"entitle/gen"
@@ -296,23 +297,69 @@ func TestAReplicaWhoseListenerIsCutStillSeesChangesWithinASecond(t *testing.T) {
 	t.Parallel()
 	a, b, admin, database := twoReplicas(t)
 	owner := a.setupOwner()
-
-	for round := range 3 {
-		name := "cut-" + strconv.Itoa(round)
-		renamed := name + "-renamed"
-		org := a.createOrganization(owner, name)
-		warm(t, http.StatusOK, func() (int, string) { return b.organizationStatus(owner, name) })
-
-		require.Equal(t, 2, cutListeners(t, admin, database), "both replicas' listeners should have been cut")
-		// At once, while B cannot hear A's announcement: B must not answer from what it kept.
-		resp, err := a.as(owner).UpdateOrganizationWithResponse(context.Background(), org.Id.String(), gen.UpdateOrganizationRequest{Name: &renamed})
+	ctx := context.Background()
+	rename := func(t *testing.T, id uuid.UUID, to string) {
+		resp, err := a.as(owner).UpdateOrganizationWithResponse(ctx, id.String(), gen.UpdateOrganizationRequest{Name: &to})
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
-
-		eventually(t, propagation, "B answering 404 for the old name after its listener was cut",
-			statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(owner, name) }))
-		waitForListeners(t, admin, database, 2)
 	}
+
+	t.Run("cut and back at once", func(t *testing.T) {
+		for round := range 3 {
+			a, b := a.in(t), b.in(t)
+			name := "cut-" + strconv.Itoa(round)
+			org := a.createOrganization(owner, name)
+			warm(t, http.StatusOK, func() (int, string) { return b.organizationStatus(owner, name) })
+
+			require.Equal(t, 2, cutListeners(t, admin, database), "both replicas' listeners should have been cut")
+			// At once, before B's listener is back: B cannot hear of this write.
+			rename(t, org.Id, name+"-renamed")
+
+			eventually(t, propagation, "B answering 404 for the old name after its listener was cut",
+				statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(owner, name) }))
+			waitForListeners(t, admin, database, 2)
+		}
+	})
+
+	t.Run("kept out for longer than the propagation limit", func(t *testing.T) {
+		a, b := a.in(t), b.in(t)
+		org := a.createOrganization(owner, "outage-0")
+		warm(t, http.StatusOK, func() (int, string) { return b.organizationStatus(owner, "outage-0") })
+
+		// New connections to the database are refused, so the cut listeners stay cut; the
+		// replicas' pools keep the connections they have, and go on serving.
+		_, err := admin.ExecContext(ctx, "ALTER DATABASE "+database+" ALLOW_CONNECTIONS false")
+		require.NoError(t, err)
+		reopened := false
+		reopen := func() {
+			if !reopened {
+				reopened = true
+				_, err := admin.ExecContext(ctx, "ALTER DATABASE "+database+" ALLOW_CONNECTIONS true")
+				require.NoError(t, err)
+			}
+		}
+		defer reopen()
+		require.Equal(t, 2, cutListeners(t, admin, database), "both replicas' listeners should have been cut")
+		time.Sleep(200 * time.Millisecond) // the replicas notice their listener is gone
+
+		for i := 1; i <= 3; i++ {
+			from, to := "outage-"+strconv.Itoa(i-1), "outage-"+strconv.Itoa(i)
+			rename(t, org.Id, to)
+			eventually(t, propagation, "B answering 404 for "+from+" while its listener is down",
+				statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(owner, from) }))
+			// B reads the new name now, more than once: while it cannot hear, it must keep nothing.
+			warm(t, http.StatusOK, func() (int, string) { return b.organizationStatus(owner, to) })
+			time.Sleep(propagation / 2)
+		}
+		require.Zero(t, listenerSessions(t, admin, database), "a listener came back while connections were refused")
+
+		reopen()
+		waitForListeners(t, admin, database, 2)
+		warm(t, http.StatusOK, func() (int, string) { return b.organizationStatus(owner, "outage-3") })
+		rename(t, org.Id, "outage-4")
+		eventually(t, propagation, "B answering 404 for the old name once its listener is back",
+			statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(owner, "outage-3") }))
+	})
 }
 
 func TestTheNextRequestAfterAWriteSeesIt(t *testing.T) {
