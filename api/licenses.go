@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"entitle/entitlements"
 	"entitle/gen"
 	"entitle/license"
 	"entitle/store"
@@ -138,22 +139,21 @@ func (a *API) RefreshEntitlements(ctx context.Context, _ gen.RefreshEntitlements
 	return gen.RefreshEntitlements201JSONResponse(message(msgRefreshed, "")), nil
 }
 
-// GetEntitlements returns the entitlements held in memory.
+// GetEntitlements returns the entitlements held in memory, in the bytes they were encoded to
+// when they were computed: nothing is encoded per request.
 func (a *API) GetEntitlements(context.Context, gen.GetEntitlementsRequestObject) (gen.GetEntitlementsResponseObject, error) {
-	ent := a.entitlements.Current()
-	features := make(map[string]gen.Feature, len(ent.Features))
-	for name, f := range ent.Features {
-		features[name] = gen.Feature{Entitlement: gen.Entitlement(f.Entitlement), Enabled: f.Enabled, Limit: f.Limit, Actual: f.Actual}
-	}
-	return gen.GetEntitlements200JSONResponse{
-		Features:         features,
-		Warnings:         ent.Warnings,
-		Errors:           ent.Errors,
-		HasLicense:       ent.HasLicense,
-		Trial:            ent.Trial,
-		RequireTelemetry: ent.RequireTelemetry,
-		RefreshedAt:      ent.RefreshedAt.UTC(),
-	}, nil
+	return encodedEntitlements{a.entitlements.Encoded()}, nil
+}
+
+// encodedEntitlements writes entitlements already encoded.
+type encodedEntitlements struct{ *entitlements.Encoded }
+
+// VisitGetEntitlementsResponse implements gen.GetEntitlementsResponseObject.
+func (e encodedEntitlements) VisitGetEntitlementsResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(e.JSON)
+	return err
 }
 
 // entitlementsChanged recomputes after a change that is already stored. A failure is logged

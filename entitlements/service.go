@@ -56,6 +56,8 @@ type Service struct {
 	verified map[int32]license.Stored
 
 	current atomic.Pointer[license.Entitlements]
+	// encoded is current as GET /entitlements sends it (see Encoded).
+	encoded atomic.Pointer[Encoded]
 	// replicas is the replica count the current entitlements were computed with.
 	replicas atomic.Int64
 	// latestPaidEnd is the latest license_expires of any verified license not yet past exp.
@@ -188,7 +190,12 @@ func (s *Service) Reload(ctx context.Context) error {
 	}
 	s.latestPaidEnd.Store(&latest)
 	ent, next := license.Compute(stored, now.Truncate(time.Microsecond), license.Usage{ActiveUsers: users, Replicas: int(replicas)})
+	encoded, err := encode(ent)
+	if err != nil {
+		return err
+	}
 	s.current.Store(&ent)
+	s.encoded.Store(encoded)
 	s.replicas.Store(replicas)
 	select {
 	case <-s.rescheduled:
