@@ -27,8 +27,8 @@ import (
 // propagation is how soon a change on one replica must show on another.
 const propagation = time.Second
 
-// eventually polls cond until it holds, failing the test when it does not within limit.
-func eventually(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
+// pollUntil polls cond until it holds, failing the test when it does not within limit.
+func pollUntil(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	start := time.Now()
 	for {
@@ -123,7 +123,7 @@ func listenerSessions(t *testing.T, admin *sql.DB, database string) int {
 // waitForListeners waits until n listeners are connected: until then a replica keeps nothing
 // in memory, and the tests below would pass without testing anything.
 func waitForListeners(t *testing.T, admin *sql.DB, database string, n int) {
-	eventually(t, 10*time.Second, strconv.Itoa(n)+" listeners connected", func() (bool, string) {
+	pollUntil(t, 10*time.Second, strconv.Itoa(n)+" listeners connected", func() (bool, string) {
 		got := listenerSessions(t, admin, database)
 		return got == n, strconv.Itoa(got) + " listeners"
 	})
@@ -176,7 +176,7 @@ func TestChangesOnOneReplicaTakeEffectOnTheOtherWithinASecond(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 
 		requireStatus(t, http.StatusUnauthorized, "A after logging out on A", func() (int, string) { return a.meStatus(session) })
-		eventually(t, propagation, "B refusing the session logged out on A", statusIs(http.StatusUnauthorized, func() (int, string) { return b.meStatus(session) }))
+		pollUntil(t, propagation, "B refusing the session logged out on A", statusIs(http.StatusUnauthorized, func() (int, string) { return b.meStatus(session) }))
 	})
 
 	t.Run("API token deleted", func(t *testing.T) {
@@ -191,7 +191,7 @@ func TestChangesOnOneReplicaTakeEffectOnTheOtherWithinASecond(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, resp.StatusCode(), string(resp.Body))
 
 		requireStatus(t, http.StatusUnauthorized, "A after deleting the token on A", func() (int, string) { return a.meStatus(key) })
-		eventually(t, propagation, "B refusing the token deleted on A", statusIs(http.StatusUnauthorized, func() (int, string) { return b.meStatus(key) }))
+		pollUntil(t, propagation, "B refusing the token deleted on A", statusIs(http.StatusUnauthorized, func() (int, string) { return b.meStatus(key) }))
 		requireStatus(t, http.StatusOK, "the user's session, which was not deleted", func() (int, string) { return b.meStatus(session) })
 	})
 
@@ -221,9 +221,9 @@ func TestChangesOnOneReplicaTakeEffectOnTheOtherWithinASecond(t *testing.T) {
 		}
 		ok, body := nameByID(a)()
 		require.True(t, ok, "A by id after the rename on A: %s", body)
-		eventually(t, propagation, "the old name 404 on B", statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(owner, "before-rename") }))
-		eventually(t, propagation, "the new name found on B", statusIs(http.StatusOK, func() (int, string) { return b.organizationStatus(owner, name) }))
-		eventually(t, propagation, "the new name by id on B", nameByID(b))
+		pollUntil(t, propagation, "the old name 404 on B", statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(owner, "before-rename") }))
+		pollUntil(t, propagation, "the new name found on B", statusIs(http.StatusOK, func() (int, string) { return b.organizationStatus(owner, name) }))
+		pollUntil(t, propagation, "the new name by id on B", nameByID(b))
 	})
 
 	t.Run("organization deleted", func(t *testing.T) {
@@ -246,7 +246,7 @@ func TestChangesOnOneReplicaTakeEffectOnTheOtherWithinASecond(t *testing.T) {
 			requireStatus(t, http.StatusNotFound, "A after deleting on A", get)
 		}
 		for _, get := range gets(b) {
-			eventually(t, propagation, "B answering 404 for the organization deleted on A", statusIs(http.StatusNotFound, get))
+			pollUntil(t, propagation, "B answering 404 for the organization deleted on A", statusIs(http.StatusNotFound, get))
 		}
 	})
 
@@ -263,7 +263,7 @@ func TestChangesOnOneReplicaTakeEffectOnTheOtherWithinASecond(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, resp.StatusCode(), string(resp.Body))
 
 		requireStatus(t, http.StatusNotFound, "the removed member on A", func() (int, string) { return a.organizationStatus(session, "club") })
-		eventually(t, propagation, "B hiding the organization from the member removed on A",
+		pollUntil(t, propagation, "B hiding the organization from the member removed on A",
 			statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(session, "club") }))
 	})
 
@@ -281,7 +281,7 @@ func TestChangesOnOneReplicaTakeEffectOnTheOtherWithinASecond(t *testing.T) {
 		a.setRoles(owner, "guild", admin.Id.String())
 
 		requireStatus(t, http.StatusForbidden, "the demoted admin on A", func() (int, string) { return a.addMemberStatus(adminSession, "guild", "guildmember") })
-		eventually(t, propagation, "B refusing the admin demoted on A",
+		pollUntil(t, propagation, "B refusing the admin demoted on A",
 			statusIs(http.StatusForbidden, func() (int, string) { return b.addMemberStatus(adminSession, "guild", "guildmember") }))
 	})
 
@@ -315,7 +315,7 @@ func TestAReplicaWhoseListenerIsCutStillSeesChangesWithinASecond(t *testing.T) {
 			// At once, before B's listener is back: B cannot hear of this write.
 			rename(t, org.Id, name+"-renamed")
 
-			eventually(t, propagation, "B answering 404 for the old name after its listener was cut",
+			pollUntil(t, propagation, "B answering 404 for the old name after its listener was cut",
 				statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(owner, name) }))
 			waitForListeners(t, admin, database, 2)
 		}
@@ -345,7 +345,7 @@ func TestAReplicaWhoseListenerIsCutStillSeesChangesWithinASecond(t *testing.T) {
 		for i := 1; i <= 3; i++ {
 			from, to := "outage-"+strconv.Itoa(i-1), "outage-"+strconv.Itoa(i)
 			rename(t, org.Id, to)
-			eventually(t, propagation, "B answering 404 for "+from+" while its listener is down",
+			pollUntil(t, propagation, "B answering 404 for "+from+" while its listener is down",
 				statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(owner, from) }))
 			// B reads the new name now, more than once: while it cannot hear, it must keep nothing.
 			warm(t, http.StatusOK, func() (int, string) { return b.organizationStatus(owner, to) })
@@ -357,7 +357,7 @@ func TestAReplicaWhoseListenerIsCutStillSeesChangesWithinASecond(t *testing.T) {
 		waitForListeners(t, admin, database, 2)
 		warm(t, http.StatusOK, func() (int, string) { return b.organizationStatus(owner, "outage-3") })
 		rename(t, org.Id, "outage-4")
-		eventually(t, propagation, "B answering 404 for the old name once its listener is back",
+		pollUntil(t, propagation, "B answering 404 for the old name once its listener is back",
 			statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(owner, "outage-3") }))
 	})
 }

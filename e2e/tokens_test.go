@@ -491,7 +491,7 @@ func TestDeletingAKeyRefusesItOnEveryReplica(t *testing.T) {
 			a.deleteKey(owner, "me", keyID(key))
 
 			a.requireRefused(key)
-			eventually(t, propagation, "B refusing the key deleted on A", func() (bool, string) {
+			pollUntil(t, propagation, "B refusing the key deleted on A", func() (bool, string) {
 				r := b.send(http.MethodGet, "/users/me", nil, withSessionHeader(key))
 				return r.Status == http.StatusUnauthorized, strconv.Itoa(r.Status) + " " + string(r.Body)
 			})
