@@ -267,17 +267,23 @@ func TestAReaderDuringATransactionCannotKeepTheRowItChanges(t *testing.T) {
 	}
 }
 
-func TestTouchesUpdateTheKeptSessionInsteadOfEmptyingTheCaches(t *testing.T) {
-	ctx := context.Background()
+// storeAndWriterBehindIt opens two stores on one SQLite database: behind writes without s
+// knowing, as another replica's touches (which announce nothing) do.
+func storeAndWriterBehindIt(t *testing.T) (s, behind *Store) {
 	cfg := Config{DataDir: t.TempDir()}
-	s := openForTest(t, cfg)
-	// behind writes to the same database without s knowing, as another replica's touches do.
-	behind, err := Open(ctx, cfg)
+	s = openForTest(t, cfg)
+	behind, err := Open(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = behind.Close() })
+	return s, behind
+}
+
+func TestTouchesUpdateTheKeptSessionInsteadOfEmptyingTheCaches(t *testing.T) {
+	ctx := context.Background()
+	s, behind := storeAndWriterBehindIt(t)
 
 	u, k := createUserAndSession(t, s, "toucher")
-	_, _, err = s.Session(ctx, k.ID)
+	_, _, err := s.Session(ctx, k.ID)
 	require.NoError(t, err)
 	require.NoError(t, behind.db.Exec("UPDATE users SET name = 'changed-behind' WHERE id = ?", u.ID).Error)
 
@@ -295,18 +301,14 @@ func TestTouchesUpdateTheKeptSessionInsteadOfEmptyingTheCaches(t *testing.T) {
 
 func TestAKeptSessionThatLooksExpiredIsCheckedAgainstTheDatabase(t *testing.T) {
 	ctx := context.Background()
-	cfg := Config{DataDir: t.TempDir()}
-	s := openForTest(t, cfg)
-	behind, err := Open(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = behind.Close() })
+	s, behind := storeAndWriterBehindIt(t)
 
 	u := User{ID: uuid.New(), Username: "slider", Email: "slider@example.com", HashedPassword: []byte("x"), SiteRole: RoleMember}
 	require.NoError(t, s.CreateUser(ctx, &u))
 	now := Now()
 	k := APIKey{ID: "slider0000", HashedSecret: []byte("h"), UserID: u.ID, CreatedAt: now, LastUsed: now, ExpiresAt: now.Add(300 * time.Millisecond)}
 	require.NoError(t, s.CreateAPIKey(ctx, &k))
-	_, _, err = s.Session(ctx, k.ID)
+	_, _, err := s.Session(ctx, k.ID)
 	require.NoError(t, err)
 
 	// Another replica slides the session forward; this one is not told (touches announce nothing).
