@@ -27,7 +27,7 @@ const (
 	cachedAPIKeysMax           = 10_000
 	cachedUsersMax             = 10_000
 	cachedOrganizationsMax     = 10_000
-	cachedMembershipsMax       = 50_000
+	cachedMembershipsMax       = 20_000
 	cachedUserOrganizationsMax = 10_000
 	cacheMaxAge                = 30 * time.Second
 )

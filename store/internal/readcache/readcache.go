@@ -109,7 +109,23 @@ func (c *Cache[K, V]) StoreIfCurrent(generation uint64, key K, value V) {
 	if !c.enabled || c.generation != generation {
 		return
 	}
-	c.entries.Add(key, entry[V]{value: value, storedAt: c.now()})
+	now := c.now()
+	c.entries.Add(key, entry[V]{value: value, storedAt: now})
+	c.dropExpiredLocked(now)
+}
+
+// dropExpiredLocked drops a couple of the least recently used values if they are past their
+// maximum age, so that a cache holds about what was used within the maximum age rather than
+// filling up to its size with values nobody will be given again. A couple per store keeps
+// pace with the stores, at a constant cost each.
+func (c *Cache[K, V]) dropExpiredLocked(now time.Time) {
+	for range 2 {
+		_, oldest, ok := c.entries.GetOldest()
+		if !ok || now.Sub(oldest.storedAt) < c.maxAge {
+			return
+		}
+		c.entries.RemoveOldest()
+	}
 }
 
 // Get returns the value kept for key, or loads it. Concurrent Gets of one key in one generation

@@ -257,3 +257,16 @@ func TestALoadSharedWithACallerWhoseContextEndedIsRetried(t *testing.T) {
 	assert.Equal(t, "v", <-result)
 	<-done
 }
+
+func TestStoringDropsValuesPastTheirAgeThatNobodyAskedFor(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	c := readcache.New[string, string](1000, 30*time.Second, readcache.WithClock(func() time.Time { return now }))
+	for i := range 100 {
+		c.StoreIfCurrent(c.Generation(), fmt.Sprint("old-", i), "v")
+	}
+	now = now.Add(time.Minute)
+	for i := range 100 {
+		c.StoreIfCurrent(c.Generation(), fmt.Sprint("new-", i), "v")
+	}
+	assert.Equal(t, 100, c.Len(), "values past their age were kept while new ones came in")
+}
