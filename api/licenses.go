@@ -194,7 +194,8 @@ func (a *API) RefreshEntitlements(ctx context.Context, _ gen.RefreshEntitlements
 	return gen.RefreshEntitlements201JSONResponse(message(msgRefreshed, "")), nil
 }
 
-// GetEntitlements returns the entitlements held in memory, with their ETag; with If-None-Match
+// GetEntitlements returns the entitlements held in memory, in the bytes they were encoded to
+// when they were computed (nothing is encoded per request), with their ETag; with If-None-Match
 // that still matches it answers 304, after waiting up to ?wait= for a change (watch.go).
 func (a *API) GetEntitlements(ctx context.Context, req gen.GetEntitlementsRequestObject) (gen.GetEntitlementsResponseObject, error) {
 	wait, bad := parseWait(req.Params.Wait)
@@ -208,7 +209,7 @@ func (a *API) GetEntitlements(ctx context.Context, req gen.GetEntitlementsReques
 	st, waited := a.awaitChange(ctx, ifNoneMatch, wait)
 	var resp gen.GetEntitlementsResponseObject = gen.GetEntitlements304Response{Headers: gen.GetEntitlements304ResponseHeaders{ETag: st.ETag}}
 	if ifNoneMatch == "" || !etagMatches(ifNoneMatch, st.ETag) {
-		resp = gen.GetEntitlements200JSONResponse{Body: entitlementsResponse(st.Entitlements), Headers: gen.GetEntitlements200ResponseHeaders{ETag: st.ETag}}
+		resp = encodedEntitlements{body: st.Encoded.JSON, etag: st.ETag}
 	}
 	if waited {
 		resp = afterWait{resp}
@@ -216,20 +217,19 @@ func (a *API) GetEntitlements(ctx context.Context, req gen.GetEntitlementsReques
 	return resp, nil
 }
 
-func entitlementsResponse(ent license.Entitlements) gen.Entitlements {
-	features := make(map[string]gen.Feature, len(ent.Features))
-	for name, f := range ent.Features {
-		features[name] = gen.Feature{Entitlement: gen.Entitlement(f.Entitlement), Enabled: f.Enabled, Limit: f.Limit, Actual: f.Actual}
-	}
-	return gen.Entitlements{
-		Features:         features,
-		Warnings:         ent.Warnings,
-		Errors:           ent.Errors,
-		HasLicense:       ent.HasLicense,
-		Trial:            ent.Trial,
-		RequireTelemetry: ent.RequireTelemetry,
-		RefreshedAt:      ent.RefreshedAt.UTC(),
-	}
+// encodedEntitlements writes entitlements already encoded, with their ETag.
+type encodedEntitlements struct {
+	body []byte
+	etag string
+}
+
+// VisitGetEntitlementsResponse implements gen.GetEntitlementsResponseObject.
+func (e encodedEntitlements) VisitGetEntitlementsResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", e.etag)
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(e.body)
+	return err
 }
 
 // entitlementsChanged recomputes after a change that is already stored. A failure is logged

@@ -112,6 +112,8 @@ type State struct {
 	// Changed is closed when entitlements with another ETag replace these, on this replica;
 	// a change on another replica reaches here through its announcement.
 	Changed <-chan struct{}
+	// Encoded is Entitlements as GET /entitlements sends them, encoded once per recompute.
+	Encoded *Encoded
 }
 
 // State returns the current State.
@@ -283,7 +285,11 @@ func (s *Service) publish(ent license.Entitlements, stored []license.Stored, usa
 	} else {
 		next.changed = make(chan struct{})
 	}
-	next.state = State{Entitlements: ent, ETag: tag, Changed: next.changed}
+	encoded, err := encode(ent)
+	if err != nil {
+		return err
+	}
+	next.state = State{Entitlements: ent, ETag: tag, Changed: next.changed, Encoded: encoded}
 	s.current.Store(next)
 	if prev != nil && prev.changed != next.changed {
 		close(prev.changed)

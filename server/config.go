@@ -78,13 +78,15 @@ func (c *Config) KeysDir() string {
 	return filepath.Join(c.DataDir, "license-keys")
 }
 
-// NewLogger makes the logger the configuration asks for, writing to w.
+// NewLogger makes the logger the configuration asks for, writing to w. The access log's lines
+// are written in batches (see logbuffer.go); the server's Close writes out the last ones.
 func (c *Config) NewLogger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	buffer := newLogBuffer(w)
 	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(bufferingHandler{Handler: slog.NewJSONHandler(buffer, opts), buffer: buffer})
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(bufferingHandler{Handler: slog.NewTextHandler(buffer, opts), buffer: buffer})
 }
 
 // maxTokenLifetime is --max-token-lifetime; zero, as in a Config filled by hand, is its default.

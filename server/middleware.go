@@ -75,6 +75,10 @@ func plainRequestID(id string) bool {
 	return true
 }
 
+// accessLogMessage is the message of the access log's lines, which may wait to be written in
+// a batch (see logbuffer.go).
+const accessLogMessage = "request"
+
 // accessLog writes one line per request. It logs the path without the query string, since a
 // session token may travel there, and never logs headers or bodies.
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
@@ -92,7 +96,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if status >= http.StatusInternalServerError {
 			level = slog.LevelError
 		}
-		s.logger.LogAttrs(c.Request().Context(), level, "request",
+		s.logger.LogAttrs(c.Request().Context(), level, accessLogMessage,
 			slog.String("request_id", requestID(c)),
 			slog.String("method", c.Request().Method),
 			slog.String("route", route),

@@ -234,8 +234,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close releases the database.
+// Close releases the database and writes out the access log lines still waiting.
 func (s *Server) Close() error {
+	defer flushLogs(s.logger)
 	return s.store.Close()
 }
 

@@ -250,6 +250,10 @@ func pathParams(c echo.Context) (map[string]string, bool) {
 }
 
 func (s *Server) validateRequest(ctx context.Context, req *http.Request, route *routers.Route, params map[string]string) error {
+	if !takesInput(route) {
+		// Nothing the spec could refuse: no body, no parameters (GET /users/me, /entitlements).
+		return nil
+	}
 	if route.Operation.RequestBody != nil {
 		body, err := readJSONBody(req)
 		if err != nil {
@@ -275,6 +279,12 @@ func (s *Server) validateRequest(ctx context.Context, req *http.Request, route *
 		return validationError(err)
 	}
 	return nil
+}
+
+// takesInput says whether the operation has a request body or any parameter to validate.
+func takesInput(route *routers.Route) bool {
+	return route.Operation.RequestBody != nil || len(route.Operation.Parameters) > 0 ||
+		(route.PathItem != nil && len(route.PathItem.Parameters) > 0)
 }
 
 // singleQueryValues refuses a query parameter given more than once where the operation takes

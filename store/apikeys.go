@@ -110,11 +110,21 @@ func oldestFirst(query *gorm.DB) ([]OwnedAPIKey, error) {
 
 // TouchAPIKey records a use of the key and sets its expiry: a session's slides forward, a
 // token's is passed back unchanged.
+//
+// A use is not a change of the key: it updates the key this replica keeps in memory rather
+// than emptying the caches on every replica. Another replica may keep an older expiry, which
+// Session checks against the database before it would refuse the key for it.
 func (s *Store) TouchAPIKey(ctx context.Context, id string, lastUsed, expiresAt time.Time) error {
-	err := s.with(ctx).Model(&APIKey{}).Where("id = ?", id).
+	err := s.with(ctx).Set(touchSetting, touchColumns{"last_used", "expires_at"}).Model(&APIKey{}).Where("id = ?", id).
 		Updates(map[string]any{"last_used": lastUsed, "expires_at": expiresAt}).Error
 	if err != nil {
 		return fmt.Errorf("update api key: %w", err)
+	}
+	if !s.inTx {
+		s.caches.apiKeys.Update(id, func(k APIKey) APIKey {
+			k.LastUsed, k.ExpiresAt = lastUsed, expiresAt
+			return k
+		})
 	}
 	return nil
 }
@@ -128,8 +138,8 @@ func (s *Store) DeleteAPIKey(ctx context.Context, id string) error {
 }
 
 // DeleteUserAPIKey deletes the user's session or token with that id; ErrNotFound when the
-// user has no such key. Keys are read from the database on every request, so the key is
-// refused from the next request on, on every replica.
+// user has no such key. The key is refused from the next request on here, and within moments
+// on every other replica (the write empties the caches everywhere).
 func (s *Store) DeleteUserAPIKey(ctx context.Context, userID uuid.UUID, id string) error {
 	res := s.with(ctx).Where("id = ? AND user_id = ?", id, userID).Delete(&APIKey{})
 	if res.Error != nil {
@@ -141,9 +151,37 @@ func (s *Store) DeleteUserAPIKey(ctx context.Context, userID uuid.UUID, id strin
 	return nil
 }
 
-// Session returns the API key with that id together with its user, in one query: every
-// signed-in request needs both.
+// Session returns the API key with that id together with its user: every signed-in request
+// needs both, so both are kept in memory, and read in one query when they are not.
 func (s *Store) Session(ctx context.Context, id string) (APIKey, User, error) {
+	c := s.caches
+	if s.inTx || !c.active.Load() {
+		return s.sessionFromDatabase(ctx, id)
+	}
+	if kept, ok := c.apiKeys.Lookup(id); ok && !Now().Before(kept.ExpiresAt) {
+		// Expired as kept; another replica may have slid it forward since. The database says.
+		c.apiKeys.Remove(id)
+	}
+	key, err := c.apiKeys.Get(ctx, id, func(ctx context.Context) (APIKey, error) {
+		usersGeneration := c.users.Generation()
+		k, u, err := s.sessionFromDatabase(ctx, id)
+		if err == nil {
+			c.users.StoreIfCurrent(usersGeneration, u.ID, u)
+		}
+		return k, err
+	})
+	if err != nil {
+		return APIKey{}, User{}, err
+	}
+	user, err := s.UserByID(ctx, key.UserID)
+	if err != nil {
+		return APIKey{}, User{}, fmt.Errorf("select session: %w", err)
+	}
+	return key, user, nil
+}
+
+// sessionFromDatabase is Session in one query.
+func (s *Store) sessionFromDatabase(ctx context.Context, id string) (APIKey, User, error) {
 	var k APIKey
 	var u User
 	row := s.with(ctx).Raw(`SELECT k.id, k.hashed_secret, k.user_id, k.login_type, k.created_at, k.last_used, k.expires_at,

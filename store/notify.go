@@ -33,6 +33,10 @@ const (
 	AnnounceUsage AnnouncementKind = "usage"
 	// AnnounceReplicas: a replica joined or left the deployment.
 	AnnounceReplicas AnnouncementKind = "replicas"
+	// AnnounceInvalidate: rows the replicas keep in memory were written; the detail lists the
+	// caches to empty, comma-separated ("invalidate <sender> organizations,memberships"). The
+	// store sends and applies these itself: ListenAnnouncements never passes them on.
+	AnnounceInvalidate AnnouncementKind = "invalidate"
 	// AnnouncementsMissed is never sent: the listener delivers it after each (re)connect, because
 	// announcements made while it was not listening were not heard.
 	AnnouncementsMissed AnnouncementKind = "missed"
@@ -43,11 +47,17 @@ type Announcement struct {
 	Kind AnnouncementKind
 	// From is the sender's replica id, so it can ignore its own; empty for AnnouncementsMissed.
 	From string
+	// Detail is what follows the sender on the wire, for the kinds that need more; no spaces.
+	Detail string
 }
 
 // payload is the announcement as it travels on the channel.
 func (a Announcement) payload() string {
-	return string(a.Kind) + " " + a.From
+	p := string(a.Kind) + " " + a.From
+	if a.Detail != "" {
+		p += " " + a.Detail
+	}
+	return p
 }
 
 // parseAnnouncement reads a payload; see the kinds above for the format.
@@ -56,8 +66,8 @@ func parseAnnouncement(payload string) Announcement {
 	if !found {
 		return Announcement{Kind: AnnounceLicenses, From: payload}
 	}
-	from, _, _ = strings.Cut(from, " ")
-	return Announcement{Kind: AnnouncementKind(kind), From: from}
+	from, detail, _ := strings.Cut(from, " ")
+	return Announcement{Kind: AnnouncementKind(kind), From: from, Detail: detail}
 }
 
 // Announce tells every replica (the sender included) what changed. With SQLite there are no
@@ -76,16 +86,32 @@ func (s *Store) Announce(ctx context.Context, a Announcement) error {
 // own connection and reconnects by itself when the connection drops. After every connect, the
 // first included, it delivers AnnouncementsMissed, because whatever was announced before it
 // listened was not heard. With SQLite it returns at once.
+//
+// It is also what lets this Store keep rows in memory with PostgreSQL: it applies the other
+// replicas' cache invalidations (and does not pass them on), and while no listener is
+// connected the Store keeps nothing, since it would not hear of the other replicas' writes.
 func (s *Store) ListenAnnouncements(ctx context.Context, logger *slog.Logger, onAnnouncement func(Announcement)) {
 	if s.dialect != DialectPostgres {
 		return
 	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		connected := false
 		err := s.listen(ctx, func() {
+			connected = true
+			s.caches.listenerConnected()
 			onAnnouncement(Announcement{Kind: AnnouncementsMissed})
 			backoff = 100 * time.Millisecond
-		}, onAnnouncement)
+		}, func(a Announcement) {
+			if a.Kind == AnnounceInvalidate {
+				s.caches.heard(a)
+				return
+			}
+			onAnnouncement(a)
+		})
+		if connected {
+			s.caches.listenerLost()
+		}
 		if ctx.Err() != nil {
 			return
 		}

@@ -66,9 +66,15 @@ func TestAnnouncementsReachTheListener(t *testing.T) {
 		sendRaw(t, "3f0e6a8e-0000-4000-8000-000000000002")
 		assert.Equal(t, store.Announcement{Kind: store.AnnounceLicenses, From: "3f0e6a8e-0000-4000-8000-000000000002"}, next(t))
 	})
-	t.Run("fields after the sender do not spoil the sender", func(t *testing.T) {
+	t.Run("fields after the sender do not spoil the sender, and arrive as the detail", func(t *testing.T) {
 		sendRaw(t, "apikey 3f0e6a8e-0000-4000-8000-000000000003 abcdefghij")
-		assert.Equal(t, store.Announcement{Kind: "apikey", From: "3f0e6a8e-0000-4000-8000-000000000003"}, next(t))
+		assert.Equal(t, store.Announcement{Kind: "apikey", From: "3f0e6a8e-0000-4000-8000-000000000003", Detail: "abcdefghij"}, next(t))
+	})
+	t.Run("cache invalidations are the store's own business and are not passed on", func(t *testing.T) {
+		sendRaw(t, "invalidate 3f0e6a8e-0000-4000-8000-000000000004 organizations,memberships")
+		after := store.Announcement{Kind: store.AnnounceUsage, From: "3f0e6a8e-0000-4000-8000-000000000005"}
+		require.NoError(t, s.Announce(ctx, after))
+		assert.Equal(t, after, next(t))
 	})
 }
 

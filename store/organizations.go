@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -70,29 +72,41 @@ func (s *Store) DeleteOrganization(ctx context.Context, id uuid.UUID) error {
 
 // DefaultOrganization returns the one default organization.
 func (s *Store) DefaultOrganization(ctx context.Context) (Organization, error) {
-	var o Organization
-	if err := translate(s.with(ctx).Where("is_default").Take(&o).Error); err != nil {
-		return Organization{}, fmt.Errorf("select default organization: %w", err)
-	}
-	return o, nil
+	return cachedRead(ctx, s, s.caches.organizations, organizationKey{isDefault: true}, func(ctx context.Context) (Organization, error) {
+		var o Organization
+		if err := translate(s.with(ctx).Where("is_default").Take(&o).Error); err != nil {
+			return Organization{}, fmt.Errorf("select default organization: %w", err)
+		}
+		return o, nil
+	})
 }
 
 // OrganizationByID returns the organization with that id.
 func (s *Store) OrganizationByID(ctx context.Context, id uuid.UUID) (Organization, error) {
-	var o Organization
-	if err := translate(s.with(ctx).Where("id = ?", id).Take(&o).Error); err != nil {
-		return Organization{}, fmt.Errorf("select organization by id: %w", err)
-	}
-	return o, nil
+	return cachedRead(ctx, s, s.caches.organizations, organizationKey{id: id}, func(ctx context.Context) (Organization, error) {
+		var o Organization
+		if err := translate(s.with(ctx).Where("id = ?", id).Take(&o).Error); err != nil {
+			return Organization{}, fmt.Errorf("select organization by id: %w", err)
+		}
+		return o, nil
+	})
 }
 
 // OrganizationByName returns the organization with that name, ignoring case.
 func (s *Store) OrganizationByName(ctx context.Context, name string) (Organization, error) {
-	var o Organization
-	if err := translate(s.with(ctx).Where("lower(name) = lower(?)", name).Take(&o).Error); err != nil {
-		return Organization{}, fmt.Errorf("select organization by name: %w", err)
+	load := func(ctx context.Context) (Organization, error) {
+		var o Organization
+		if err := translate(s.with(ctx).Where("lower(name) = lower(?)", name).Take(&o).Error); err != nil {
+			return Organization{}, fmt.Errorf("select organization by name: %w", err)
+		}
+		return o, nil
 	}
-	return o, nil
+	if !isASCII(name) {
+		// SQLite's lower() folds only ASCII letters, Go's strings.ToLower every letter: the
+		// cache's key would not find what the query finds. Stored names are ASCII anyway.
+		return load(ctx)
+	}
+	return cachedRead(ctx, s, s.caches.organizations, organizationKey{name: strings.ToLower(name)}, load)
 }
 
 // ListOrganizations returns a page of every organization, oldest first.
@@ -134,15 +148,19 @@ func (s *Store) OrganizationOfUserByName(ctx context.Context, userID uuid.UUID, 
 
 // OrganizationIDsOfUser returns the ids of the organizations the user belongs to, oldest membership first.
 func (s *Store) OrganizationIDsOfUser(ctx context.Context, userID uuid.UUID) ([]uuid.UUID, error) {
-	ids := []uuid.UUID{}
-	err := s.with(ctx).Model(&OrganizationMember{}).
-		Where("user_id = ?", userID).
-		Order("created_at, organization_id").
-		Pluck("organization_id", &ids).Error
-	if err != nil {
-		return nil, fmt.Errorf("list organization ids of user: %w", err)
-	}
-	return ids, nil
+	ids, err := cachedRead(ctx, s, s.caches.userOrganizations, userID, func(ctx context.Context) ([]uuid.UUID, error) {
+		ids := []uuid.UUID{}
+		err := s.with(ctx).Model(&OrganizationMember{}).
+			Where("user_id = ?", userID).
+			Order("created_at, organization_id").
+			Pluck("organization_id", &ids).Error
+		if err != nil {
+			return nil, fmt.Errorf("list organization ids of user: %w", err)
+		}
+		return ids, nil
+	})
+	// A copy: the kept list is shared, and the caller may change what it is given.
+	return slices.Clone(ids), err
 }
 
 // AddMember inserts m; ErrConflict when the user is already a member, ErrNotFound when the
@@ -156,12 +174,15 @@ func (s *Store) AddMember(ctx context.Context, m *OrganizationMember) error {
 
 // Membership returns the user's membership of the organization.
 func (s *Store) Membership(ctx context.Context, orgID, userID uuid.UUID) (OrganizationMember, error) {
-	var m OrganizationMember
-	err := translate(s.with(ctx).Where("organization_id = ? AND user_id = ?", orgID, userID).Take(&m).Error)
-	if err != nil {
-		return OrganizationMember{}, fmt.Errorf("select organization member: %w", err)
-	}
-	return m, nil
+	key := membershipKey{organizationID: orgID, userID: userID}
+	return cachedRead(ctx, s, s.caches.memberships, key, func(ctx context.Context) (OrganizationMember, error) {
+		var m OrganizationMember
+		err := translate(s.with(ctx).Where("organization_id = ? AND user_id = ?", orgID, userID).Take(&m).Error)
+		if err != nil {
+			return OrganizationMember{}, fmt.Errorf("select organization member: %w", err)
+		}
+		return m, nil
+	})
 }
 
 // SetMemberAdmin makes the member an admin of the organization or a plain member, and returns

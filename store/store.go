@@ -52,6 +52,11 @@ type Store struct {
 	db          *gorm.DB
 	dialect     Dialect
 	postgresURL string
+	// caches are shared by a Store and the transactions made from it (see cache.go).
+	caches *readCaches
+	// inTx says this Store runs inside a transaction: its reads never use the caches, which
+	// hold only committed rows.
+	inTx bool
 }
 
 // Now is the clock every stored timestamp comes from: UTC, truncated to microseconds because
@@ -92,7 +97,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 	}
-	s := &Store{db: db, dialect: dialect, postgresURL: cfg.PostgresURL}
+	s := &Store{db: db, dialect: dialect, postgresURL: cfg.PostgresURL, caches: newReadCaches(db, dialect, cfg.Logger)}
+	if err := s.caches.registerInvalidation(db); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	if err := s.configurePool(); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -176,11 +185,29 @@ func (s *Store) Close() error {
 	return sqlDB.Close()
 }
 
-// InTx runs fn in one transaction; fn must use only the Store it is given.
+// InTx runs fn in one transaction; fn must use only the Store it is given. Once the
+// transaction has ended, the caches its writes made stale are emptied here and on every
+// replica (see invalidate.go). Called on a Store already in a transaction, it nests (a
+// savepoint), and the outermost transaction's end does that.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, dialect: s.dialect, postgresURL: s.postgresURL})
+	if s.inTx {
+		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return fn(s.within(tx))
+		})
+	}
+	var writes *transactionWrites
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		writes = s.caches.beginTransaction(tx.Statement.ConnPool)
+		defer s.caches.endTransaction(tx.Statement.ConnPool)
+		return fn(s.within(tx))
 	})
+	s.caches.afterTransaction(ctx, writes)
+	return err
+}
+
+// within is this Store inside the transaction tx.
+func (s *Store) within(tx *gorm.DB) *Store {
+	return &Store{db: tx, dialect: s.dialect, postgresURL: s.postgresURL, caches: s.caches, inTx: true}
 }
 
 func (s *Store) with(ctx context.Context) *gorm.DB {

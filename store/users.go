@@ -40,11 +40,13 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 
 // UserByID returns the user with that id.
 func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (User, error) {
-	var u User
-	if err := translate(s.with(ctx).Where("id = ?", id).Take(&u).Error); err != nil {
-		return User{}, fmt.Errorf("select user by id: %w", err)
-	}
-	return u, nil
+	return cachedRead(ctx, s, s.caches.users, id, func(ctx context.Context) (User, error) {
+		var u User
+		if err := translate(s.with(ctx).Where("id = ?", id).Take(&u).Error); err != nil {
+			return User{}, fmt.Errorf("select user by id: %w", err)
+		}
+		return u, nil
+	})
 }
 
 // UserByEmail returns the user with that email, ignoring case.
@@ -65,12 +67,21 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (User, erro
 	return u, nil
 }
 
-// TouchUser records that the user was authenticated at now.
+// TouchUser records that the user was authenticated at now. Being seen is not a change of the
+// user: it updates the user this replica keeps in memory rather than emptying the caches on
+// every replica. A change of anything else (a status, say) must be its own write.
 func (s *Store) TouchUser(ctx context.Context, id uuid.UUID, now time.Time) error {
 	// UpdateColumn: being seen is not an edit of the user, so updated_at stays.
-	err := s.with(ctx).Model(&User{}).Where("id = ?", id).UpdateColumn("last_seen_at", now).Error
+	err := s.with(ctx).Set(touchSetting, touchColumns{"last_seen_at"}).Model(&User{}).Where("id = ?", id).
+		UpdateColumn("last_seen_at", now).Error
 	if err != nil {
 		return fmt.Errorf("update user last seen: %w", err)
+	}
+	if !s.inTx {
+		s.caches.users.Update(id, func(u User) User {
+			u.LastSeenAt = now
+			return u
+		})
 	}
 	return nil
 }

@@ -1,0 +1,272 @@
+package readcache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"entitle/store/internal/readcache"
+)
+
+// fakeTable is a one-column table that counts its reads and can hold a read at a gate.
+type fakeTable struct {
+	mu    sync.Mutex
+	rows  map[string]string
+	reads atomic.Int64
+}
+
+func newFakeTable() *fakeTable { return &fakeTable{rows: map[string]string{}} }
+
+func (t *fakeTable) set(key, value string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rows[key] = value
+}
+
+var errNotFound = errors.New("not found")
+
+// loader reads key; after reading and before returning it waits for gate, when gate is not nil.
+func (t *fakeTable) loader(key string, read chan<- struct{}, gate <-chan struct{}) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) {
+		t.reads.Add(1)
+		t.mu.Lock()
+		v, ok := t.rows[key]
+		t.mu.Unlock()
+		if read != nil {
+			read <- struct{}{}
+		}
+		if gate != nil {
+			<-gate
+		}
+		if !ok {
+			return "", errNotFound
+		}
+		return v, nil
+	}
+}
+
+func TestAReadThatStartedBeforeAnInvalidationKeepsNothing(t *testing.T) {
+	ctx := context.Background()
+	table := newFakeTable()
+	table.set("org", "old-name")
+	c := readcache.New[string, string](10, time.Minute)
+
+	// A reader reads the old row, and is held before it stores it.
+	read := make(chan struct{})
+	gate := make(chan struct{})
+	slow := make(chan string)
+	go func() {
+		v, err := c.Get(ctx, "org", table.loader("org", read, gate))
+		assert.NoError(t, err)
+		slow <- v
+	}()
+	<-read
+
+	// The write commits and invalidates while the reader is held.
+	table.set("org", "new-name")
+	c.Invalidate()
+
+	// A read that starts now does not join the held one: it sees the write.
+	fresh := make(chan string, 1)
+	go func() {
+		v, err := c.Get(ctx, "org", table.loader("org", nil, nil))
+		assert.NoError(t, err)
+		fresh <- v
+	}()
+	select {
+	case v := <-fresh:
+		assert.Equal(t, "new-name", v, "a read after the invalidation shared a read from before it")
+	case <-time.After(5 * time.Second):
+		t.Error("a read after the invalidation waited for a read from before it")
+	}
+
+	// The held reader finishes with the old row; it answers its own (concurrent) request, but
+	// must not be kept.
+	close(gate)
+	assert.Equal(t, "old-name", <-slow)
+	v, err := c.Get(ctx, "org", table.loader("org", nil, nil))
+	require.NoError(t, err)
+	assert.Equal(t, "new-name", v, "the old row read before the invalidation was kept after it")
+}
+
+func TestStoreIfCurrentRefusesAValueFromAnOlderGeneration(t *testing.T) {
+	c := readcache.New[string, string](10, time.Minute)
+	generation := c.Generation()
+	c.Invalidate()
+	c.StoreIfCurrent(generation, "org", "old-name")
+	_, ok := c.Lookup("org")
+	assert.False(t, ok)
+
+	c.StoreIfCurrent(c.Generation(), "org", "new-name")
+	v, ok := c.Lookup("org")
+	assert.True(t, ok)
+	assert.Equal(t, "new-name", v)
+}
+
+func TestConcurrentMissesOfOneKeyMakeOneRead(t *testing.T) {
+	ctx := context.Background()
+	table := newFakeTable()
+	table.set("org", "name")
+	c := readcache.New[string, string](10, time.Minute)
+
+	gate := make(chan struct{})
+	read := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := c.Get(ctx, "org", table.loader("org", read, gate))
+			assert.NoError(t, err)
+			assert.Equal(t, "name", v)
+		}()
+	}
+	<-read
+	time.Sleep(50 * time.Millisecond) // let the others queue behind the first read
+	close(gate)
+	wg.Wait()
+	assert.Less(t, table.reads.Load(), int64(50), "every miss read the table")
+	_, err := c.Get(ctx, "org", table.loader("org", nil, nil))
+	require.NoError(t, err)
+}
+
+func TestMissesAreNeverKept(t *testing.T) {
+	ctx := context.Background()
+	table := newFakeTable()
+	c := readcache.New[string, string](10, time.Minute)
+	_, err := c.Get(ctx, "org", table.loader("org", nil, nil))
+	require.ErrorIs(t, err, errNotFound)
+
+	table.set("org", "created")
+	v, err := c.Get(ctx, "org", table.loader("org", nil, nil))
+	require.NoError(t, err)
+	assert.Equal(t, "created", v)
+}
+
+func TestMoreValuesThanTheSizeEvictTheLeastRecentlyUsed(t *testing.T) {
+	const size = 100
+	c := readcache.New[string, string](size, time.Minute)
+	for i := range 10 * size {
+		c.StoreIfCurrent(c.Generation(), fmt.Sprint(i), "v")
+		if i == 0 {
+			continue
+		}
+		// Key 0 is used all the time, so it stays.
+		_, ok := c.Lookup("0")
+		require.True(t, ok, "the value used most recently was evicted after %d stores", i)
+	}
+	assert.Equal(t, size, c.Len())
+	_, ok := c.Lookup("1")
+	assert.False(t, ok, "the least recently used value was kept beyond the size")
+	_, ok = c.Lookup(fmt.Sprint(10*size - 1))
+	assert.True(t, ok)
+}
+
+func TestValuesOlderThanTheMaximumAgeAreReadAgain(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	c := readcache.New[string, string](10, 30*time.Second, readcache.WithClock(func() time.Time { return now }))
+	table := newFakeTable()
+	table.set("org", "v1")
+	_, err := c.Get(ctx, "org", table.loader("org", nil, nil))
+	require.NoError(t, err)
+
+	table.set("org", "v2") // changed with nobody told
+	now = now.Add(29 * time.Second)
+	v, err := c.Get(ctx, "org", table.loader("org", nil, nil))
+	require.NoError(t, err)
+	assert.Equal(t, "v1", v, "a young value is kept")
+
+	now = now.Add(time.Second)
+	v, err = c.Get(ctx, "org", table.loader("org", nil, nil))
+	require.NoError(t, err)
+	assert.Equal(t, "v2", v, "a value at its maximum age was served")
+}
+
+func TestADisabledCacheKeepsNothingAndReEnablingForgetsLoadsFromWhileItWasOff(t *testing.T) {
+	ctx := context.Background()
+	table := newFakeTable()
+	table.set("org", "v1")
+	c := readcache.New[string, string](10, time.Minute)
+	_, err := c.Get(ctx, "org", table.loader("org", nil, nil))
+	require.NoError(t, err)
+
+	c.SetEnabled(false)
+	_, ok := c.Lookup("org")
+	assert.False(t, ok, "turning off kept what was cached")
+	_, err = c.Get(ctx, "org", table.loader("org", nil, nil))
+	require.NoError(t, err)
+	_, ok = c.Lookup("org")
+	assert.False(t, ok, "a disabled cache kept a value")
+
+	generation := c.Generation() // a load that started while off...
+	c.SetEnabled(true)
+	c.StoreIfCurrent(generation, "org", "read-while-off")
+	_, ok = c.Lookup("org")
+	assert.False(t, ok, "...is not kept once on again")
+}
+
+func TestUpdateChangesOnlyAValuePresent(t *testing.T) {
+	c := readcache.New[string, string](10, time.Minute)
+	c.Update("org", func(string) string { return "invented" })
+	_, ok := c.Lookup("org")
+	assert.False(t, ok, "Update created a value")
+
+	c.StoreIfCurrent(c.Generation(), "org", "v1")
+	c.Update("org", func(v string) string { return v + "+touched" })
+	v, _ := c.Lookup("org")
+	assert.Equal(t, "v1+touched", v)
+}
+
+func TestALoadSharedWithACallerWhoseContextEndedIsRetried(t *testing.T) {
+	table := newFakeTable()
+	table.set("org", "v")
+	c := readcache.New[string, string](10, time.Minute)
+
+	first, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	release := make(chan struct{})
+	leader := func(ctx context.Context) (string, error) {
+		close(started)
+		<-release
+		return "", ctx.Err()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err := c.Get(first, "org", leader)
+		assert.ErrorIs(t, err, context.Canceled)
+	}()
+	<-started
+	result := make(chan string)
+	go func() {
+		v, err := c.Get(context.Background(), "org", table.loader("org", nil, nil))
+		assert.NoError(t, err)
+		result <- v
+	}()
+	time.Sleep(20 * time.Millisecond) // let the second caller join the first's load
+	cancel()
+	close(release)
+	assert.Equal(t, "v", <-result)
+	<-done
+}
+
+func TestStoringDropsValuesPastTheirAgeThatNobodyAskedFor(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	c := readcache.New[string, string](1000, 30*time.Second, readcache.WithClock(func() time.Time { return now }))
+	for i := range 100 {
+		c.StoreIfCurrent(c.Generation(), fmt.Sprint("old-", i), "v")
+	}
+	now = now.Add(time.Minute)
+	for i := range 100 {
+		c.StoreIfCurrent(c.Generation(), fmt.Sprint("new-", i), "v")
+	}
+	assert.Equal(t, 100, c.Len(), "values past their age were kept while new ones came in")
+}
