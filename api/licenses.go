@@ -59,7 +59,7 @@ func (a *API) AddLicense(ctx context.Context, req gen.AddLicenseRequestObject) (
 		return nil, err
 	}
 	a.entitlementsChanged(ctx)
-	return verbatimLicenses{status: http.StatusCreated, licenses: []gen.License{licenseResponse(row, lic.Payload)}, single: true}, nil
+	return verbatimLicenseResponse{status: http.StatusCreated, license: licenseResponse(row, lic.Payload)}, nil
 }
 
 // GetLicenses lists a page of the licenses by id, without their tokens.
@@ -75,17 +75,12 @@ func (a *API) GetLicenses(ctx context.Context, req gen.GetLicensesRequestObject)
 	if bad != nil {
 		return gen.GetLicenses400JSONResponse{BadQueryJSONResponse: *bad}, nil
 	}
-	rows, err := a.store.LicensesPage(ctx, page.limit, page.offset, page.afterID)
-	if err != nil {
-		return nil, err
-	}
-	resp := verbatimLicenses{status: http.StatusOK, licenses: make([]gen.License, 0, len(rows))}
-	for _, row := range rows {
+	rows := a.store.StreamLicenses(ctx, page.limit, page.offset, page.afterID)
+	return streamList(ctx, a.logger, rows, func(row store.LicenseRow) ([]byte, error) {
 		// A row that no longer decodes is still listed, so the operator can see and delete it;
 		// /entitlements says what is wrong with it.
-		resp.licenses = append(resp.licenses, licenseResponse(row.License, license.ShownClaims(row.JWT)))
-	}
-	return resp, nil
+		return verbatimLicense(licenseResponse(row.License, license.ShownClaims(row.JWT)))
+	}), nil
 }
 
 // DeleteLicense removes a license and recomputes entitlements on every replica.
@@ -168,52 +163,40 @@ func licenseResponse(row store.License, payload json.RawMessage) gen.License {
 	return gen.License{Id: row.ID, Uuid: row.UUID, UploadedAt: row.UploadedAt.UTC(), Claims: payload}
 }
 
-// verbatimLicenses writes licenses with each one's claims exactly as the token carried them.
-// encoding/json would compact the raw payload and escape <, > and &, so the claims are spliced
-// in as bytes; the rest is encoded as usual. It answers both the add and the list operations.
-type verbatimLicenses struct {
-	status   int
-	licenses []gen.License
-	// single writes the one license as an object rather than a list.
-	single bool
+// verbatimLicense writes the license an upload stored.
+type verbatimLicenseResponse struct {
+	status  int
+	license gen.License
 }
 
 // VisitAddLicenseResponse implements gen.AddLicenseResponseObject.
-func (v verbatimLicenses) VisitAddLicenseResponse(w http.ResponseWriter) error { return v.write(w) }
-
-// VisitGetLicensesResponse implements gen.GetLicensesResponseObject.
-func (v verbatimLicenses) VisitGetLicensesResponse(w http.ResponseWriter) error { return v.write(w) }
-
-func (v verbatimLicenses) write(w http.ResponseWriter) error {
-	var buf bytes.Buffer
-	if !v.single {
-		buf.WriteByte('[')
+func (v verbatimLicenseResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
+	body, err := verbatimLicense(v.license)
+	if err != nil {
+		return err
 	}
-	for i, l := range v.licenses {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		claims := l.Claims
-		l.Claims = nil
-		head, err := json.Marshal(struct {
-			ID         int32     `json:"id"`
-			UUID       uuid.UUID `json:"uuid"`
-			UploadedAt time.Time `json:"uploaded_at"`
-		}{l.Id, l.Uuid, l.UploadedAt})
-		if err != nil {
-			return fmt.Errorf("encode license: %w", err)
-		}
-		buf.Write(head[:len(head)-1]) // without its closing brace
-		buf.WriteString(`,"claims":`)
-		buf.Write(claims)
-		buf.WriteByte('}')
-	}
-	if !v.single {
-		buf.WriteByte(']')
-	}
-	buf.WriteByte('\n')
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(v.status)
-	_, err := buf.WriteTo(w)
+	_, err = w.Write(append(body, '\n'))
 	return err
+}
+
+// verbatimLicense encodes a license with its claims exactly as the token carried them.
+// encoding/json would compact the raw payload and escape <, > and &, so the claims are spliced
+// in as bytes; the rest is encoded as usual.
+func verbatimLicense(l gen.License) ([]byte, error) {
+	head, err := json.Marshal(struct {
+		ID         int32     `json:"id"`
+		UUID       uuid.UUID `json:"uuid"`
+		UploadedAt time.Time `json:"uploaded_at"`
+	}{l.Id, l.Uuid, l.UploadedAt})
+	if err != nil {
+		return nil, fmt.Errorf("encode license: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.Write(head[:len(head)-1]) // without its closing brace
+	buf.WriteString(`,"claims":`)
+	buf.Write(l.Claims)
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }

@@ -88,8 +88,8 @@ func (a *API) CreateToken(ctx context.Context, req gen.CreateTokenRequestObject)
 	return gen.CreateToken201JSONResponse{Key: key}, nil
 }
 
-// ListTokens lists the user's tokens; with include_all, the owner gets every user's. Anyone
-// else can see only their own, so include_all changes nothing for them.
+// ListTokens lists the user's tokens, streamed; with include_all, the owner gets every user's.
+// Anyone else can see only their own, so include_all changes nothing for them.
 func (a *API) ListTokens(ctx context.Context, req gen.ListTokensRequestObject) (gen.ListTokensResponseObject, error) {
 	actor, err := actorFrom(ctx)
 	if err != nil {
@@ -102,20 +102,11 @@ func (a *API) ListTokens(ctx context.Context, req gen.ListTokensRequestObject) (
 	if err != nil {
 		return nil, err
 	}
-	var keys []store.OwnedAPIKey
+	keys := a.store.StreamTokensOfUser(ctx, user.ID)
 	if req.Params.IncludeAll != nil && *req.Params.IncludeAll && actor.IsOwner() {
-		keys, err = a.store.AllTokens(ctx)
-	} else {
-		keys, err = a.store.TokensOfUser(ctx, user.ID)
+		keys = a.store.StreamAllTokens(ctx)
 	}
-	if err != nil {
-		return nil, err
-	}
-	resp := make(gen.ListTokens200JSONResponse, 0, len(keys))
-	for _, k := range keys {
-		resp = append(resp, ownedAPIKeyResponse(k))
-	}
-	return resp, nil
+	return streamList(ctx, a.logger, keys, asJSON(ownedAPIKeyResponse)), nil
 }
 
 // GetTokenConfig says how long a token may live.

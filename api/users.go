@@ -160,11 +160,11 @@ func (a *API) GetCurrentUser(ctx context.Context, _ gen.GetCurrentUserRequestObj
 	if err != nil {
 		return nil, err
 	}
-	user, err := a.userResponse(ctx, actor.User)
+	resp, err := a.userStream(ctx, http.StatusOK, actor.User)
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetCurrentUser200JSONResponse(user), nil
+	return resp, nil
 }
 
 // CreateUser lets the owner add a member, who joins the listed organizations or the default one.
@@ -226,11 +226,11 @@ func (a *API) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (
 		return nil, fmt.Errorf("create user: %w", err)
 	}
 	a.entitlements.UsageChanged(ctx) // the active user count changed, on every replica
-	resp, err := a.userResponse(ctx, user)
+	resp, err := a.userStream(ctx, http.StatusCreated, user)
 	if err != nil {
 		return nil, err
 	}
-	return gen.CreateUser201JSONResponse(resp), nil
+	return resp, nil
 }
 
 func (a *API) newUser(email, username, plainPassword, role string) (store.User, error) {
@@ -252,11 +252,9 @@ func (a *API) takenDetail(ctx context.Context, u store.User) string {
 	return ""
 }
 
-func (a *API) userResponse(ctx context.Context, u store.User) (gen.User, error) {
-	orgIDs, err := a.store.OrganizationIDsOfUser(ctx, u.ID)
-	if err != nil {
-		return gen.User{}, err
-	}
+// userFields shows the user with organization_ids empty: userStream fills them in as it
+// writes them.
+func userFields(u store.User) gen.User {
 	return gen.User{
 		Id:              u.ID,
 		Username:        u.Username,
@@ -270,8 +268,8 @@ func (a *API) userResponse(ctx context.Context, u store.User) (gen.User, error) 
 		LoginType:       gen.UserLoginTypePassword,
 		ThemePreference: u.ThemePreference,
 		Roles:           []gen.SlimRole{siteRole(u.SiteRole)},
-		OrganizationIds: orgIDs,
-	}, nil
+		OrganizationIds: []uuid.UUID{},
+	}
 }
 
 func siteRole(name string) gen.SlimRole {

@@ -1,0 +1,410 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"entitle/api"
+	"entitle/gen"
+	"entitle/internal/testenv"
+	"entitle/license"
+	"entitle/store"
+)
+
+// longList is how many items each list holds in the memory test: enough that a list built in
+// memory is many times what one chunk of a streamed list holds.
+const longList = 20_000
+
+// listCase is one list operation, answered two ways: by the handler as it is (streamed), and
+// as the handlers answered before streaming (the whole list read, then encoded at once).
+type listCase struct {
+	name string
+	// visit calls the handler and writes its response to w.
+	visit func(ctx context.Context, w http.ResponseWriter) error
+	// buffered is the body the list had when it was built in memory.
+	buffered func(ctx context.Context) []byte
+}
+
+// listFixture is an API over a database holding long lists, with the owner signed in.
+type listFixture struct {
+	api   *api.API
+	store *store.Store
+	// ctx carries the owner as the signed-in actor.
+	ctx   context.Context
+	owner store.User
+	crew  uuid.UUID
+}
+
+func newListFixture(t *testing.T, db testenv.Database, n int) *listFixture {
+	t.Helper()
+	cfg := db.NewConfig(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{PostgresURL: cfg.PostgresURL, DataDir: cfg.DataDir})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	a, err := api.New(api.Config{Store: st, Logger: slog.New(slog.NewTextHandler(testLog{t}, nil)), PasswordHashCost: 4})
+	require.NoError(t, err)
+
+	owner := store.User{ID: uuid.New(), Username: "owner", Email: "owner@example.com", HashedPassword: []byte("x"), SiteRole: store.RoleOwner}
+	require.NoError(t, st.CreateUser(ctx, &owner))
+	owner, err = st.UserByID(ctx, owner.ID) // as the auth middleware reads it
+	require.NoError(t, err)
+
+	seed := testenv.NewSeeder(t, st)
+	crew := seed.Organizations("crew", 1, owner.ID)[0]
+	seed.Organizations("org", n, owner.ID)
+	seed.Members("member", n, crew)
+	seed.Tokens("token", n, owner.ID)
+	seed.Licenses(n)
+	return &listFixture{
+		api:   a,
+		store: st,
+		ctx:   api.WithActor(ctx, api.Actor{User: owner}),
+		owner: owner,
+		crew:  crew,
+	}
+}
+
+func (f *listFixture) lists(t *testing.T) []listCase {
+	everything := store.Page{}
+	return []listCase{
+		{
+			name: "GET /organizations",
+			visit: func(ctx context.Context, w http.ResponseWriter) error {
+				resp, err := f.api.ListOrganizations(ctx, gen.ListOrganizationsRequestObject{})
+				require.NoError(t, err)
+				return resp.VisitListOrganizationsResponse(w)
+			},
+			buffered: func(ctx context.Context) []byte {
+				orgs, err := f.store.ListOrganizations(ctx, everything)
+				require.NoError(t, err)
+				return recorded(t, gen.ListOrganizations200JSONResponse(api.OrganizationsResponse(orgs)).VisitListOrganizationsResponse)
+			},
+		},
+		{
+			name: "GET /users/me/organizations",
+			visit: func(ctx context.Context, w http.ResponseWriter) error {
+				resp, err := f.api.ListUserOrganizations(ctx, gen.ListUserOrganizationsRequestObject{User: "me"})
+				require.NoError(t, err)
+				return resp.VisitListUserOrganizationsResponse(w)
+			},
+			buffered: func(ctx context.Context) []byte {
+				orgs, err := f.store.ListOrganizationsOfUser(ctx, f.owner.ID, everything)
+				require.NoError(t, err)
+				return recorded(t, gen.ListUserOrganizations200JSONResponse(api.OrganizationsResponse(orgs)).VisitListUserOrganizationsResponse)
+			},
+		},
+		{
+			name: "GET /organizations/{organization}/members",
+			visit: func(ctx context.Context, w http.ResponseWriter) error {
+				resp, err := f.api.ListOrganizationMembers(ctx, gen.ListOrganizationMembersRequestObject{Organization: f.crew.String()})
+				require.NoError(t, err)
+				return resp.VisitListOrganizationMembersResponse(w)
+			},
+			buffered: func(ctx context.Context) []byte {
+				return recorded(t, gen.ListOrganizationMembers200JSONResponse(f.members(t, ctx)).VisitListOrganizationMembersResponse)
+			},
+		},
+		{
+			name: "GET /organizations/{organization}/paginated-members",
+			visit: func(ctx context.Context, w http.ResponseWriter) error {
+				resp, err := f.api.PaginatedOrganizationMembers(ctx, gen.PaginatedOrganizationMembersRequestObject{Organization: f.crew.String()})
+				require.NoError(t, err)
+				return resp.VisitPaginatedOrganizationMembersResponse(w)
+			},
+			buffered: func(ctx context.Context) []byte {
+				count, err := f.store.CountMembers(ctx, f.crew)
+				require.NoError(t, err)
+				resp := gen.PaginatedOrganizationMembers200JSONResponse{Members: f.members(t, ctx), Count: int(count)}
+				return recorded(t, resp.VisitPaginatedOrganizationMembersResponse)
+			},
+		},
+		{
+			name: "GET /users/{user}/keys/tokens",
+			visit: func(ctx context.Context, w http.ResponseWriter) error {
+				resp, err := f.api.ListTokens(ctx, gen.ListTokensRequestObject{User: "me"})
+				require.NoError(t, err)
+				return resp.VisitListTokensResponse(w)
+			},
+			buffered: func(ctx context.Context) []byte {
+				keys, err := f.store.TokensOfUser(ctx, f.owner.ID)
+				require.NoError(t, err)
+				resp := gen.ListTokens200JSONResponse{}
+				for _, k := range keys {
+					resp = append(resp, api.OwnedAPIKeyResponse(k))
+				}
+				return recorded(t, resp.VisitListTokensResponse)
+			},
+		},
+		{
+			name: "GET /licenses",
+			visit: func(ctx context.Context, w http.ResponseWriter) error {
+				resp, err := f.api.GetLicenses(ctx, gen.GetLicensesRequestObject{})
+				require.NoError(t, err)
+				return resp.VisitGetLicensesResponse(w)
+			},
+			buffered: func(ctx context.Context) []byte {
+				rows, err := f.store.Licenses(ctx)
+				require.NoError(t, err)
+				return licensesVerbatim(t, rows)
+			},
+		},
+		{
+			name: "GET /users/me",
+			visit: func(ctx context.Context, w http.ResponseWriter) error {
+				resp, err := f.api.GetCurrentUser(ctx, gen.GetCurrentUserRequestObject{})
+				require.NoError(t, err)
+				return resp.VisitGetCurrentUserResponse(w)
+			},
+			buffered: func(ctx context.Context) []byte {
+				// The user's organizations in the order GET /users/{user}/organizations lists them.
+				orgs, err := f.store.ListOrganizationsOfUser(ctx, f.owner.ID, everything)
+				require.NoError(t, err)
+				user := api.UserFields(f.owner)
+				for _, o := range orgs {
+					user.OrganizationIds = append(user.OrganizationIds, o.ID)
+				}
+				return recorded(t, gen.GetCurrentUser200JSONResponse(user).VisitGetCurrentUserResponse)
+			},
+		},
+	}
+}
+
+// members is the crew's members as the list shows them, read whole.
+func (f *listFixture) members(t *testing.T, ctx context.Context) []gen.OrganizationMemberWithUserData {
+	members, err := f.store.ListMembers(ctx, f.crew, store.Page{})
+	require.NoError(t, err)
+	shown := []gen.OrganizationMemberWithUserData{}
+	for _, m := range members {
+		shown = append(shown, api.MemberWithUserResponse(m))
+	}
+	return shown
+}
+
+// TestListsStreamInConstantMemory lists long lists through the handlers and checks that each
+// answer is exactly what building the whole list in memory gave, while the memory the answer
+// holds at any moment is a small fraction of its size: the rows are encoded as they are read,
+// a chunk at a time, instead of all at once.
+func TestListsStreamInConstantMemory(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		f := newListFixture(t, db, longList)
+		for _, list := range f.lists(t) {
+			t.Run(list.name, func(t *testing.T) {
+				// Once before measuring, so caches filled on first use are not counted.
+				require.NoError(t, list.visit(f.ctx, &meteredWriter{hash: sha256.New()}))
+
+				w := &meteredWriter{hash: sha256.New(), sampleEvery: 4}
+				base := liveHeap()
+				require.NoError(t, list.visit(f.ctx, w))
+				w.sample()
+				growth := int64(w.peak) - int64(base)
+
+				want := list.buffered(f.ctx)
+				assert.Equal(t, http.StatusOK, w.status)
+				assert.Equal(t, "application/json", w.header.Get("Content-Type"))
+				require.Equal(t, len(want), w.size, "the streamed body is as long as the buffered one")
+				assert.Equal(t, sha256.Sum256(want), [sha256.Size]byte(w.hash.Sum(nil)), "the streamed body is the buffered one, byte for byte")
+
+				t.Logf("%s: %d bytes, peak live heap growth %d bytes (%.1f bytes per item)", list.name, w.size, growth, float64(growth)/longList)
+				// A list built in memory holds at least its encoding (the whole body) at once;
+				// a stream holds one chunk of rows and a write buffer.
+				assert.Less(t, growth, int64(w.size/4), "the answer held at most a quarter of its size in memory at once")
+			})
+		}
+	})
+}
+
+// TestStreamedLists checks pages, which take the same path as whole lists (the first item, a
+// page inside a run of items that share a created_at, pages that cross what one chunk holds,
+// the empty list), and that a client that stops reading holds no database connection.
+func TestStreamedLists(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		f := newListFixture(t, db, 2500)
+		orgs, err := f.store.ListOrganizations(f.ctx, store.Page{})
+		require.NoError(t, err)
+		middle := orgs[1200].ID.String()
+		cases := []struct{ limit, offset, afterID string }{
+			{"1", "", ""},
+			{"1000", "", ""},
+			{"1000", "999", ""},
+			{"", "1999", ""},
+			{"7", "3", middle},
+			{"", "", middle},
+			{"", "", orgs[len(orgs)-1].ID.String()},
+			{"", "100000", ""},
+		}
+		for _, c := range cases {
+			name := "a page is the same with " + fmt.Sprintf("limit=%s offset=%s after_id=%s", c.limit, c.offset, c.afterID)
+			t.Run(name, func(t *testing.T) {
+				req := gen.ListOrganizationsRequestObject{Params: gen.ListOrganizationsParams{Limit: optional(c.limit), Offset: optional(c.offset), AfterId: optional(c.afterID)}}
+				resp, err := f.api.ListOrganizations(f.ctx, req)
+				require.NoError(t, err)
+				got := recorded(t, resp.VisitListOrganizationsResponse)
+
+				page := store.Page{Limit: atoi(t, c.limit), Offset: atoi(t, c.offset)}
+				if c.afterID != "" {
+					page.AfterID = uuid.MustParse(c.afterID)
+				}
+				want, err := f.store.ListOrganizations(f.ctx, page)
+				require.NoError(t, err)
+				assert.Equal(t, string(recorded(t, gen.ListOrganizations200JSONResponse(api.OrganizationsResponse(want)).VisitListOrganizationsResponse)), string(got))
+			})
+		}
+		t.Run("no database connection is held while the client reads", func(t *testing.T) {
+			sqlDB, err := f.store.SQLDB()
+			require.NoError(t, err)
+			for _, list := range f.lists(t) {
+				w := &stalledWriter{stalled: make(chan struct{}), resume: make(chan struct{})}
+				done := make(chan error, 1)
+				go func() { done <- list.visit(f.ctx, w) }()
+				<-w.stalled
+				// The client has stopped reading in the middle of the list.
+				assert.Zero(t, sqlDB.Stats().InUse, "%s: connections in use while the client does not read", list.name)
+				close(w.resume)
+				require.NoError(t, <-done)
+			}
+		})
+		t.Run("a user without tokens gets an empty list", func(t *testing.T) {
+			member := store.User{ID: uuid.New(), Username: "tokenless", Email: "tokenless@example.com", HashedPassword: []byte("x"), SiteRole: store.RoleMember}
+			require.NoError(t, f.store.CreateUser(f.ctx, &member))
+			resp, err := f.api.ListTokens(api.WithActor(context.Background(), api.Actor{User: member}), gen.ListTokensRequestObject{User: "me"})
+			require.NoError(t, err)
+			assert.Equal(t, "[]\n", string(recorded(t, resp.VisitListTokensResponse)))
+		})
+	})
+}
+
+// stalledWriter is a client that stops reading at the first write of an answer, until resumed.
+type stalledWriter struct {
+	header  http.Header
+	stalled chan struct{}
+	resume  chan struct{}
+	writes  int
+}
+
+func (s *stalledWriter) Header() http.Header {
+	if s.header == nil {
+		s.header = http.Header{}
+	}
+	return s.header
+}
+
+func (s *stalledWriter) WriteHeader(int) {}
+
+func (s *stalledWriter) Write(p []byte) (int, error) {
+	if s.writes == 0 {
+		close(s.stalled)
+		<-s.resume
+	}
+	s.writes++
+	return len(p), nil
+}
+
+// meteredWriter is a client that reads a response as it arrives without keeping it: it hashes
+// the bytes and, every sampleEvery writes, collects garbage and notes the live heap, so that the
+// most memory the response held at any write is known.
+type meteredWriter struct {
+	header      http.Header
+	status      int
+	hash        hash.Hash
+	size        int
+	writes      int
+	sampleEvery int
+	peak        uint64
+}
+
+func (m *meteredWriter) Header() http.Header {
+	if m.header == nil {
+		m.header = http.Header{}
+	}
+	return m.header
+}
+
+func (m *meteredWriter) WriteHeader(status int) { m.status = status }
+
+func (m *meteredWriter) Write(p []byte) (int, error) {
+	if m.status == 0 {
+		m.status = http.StatusOK
+	}
+	m.hash.Write(p)
+	m.size += len(p)
+	if m.sampleEvery > 0 && m.writes%m.sampleEvery == 0 {
+		m.sample()
+	}
+	m.writes++
+	return len(p), nil
+}
+
+func (m *meteredWriter) sample() { m.peak = max(m.peak, liveHeap()) }
+
+// liveHeap is the memory reachable now: the heap right after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// recorded is the body a response writes.
+func recorded(t *testing.T, visit func(http.ResponseWriter) error) []byte {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	require.NoError(t, visit(rec))
+	return rec.Body.Bytes()
+}
+
+// licensesVerbatim is the license list as the contract writes it: each license's claims exactly
+// as its token carries them, not re-encoded.
+func licensesVerbatim(t *testing.T, rows []store.LicenseRow) []byte {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, row := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		uploaded, err := json.Marshal(row.UploadedAt.UTC())
+		require.NoError(t, err)
+		fmt.Fprintf(&b, `{"id":%d,"uuid":%q,"uploaded_at":%s,"claims":%s}`, row.ID, row.UUID, uploaded, license.ShownClaims(row.JWT))
+	}
+	b.WriteString("]\n")
+	return b.Bytes()
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func atoi(t *testing.T, s string) int {
+	if s == "" {
+		return 0
+	}
+	var n int
+	_, err := fmt.Sscan(s, &n)
+	require.NoError(t, err)
+	return n
+}
+
+// testLog sends the API's log lines to the test's log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

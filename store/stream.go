@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+)
+
+// ChunkSize is how many rows one query of a streamed list reads. It is the largest page a
+// client may ask for, so that a page is always read by one query.
+const ChunkSize = 1000
+
+// A streamed list is read in chunks of ChunkSize rows, each by a short query that starts right
+// after the last row the previous chunk read (a keyset, so each chunk costs the same at any
+// depth). Memory holds one chunk whatever the length of the list, and no connection is held
+// while the caller writes the rows to a client, however slowly it reads: SQLite has only a few.
+//
+// The list is not one snapshot: a row added or removed while the list is read may or may not
+// be in it. Every row present throughout is listed exactly once, in order, since the keyset
+// only moves forward.
+
+// chunked yields the rows of a list, read by read at most ChunkSize at a time, at most limit
+// of them (0: every row). read returns at most n rows that come after the row after, or from
+// the start of the list (the start the caller's Page names) when after is nil.
+func chunked[T any](limit int, read func(after *T, n int) ([]T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		remaining := limit
+		var after *T
+		for {
+			n := ChunkSize
+			if limit > 0 {
+				n = min(n, remaining)
+			}
+			rows, err := read(after, n)
+			if err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			for _, row := range rows {
+				if !yield(row, nil) {
+					return
+				}
+			}
+			remaining -= len(rows)
+			if len(rows) < n || (limit > 0 && remaining == 0) {
+				return
+			}
+			// A copy, so that the chunk it came from can be collected during the next read.
+			last := rows[len(rows)-1]
+			after = &last
+		}
+	}
+}
+
+// keyset is the place in a list ordered by (created_at, key) right after one row. It holds the
+// row's values rather than its id, so a row deleted after it was read still marks the place.
+type keyset struct {
+	createdAt time.Time
+	key       any
+}
+
+// chunk returns the query for at most n rows of the list scoped selects in (createdAt, key)
+// order: the first chunk starts where p says (after p.AfterID, then p.Offset skipped), and the
+// next ones right after the row after names.
+func (p Page) chunk(scoped func() *gorm.DB, createdAt, key string, after *keyset, n int) *gorm.DB {
+	if after == nil {
+		first := p
+		first.Limit = n
+		return first.of(scoped, createdAt, key)
+	}
+	// Times are compared in UTC, the zone every stored time is written in: SQLite compares
+	// them as text.
+	return scoped().
+		Where("("+createdAt+", "+key+") > (?, ?)", after.createdAt.UTC(), after.key).
+		Order(createdAt).Order(key).
+		Limit(n)
+}
+
+// StreamOrganizations yields the organizations page selects, oldest first, read a chunk at a
+// time (see chunked).
+func (s *Store) StreamOrganizations(ctx context.Context, page Page) iter.Seq2[Organization, error] {
+	return streamOrganizations(func() *gorm.DB { return s.with(ctx).Model(&Organization{}) }, page, "organizations")
+}
+
+// StreamOrganizationsOfUser yields the organizations of the user that page selects, oldest
+// first, read a chunk at a time.
+func (s *Store) StreamOrganizationsOfUser(ctx context.Context, userID uuid.UUID, page Page) iter.Seq2[Organization, error] {
+	return streamOrganizations(func() *gorm.DB { return s.organizationsOf(ctx, userID) }, page, "organizations of user")
+}
+
+// organizationsOf selects the organizations the user belongs to.
+func (s *Store) organizationsOf(ctx context.Context, userID uuid.UUID) *gorm.DB {
+	return s.with(ctx).Model(&Organization{}).
+		Joins("JOIN organization_members m ON m.organization_id = organizations.id AND m.user_id = ?", userID)
+}
+
+func streamOrganizations(scoped func() *gorm.DB, page Page, what string) iter.Seq2[Organization, error] {
+	return chunked(page.Limit, func(after *Organization, n int) ([]Organization, error) {
+		var place *keyset
+		if after != nil {
+			place = &keyset{after.CreatedAt, after.ID}
+		}
+		orgs := make([]Organization, 0, n)
+		if err := page.chunk(scoped, "organizations.created_at", "organizations.id", place, n).Find(&orgs).Error; err != nil {
+			return nil, fmt.Errorf("list %s: %w", what, err)
+		}
+		return orgs, nil
+	})
+}
+
+// organizationKey is the least of an organization a keyset needs.
+type organizationKey struct {
+	ID        uuid.UUID
+	CreatedAt time.Time
+}
+
+// StreamOrganizationIDsOfUser yields the ids of the organizations the user belongs to, in the
+// order StreamOrganizationsOfUser lists them (oldest organization first), read a chunk at a
+// time: the owner belongs to every organization they made, possibly millions.
+func (s *Store) StreamOrganizationIDsOfUser(ctx context.Context, userID uuid.UUID) iter.Seq2[uuid.UUID, error] {
+	scoped := func() *gorm.DB {
+		return s.organizationsOf(ctx, userID).Select("organizations.id, organizations.created_at")
+	}
+	keys := chunked(0, func(after *organizationKey, n int) ([]organizationKey, error) {
+		var place *keyset
+		if after != nil {
+			place = &keyset{after.CreatedAt, after.ID}
+		}
+		ids := make([]organizationKey, 0, n)
+		if err := (Page{}).chunk(scoped, "organizations.created_at", "organizations.id", place, n).Scan(&ids).Error; err != nil {
+			return nil, fmt.Errorf("list organization ids of user: %w", err)
+		}
+		return ids, nil
+	})
+	return func(yield func(uuid.UUID, error) bool) {
+		for key, err := range keys {
+			if !yield(key.ID, err) {
+				return
+			}
+		}
+	}
+}
+
+// StreamMembers yields the organization's members that page selects, oldest membership first,
+// with their users' details, read a chunk at a time. AfterID names a member by their user id.
+func (s *Store) StreamMembers(ctx context.Context, orgID uuid.UUID, page Page) iter.Seq2[MemberWithUser, error] {
+	scoped := func() *gorm.DB { return s.membersWithUsers(ctx, orgID) }
+	return chunked(page.Limit, func(after *MemberWithUser, n int) ([]MemberWithUser, error) {
+		var place *keyset
+		if after != nil {
+			place = &keyset{after.CreatedAt, after.UserID}
+		}
+		members := make([]MemberWithUser, 0, n)
+		err := page.chunk(scoped, "organization_members.created_at", "organization_members.user_id", place, n).Find(&members).Error
+		if err != nil {
+			return nil, fmt.Errorf("list organization members: %w", err)
+		}
+		return members, nil
+	})
+}
+
+// StreamTokensOfUser yields the user's tokens, never their sessions, oldest first, read a chunk
+// at a time.
+func (s *Store) StreamTokensOfUser(ctx context.Context, userID uuid.UUID) iter.Seq2[OwnedAPIKey, error] {
+	return streamTokens(func() *gorm.DB { return s.ownedTokens(ctx).Where("api_keys.user_id = ?", userID) })
+}
+
+// StreamAllTokens yields every user's tokens, oldest first, read a chunk at a time.
+func (s *Store) StreamAllTokens(ctx context.Context) iter.Seq2[OwnedAPIKey, error] {
+	return streamTokens(func() *gorm.DB { return s.ownedTokens(ctx) })
+}
+
+func streamTokens(scoped func() *gorm.DB) iter.Seq2[OwnedAPIKey, error] {
+	return chunked(0, func(after *OwnedAPIKey, n int) ([]OwnedAPIKey, error) {
+		var place *keyset
+		if after != nil {
+			place = &keyset{after.CreatedAt, after.ID}
+		}
+		keys := make([]OwnedAPIKey, 0, n)
+		if err := (Page{}).chunk(scoped, "api_keys.created_at", "api_keys.id", place, n).Scan(&keys).Error; err != nil {
+			return nil, fmt.Errorf("select tokens: %w", err)
+		}
+		return keys, nil
+	})
+}
+
+// StreamLicenses yields the licenses by id, read as Licenses reads them, a chunk at a time:
+// those after afterID, then offset skipped, then at most limit (0: every one).
+func (s *Store) StreamLicenses(ctx context.Context, limit, offset int, afterID int32) iter.Seq2[LicenseRow, error] {
+	return chunked(limit, func(after *LicenseRow, n int) ([]LicenseRow, error) {
+		if after == nil {
+			return s.licensesAfter(ctx, n, offset, int64(afterID))
+		}
+		return s.licensesAfter(ctx, n, 0, after.storedID)
+	})
+}
