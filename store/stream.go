@@ -90,13 +90,51 @@ func (s *Store) StreamOrganizations(ctx context.Context, page Page) iter.Seq2[Or
 // StreamOrganizationsOfUser yields the organizations of the user that page selects, oldest
 // first, read a chunk at a time.
 func (s *Store) StreamOrganizationsOfUser(ctx context.Context, userID uuid.UUID, page Page) iter.Seq2[Organization, error] {
-	return streamOrganizations(func() *gorm.DB { return s.organizationsOf(ctx, userID) }, page, "organizations of user")
+	return func(yield func(Organization, error) bool) {
+		scoped, err := s.organizationsOf(ctx, userID)
+		if err != nil {
+			yield(Organization{}, err)
+			return
+		}
+		for org, err := range streamOrganizations(scoped, page, "organizations of user") {
+			if !yield(org, err) {
+				return
+			}
+		}
+	}
 }
 
-// organizationsOf selects the organizations the user belongs to.
-func (s *Store) organizationsOf(ctx context.Context, userID uuid.UUID) *gorm.DB {
-	return s.with(ctx).Model(&Organization{}).
-		Joins("JOIN organization_members m ON m.organization_id = organizations.id AND m.user_id = ?", userID)
+// manyMemberships is how many memberships make a user's organizations cheaper to find by
+// walking every organization than by sorting the user's memberships (see organizationsOf).
+const manyMemberships = 10_000
+
+// organizationsOf returns a query for the organizations the user belongs to, planned for how
+// many that is. No index holds a user's organizations in list order (the organization's
+// created_at and id), so there are two ways to read a chunk of them: sort the user's
+// memberships (each chunk costs as many as the user has: cheap for a user in a few), or walk
+// the organizations in list order and keep those with a membership (each chunk costs the
+// organizations passed to find it: cheap for a user in most, such as the owner, who belongs to
+// every organization they made). Left to itself SQLite always sorts, which for the owner of a
+// million organizations is seconds per chunk. The memberships are counted only up to the
+// threshold, so choosing costs little either way.
+func (s *Store) organizationsOf(ctx context.Context, userID uuid.UUID) (func() *gorm.DB, error) {
+	var n int64
+	err := s.with(ctx).
+		Raw("SELECT count(*) FROM (SELECT 1 FROM organization_members WHERE user_id = ? LIMIT ?) AS m", userID, manyMemberships+1).
+		Scan(&n).Error
+	if err != nil {
+		return nil, fmt.Errorf("count memberships of user: %w", err)
+	}
+	if n > manyMemberships {
+		return func() *gorm.DB {
+			return s.with(ctx).Model(&Organization{}).
+				Where("EXISTS (SELECT 1 FROM organization_members m WHERE m.organization_id = organizations.id AND m.user_id = ?)", userID)
+		}, nil
+	}
+	return func() *gorm.DB {
+		return s.with(ctx).Model(&Organization{}).
+			Joins("JOIN organization_members m ON m.organization_id = organizations.id AND m.user_id = ?", userID)
+	}, nil
 }
 
 func streamOrganizations(scoped func() *gorm.DB, page Page, what string) iter.Seq2[Organization, error] {
@@ -123,21 +161,24 @@ type organizationKey struct {
 // order StreamOrganizationsOfUser lists them (oldest organization first), read a chunk at a
 // time: the owner belongs to every organization they made, possibly millions.
 func (s *Store) StreamOrganizationIDsOfUser(ctx context.Context, userID uuid.UUID) iter.Seq2[uuid.UUID, error] {
-	scoped := func() *gorm.DB {
-		return s.organizationsOf(ctx, userID).Select("organizations.id, organizations.created_at")
-	}
-	keys := chunked(0, func(after *organizationKey, n int) ([]organizationKey, error) {
-		var place *keyset
-		if after != nil {
-			place = &keyset{after.CreatedAt, after.ID}
-		}
-		ids := make([]organizationKey, 0, n)
-		if err := (Page{}).chunk(scoped, "organizations.created_at", "organizations.id", place, n).Scan(&ids).Error; err != nil {
-			return nil, fmt.Errorf("list organization ids of user: %w", err)
-		}
-		return ids, nil
-	})
 	return func(yield func(uuid.UUID, error) bool) {
+		organizations, err := s.organizationsOf(ctx, userID)
+		if err != nil {
+			yield(uuid.Nil, err)
+			return
+		}
+		scoped := func() *gorm.DB { return organizations().Select("organizations.id, organizations.created_at") }
+		keys := chunked(0, func(after *organizationKey, n int) ([]organizationKey, error) {
+			var place *keyset
+			if after != nil {
+				place = &keyset{after.CreatedAt, after.ID}
+			}
+			ids := make([]organizationKey, 0, n)
+			if err := (Page{}).chunk(scoped, "organizations.created_at", "organizations.id", place, n).Scan(&ids).Error; err != nil {
+				return nil, fmt.Errorf("list organization ids of user: %w", err)
+			}
+			return ids, nil
+		})
 		for key, err := range keys {
 			if !yield(key.ID, err) {
 				return
