@@ -64,27 +64,39 @@ type keyset struct {
 	key       any
 }
 
-// chunk returns the query for at most n rows of the list scoped selects in (createdAt, key)
-// order: the first chunk starts where p says (after p.AfterID, then p.Offset skipped), and the
-// next ones right after the row after names.
-func (p Page) chunk(scoped func() *gorm.DB, createdAt, key string, after *keyset, n int) *gorm.DB {
-	if after == nil {
-		first := p
-		first.Limit = n
-		return first.of(scoped, createdAt, key)
-	}
-	// Times are compared in UTC, the zone every stored time is written in: SQLite compares
-	// them as text.
-	return scoped().
-		Where("("+createdAt+", "+key+") > (?, ?)", after.createdAt.UTC(), after.key).
-		Order(createdAt).Order(key).
-		Limit(n)
+// byKeyset yields the rows of type T that page selects from the list scoped selects, in
+// (createdAt, key) order, read a chunk at a time; placeOf gives a row's place in that order.
+// The first chunk starts where page says (after page.AfterID, then page.Offset skipped), and
+// each next one right after the last row read.
+func byKeyset[T any](page Page, scoped func() *gorm.DB, createdAt, key string, placeOf func(T) keyset, what string) iter.Seq2[T, error] {
+	return chunked(page.Limit, func(after *T, n int) ([]T, error) {
+		var q *gorm.DB
+		if after == nil {
+			first := page
+			first.Limit = n
+			q = first.of(scoped, createdAt, key)
+		} else {
+			place := placeOf(*after)
+			// Times are compared in UTC, the zone every stored time is written in: SQLite
+			// compares them as text.
+			q = scoped().
+				Where("("+createdAt+", "+key+") > (?, ?)", place.createdAt.UTC(), place.key).
+				Order(createdAt).Order(key).
+				Limit(n)
+		}
+		rows := make([]T, 0, n)
+		if err := q.Scan(&rows).Error; err != nil {
+			return nil, fmt.Errorf("list %s: %w", what, err)
+		}
+		return rows, nil
+	})
 }
 
 // StreamOrganizations yields the organizations page selects, oldest first, read a chunk at a
 // time (see chunked).
 func (s *Store) StreamOrganizations(ctx context.Context, page Page) iter.Seq2[Organization, error] {
-	return streamOrganizations(func() *gorm.DB { return s.with(ctx).Model(&Organization{}) }, page, "organizations")
+	return byKeyset(page, func() *gorm.DB { return s.with(ctx).Model(&Organization{}) },
+		"organizations.created_at", "organizations.id", organizationPlace, "organizations")
 }
 
 // StreamOrganizationsOfUser yields the organizations of the user that page selects, oldest
@@ -96,8 +108,37 @@ func (s *Store) StreamOrganizationsOfUser(ctx context.Context, userID uuid.UUID,
 			yield(Organization{}, err)
 			return
 		}
-		for org, err := range streamOrganizations(scoped, page, "organizations of user") {
+		orgs := byKeyset(page, scoped, "organizations.created_at", "organizations.id", organizationPlace, "organizations of user")
+		for org, err := range orgs {
 			if !yield(org, err) {
+				return
+			}
+		}
+	}
+}
+
+func organizationPlace(o Organization) keyset { return keyset{o.CreatedAt, o.ID} }
+
+// StreamOrganizationIDsOfUser yields the ids of the organizations the user belongs to, in the
+// order StreamOrganizationsOfUser lists them (oldest organization first), read a chunk at a
+// time: the owner belongs to every organization they made, possibly millions. Only the columns
+// a keyset needs are read.
+func (s *Store) StreamOrganizationIDsOfUser(ctx context.Context, userID uuid.UUID) iter.Seq2[uuid.UUID, error] {
+	type organizationKey struct {
+		ID        uuid.UUID
+		CreatedAt time.Time
+	}
+	return func(yield func(uuid.UUID, error) bool) {
+		organizations, err := s.organizationsOf(ctx, userID)
+		if err != nil {
+			yield(uuid.Nil, err)
+			return
+		}
+		scoped := func() *gorm.DB { return organizations().Select("organizations.id, organizations.created_at") }
+		keys := byKeyset(Page{}, scoped, "organizations.created_at", "organizations.id",
+			func(k organizationKey) keyset { return keyset{k.CreatedAt, k.ID} }, "organization ids of user")
+		for key, err := range keys {
+			if !yield(key.ID, err) {
 				return
 			}
 		}
@@ -137,98 +178,27 @@ func (s *Store) organizationsOf(ctx context.Context, userID uuid.UUID) (func() *
 	}, nil
 }
 
-func streamOrganizations(scoped func() *gorm.DB, page Page, what string) iter.Seq2[Organization, error] {
-	return chunked(page.Limit, func(after *Organization, n int) ([]Organization, error) {
-		var place *keyset
-		if after != nil {
-			place = &keyset{after.CreatedAt, after.ID}
-		}
-		orgs := make([]Organization, 0, n)
-		if err := page.chunk(scoped, "organizations.created_at", "organizations.id", place, n).Find(&orgs).Error; err != nil {
-			return nil, fmt.Errorf("list %s: %w", what, err)
-		}
-		return orgs, nil
-	})
-}
-
-// organizationKey is the least of an organization a keyset needs.
-type organizationKey struct {
-	ID        uuid.UUID
-	CreatedAt time.Time
-}
-
-// StreamOrganizationIDsOfUser yields the ids of the organizations the user belongs to, in the
-// order StreamOrganizationsOfUser lists them (oldest organization first), read a chunk at a
-// time: the owner belongs to every organization they made, possibly millions.
-func (s *Store) StreamOrganizationIDsOfUser(ctx context.Context, userID uuid.UUID) iter.Seq2[uuid.UUID, error] {
-	return func(yield func(uuid.UUID, error) bool) {
-		organizations, err := s.organizationsOf(ctx, userID)
-		if err != nil {
-			yield(uuid.Nil, err)
-			return
-		}
-		scoped := func() *gorm.DB { return organizations().Select("organizations.id, organizations.created_at") }
-		keys := chunked(0, func(after *organizationKey, n int) ([]organizationKey, error) {
-			var place *keyset
-			if after != nil {
-				place = &keyset{after.CreatedAt, after.ID}
-			}
-			ids := make([]organizationKey, 0, n)
-			if err := (Page{}).chunk(scoped, "organizations.created_at", "organizations.id", place, n).Scan(&ids).Error; err != nil {
-				return nil, fmt.Errorf("list organization ids of user: %w", err)
-			}
-			return ids, nil
-		})
-		for key, err := range keys {
-			if !yield(key.ID, err) {
-				return
-			}
-		}
-	}
-}
-
 // StreamMembers yields the organization's members that page selects, oldest membership first,
 // with their users' details, read a chunk at a time. AfterID names a member by their user id.
 func (s *Store) StreamMembers(ctx context.Context, orgID uuid.UUID, page Page) iter.Seq2[MemberWithUser, error] {
-	scoped := func() *gorm.DB { return s.membersWithUsers(ctx, orgID) }
-	return chunked(page.Limit, func(after *MemberWithUser, n int) ([]MemberWithUser, error) {
-		var place *keyset
-		if after != nil {
-			place = &keyset{after.CreatedAt, after.UserID}
-		}
-		members := make([]MemberWithUser, 0, n)
-		err := page.chunk(scoped, "organization_members.created_at", "organization_members.user_id", place, n).Find(&members).Error
-		if err != nil {
-			return nil, fmt.Errorf("list organization members: %w", err)
-		}
-		return members, nil
-	})
+	return byKeyset(page, func() *gorm.DB { return s.membersWithUsers(ctx, orgID) },
+		"organization_members.created_at", "organization_members.user_id",
+		func(m MemberWithUser) keyset { return keyset{m.CreatedAt, m.UserID} }, "organization members")
 }
 
 // StreamTokensOfUser yields the user's tokens, never their sessions, oldest first, read a chunk
 // at a time.
 func (s *Store) StreamTokensOfUser(ctx context.Context, userID uuid.UUID) iter.Seq2[OwnedAPIKey, error] {
-	return streamTokens(func() *gorm.DB { return s.ownedTokens(ctx).Where("api_keys.user_id = ?", userID) })
+	return byKeyset(Page{}, func() *gorm.DB { return s.ownedTokens(ctx).Where("api_keys.user_id = ?", userID) },
+		"api_keys.created_at", "api_keys.id", tokenPlace, "tokens of user")
 }
 
 // StreamAllTokens yields every user's tokens, oldest first, read a chunk at a time.
 func (s *Store) StreamAllTokens(ctx context.Context) iter.Seq2[OwnedAPIKey, error] {
-	return streamTokens(func() *gorm.DB { return s.ownedTokens(ctx) })
+	return byKeyset(Page{}, func() *gorm.DB { return s.ownedTokens(ctx) }, "api_keys.created_at", "api_keys.id", tokenPlace, "tokens")
 }
 
-func streamTokens(scoped func() *gorm.DB) iter.Seq2[OwnedAPIKey, error] {
-	return chunked(0, func(after *OwnedAPIKey, n int) ([]OwnedAPIKey, error) {
-		var place *keyset
-		if after != nil {
-			place = &keyset{after.CreatedAt, after.ID}
-		}
-		keys := make([]OwnedAPIKey, 0, n)
-		if err := (Page{}).chunk(scoped, "api_keys.created_at", "api_keys.id", place, n).Scan(&keys).Error; err != nil {
-			return nil, fmt.Errorf("select tokens: %w", err)
-		}
-		return keys, nil
-	})
-}
+func tokenPlace(k OwnedAPIKey) keyset { return keyset{k.CreatedAt, k.ID} }
 
 // StreamLicenses yields the licenses by id, read as Licenses reads them, a chunk at a time:
 // those after afterID, then offset skipped, then at most limit (0: every one).
