@@ -34,9 +34,9 @@ type Seeder struct {
 // seedTieRun is how many consecutive seeded rows share a created_at.
 const seedTieRun = 3
 
-// seedBatch is how many rows one INSERT writes: well inside both databases' limits on
-// parameters per statement.
-const seedBatch = 500
+// seedParameters is about how many parameters one INSERT binds: the SQLite driver matches
+// each parameter against every argument, so a statement costs the square of its parameters.
+const seedParameters = 200
 
 // NewSeeder writes into st's database. Rows it makes are newer than anything already there.
 func NewSeeder(t testing.TB, st *store.Store) *Seeder {
@@ -120,11 +120,22 @@ func (s *Seeder) times(n int) []time.Time {
 	return ts
 }
 
-// insert writes n rows into table in one transaction, seedBatch rows per statement.
+// insert writes n rows into table in one transaction, a few rows per statement.
 func (s *Seeder) insert(table string, columns []string, n int, row func(i int) []any) {
 	s.t.Helper()
+	seedBatch := max(1, seedParameters/len(columns))
 	ctx := context.Background()
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.db.Conn(ctx)
+	require.NoError(s.t, err)
+	defer func() { _ = conn.Close() }()
+	if s.dialect == store.DialectSQLite {
+		// Each statement's undo journal and the pages it changes stay in memory; the
+		// connection goes back to the pool as it was.
+		_, err := conn.ExecContext(ctx, "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536")
+		require.NoError(s.t, err)
+		defer func() { _, _ = conn.ExecContext(ctx, "PRAGMA temp_store = DEFAULT; PRAGMA cache_size = -2000") }()
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	require.NoError(s.t, err)
 	defer func() { _ = tx.Rollback() }()
 	for start := 0; start < n; start += seedBatch {
