@@ -6,5 +6,5 @@ var (
 	OrganizationsResponse  = organizationsResponse
 	MemberWithUserResponse = memberWithUserResponse
 	OwnedAPIKeyResponse    = ownedAPIKeyResponse
-	UserFields             = userFields
+	UserResponseWith       = userResponseWith
 )

@@ -59,7 +59,7 @@ func (a *API) AddLicense(ctx context.Context, req gen.AddLicenseRequestObject) (
 		return nil, err
 	}
 	a.entitlementsChanged(ctx)
-	return verbatimLicenseResponse{status: http.StatusCreated, license: licenseResponse(row, lic.Payload)}, nil
+	return verbatimLicenses{status: http.StatusCreated, licenses: []gen.License{licenseResponse(row, lic.Payload)}, single: true}, nil
 }
 
 // GetLicenses lists a page of the licenses by id, without their tokens.
@@ -79,7 +79,9 @@ func (a *API) GetLicenses(ctx context.Context, req gen.GetLicensesRequestObject)
 	return streamList(ctx, a.logger, rows, func(row store.LicenseRow) ([]byte, error) {
 		// A row that no longer decodes is still listed, so the operator can see and delete it;
 		// /entitlements says what is wrong with it.
-		return verbatimLicense(licenseResponse(row.License, license.ShownClaims(row.JWT)))
+		var buf bytes.Buffer
+		err := appendLicense(&buf, licenseResponse(row.License, license.ShownClaims(row.JWT)))
+		return buf.Bytes(), err
 	}), nil
 }
 
@@ -163,40 +165,63 @@ func licenseResponse(row store.License, payload json.RawMessage) gen.License {
 	return gen.License{Id: row.ID, Uuid: row.UUID, UploadedAt: row.UploadedAt.UTC(), Claims: payload}
 }
 
-// verbatimLicense writes the license an upload stored.
-type verbatimLicenseResponse struct {
-	status  int
-	license gen.License
+// verbatimLicenses writes licenses with each one's claims exactly as the token carried them.
+// encoding/json would compact the raw payload and escape <, > and &, so the claims are spliced
+// in as bytes; the rest is encoded as usual. It answers both the add and the list operations.
+type verbatimLicenses struct {
+	status   int
+	licenses []gen.License
+	// single writes the one license as an object rather than a list.
+	single bool
 }
 
 // VisitAddLicenseResponse implements gen.AddLicenseResponseObject.
-func (v verbatimLicenseResponse) VisitAddLicenseResponse(w http.ResponseWriter) error {
-	body, err := verbatimLicense(v.license)
-	if err != nil {
-		return err
+func (v verbatimLicenses) VisitAddLicenseResponse(w http.ResponseWriter) error { return v.write(w) }
+
+// VisitGetLicensesResponse implements gen.GetLicensesResponseObject.
+func (v verbatimLicenses) VisitGetLicensesResponse(w http.ResponseWriter) error { return v.write(w) }
+
+func (v verbatimLicenses) write(w http.ResponseWriter) error {
+	var buf bytes.Buffer
+	if !v.single {
+		buf.WriteByte('[')
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(v.status)
-	_, err = w.Write(append(body, '\n'))
-	return err
+	for i, l := range v.licenses {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := appendLicense(&buf, l); err != nil {
+			return err
+		}
+	}
+	if !v.single {
+		buf.WriteByte(']')
+	}
+	return writeJSON(w, v.status, &buf)
 }
 
-// verbatimLicense encodes a license with its claims exactly as the token carried them.
-// encoding/json would compact the raw payload and escape <, > and &, so the claims are spliced
-// in as bytes; the rest is encoded as usual.
-func verbatimLicense(l gen.License) ([]byte, error) {
+// appendLicense writes one license with its claims spliced in as the token carried them.
+func appendLicense(buf *bytes.Buffer, l gen.License) error {
 	head, err := json.Marshal(struct {
 		ID         int32     `json:"id"`
 		UUID       uuid.UUID `json:"uuid"`
 		UploadedAt time.Time `json:"uploaded_at"`
 	}{l.Id, l.Uuid, l.UploadedAt})
 	if err != nil {
-		return nil, fmt.Errorf("encode license: %w", err)
+		return fmt.Errorf("encode license: %w", err)
 	}
-	var buf bytes.Buffer
 	buf.Write(head[:len(head)-1]) // without its closing brace
 	buf.WriteString(`,"claims":`)
 	buf.Write(l.Claims)
 	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return nil
+}
+
+// writeJSON sends a body already encoded, ending it with a newline as encoding/json would.
+func writeJSON(w http.ResponseWriter, status int, buf *bytes.Buffer) error {
+	buf.WriteByte('\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err := buf.WriteTo(w)
+	return err
 }

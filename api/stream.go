@@ -81,9 +81,6 @@ func (s jsonStream) VisitGetLicensesResponse(w http.ResponseWriter) error { retu
 // VisitGetCurrentUserResponse implements gen.GetCurrentUserResponseObject.
 func (s jsonStream) VisitGetCurrentUserResponse(w http.ResponseWriter) error { return s.write(w) }
 
-// VisitCreateUserResponse implements gen.CreateUserResponseObject.
-func (s jsonStream) VisitCreateUserResponse(w http.ResponseWriter) error { return s.write(w) }
-
 // streamList answers 200 with the JSON array of rows, each encoded by encode.
 func streamList[T any](ctx context.Context, logger *slog.Logger, rows iter.Seq2[T, error], encode func(T) ([]byte, error)) jsonStream {
 	items := func(yield func([]byte, error) bool) {
@@ -186,7 +183,7 @@ func (d deadlineExtender) Write(p []byte) (int, error) {
 // every organization they made, and a million ids are 39 MB of JSON.
 func (a *API) userStream(ctx context.Context, status int, u store.User) (jsonStream, error) {
 	ids := a.store.StreamOrganizationIDsOfUser(ctx, u.ID)
-	resp, err := streamField(ctx, a.logger, status, userFields(u), "organization_ids", ids, asJSON(func(id uuid.UUID) uuid.UUID { return id }))
+	resp, err := streamField(ctx, a.logger, status, userResponseWith(u, []uuid.UUID{}), "organization_ids", ids, asJSON(func(id uuid.UUID) uuid.UUID { return id }))
 	if err != nil {
 		return jsonStream{}, fmt.Errorf("encode user: %w", err)
 	}

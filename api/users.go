@@ -154,7 +154,8 @@ func (a *API) Logout(ctx context.Context, _ gen.LogoutRequestObject) (gen.Logout
 	}, nil
 }
 
-// GetCurrentUser returns the signed-in user.
+// GetCurrentUser returns the signed-in user, with their organization_ids streamed: the owner
+// belongs to every organization they made.
 func (a *API) GetCurrentUser(ctx context.Context, _ gen.GetCurrentUserRequestObject) (gen.GetCurrentUserResponseObject, error) {
 	actor, err := actorFrom(ctx)
 	if err != nil {
@@ -226,11 +227,11 @@ func (a *API) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (
 		return nil, fmt.Errorf("create user: %w", err)
 	}
 	a.entitlements.UsageChanged(ctx) // the active user count changed, on every replica
-	resp, err := a.userStream(ctx, http.StatusCreated, user)
+	resp, err := a.userResponse(ctx, user)
 	if err != nil {
 		return nil, err
 	}
-	return resp, nil
+	return gen.CreateUser201JSONResponse(resp), nil
 }
 
 func (a *API) newUser(email, username, plainPassword, role string) (store.User, error) {
@@ -252,9 +253,16 @@ func (a *API) takenDetail(ctx context.Context, u store.User) string {
 	return ""
 }
 
-// userFields shows the user with organization_ids empty: userStream fills them in as it
-// writes them.
-func userFields(u store.User) gen.User {
+func (a *API) userResponse(ctx context.Context, u store.User) (gen.User, error) {
+	orgIDs, err := a.store.OrganizationIDsOfUser(ctx, u.ID)
+	if err != nil {
+		return gen.User{}, err
+	}
+	return userResponseWith(u, orgIDs), nil
+}
+
+// userResponseWith is Coder's User for u, who belongs to orgIDs.
+func userResponseWith(u store.User, orgIDs []uuid.UUID) gen.User {
 	return gen.User{
 		Id:              u.ID,
 		Username:        u.Username,
@@ -268,7 +276,7 @@ func userFields(u store.User) gen.User {
 		LoginType:       gen.UserLoginTypePassword,
 		ThemePreference: u.ThemePreference,
 		Roles:           []gen.SlimRole{siteRole(u.SiteRole)},
-		OrganizationIds: []uuid.UUID{},
+		OrganizationIds: orgIDs,
 	}
 }
 

@@ -119,26 +119,37 @@ func (s *Store) StreamOrganizationsOfUser(ctx context.Context, userID uuid.UUID,
 
 func organizationPlace(o Organization) keyset { return keyset{o.CreatedAt, o.ID} }
 
-// StreamOrganizationIDsOfUser yields the ids of the organizations the user belongs to, in the
-// order StreamOrganizationsOfUser lists them (oldest organization first), read a chunk at a
-// time: the owner belongs to every organization they made, possibly millions. Only the columns
-// a keyset needs are read.
+// StreamOrganizationIDsOfUser yields the ids of the organizations the user belongs to, by id,
+// read a chunk at a time: the owner belongs to every organization they made, possibly
+// millions. Ordered by id rather than as the organizations are listed, since only that order
+// can be read straight off an index for a user in many (the memberships' primary key begins
+// with the organization id); a User's organization_ids have no order in the contract.
 func (s *Store) StreamOrganizationIDsOfUser(ctx context.Context, userID uuid.UUID) iter.Seq2[uuid.UUID, error] {
-	type organizationKey struct {
-		ID        uuid.UUID
-		CreatedAt time.Time
-	}
 	return func(yield func(uuid.UUID, error) bool) {
-		organizations, err := s.organizationsOf(ctx, userID)
+		many, err := s.inManyOrganizations(ctx, userID)
 		if err != nil {
 			yield(uuid.Nil, err)
 			return
 		}
-		scoped := func() *gorm.DB { return organizations().Select("organizations.id, organizations.created_at") }
-		keys := byKeyset(Page{}, scoped, "organizations.created_at", "organizations.id",
-			func(k organizationKey) keyset { return keyset{k.CreatedAt, k.ID} }, "organization ids of user")
-		for key, err := range keys {
-			if !yield(key.ID, err) {
+		member := "user_id = ?"
+		if many && s.dialect == DialectSQLite {
+			// SQLite would read the memberships by the user index and sort them all for every
+			// chunk; "+" keeps it off that index, so it walks organization ids in order.
+			member = "+user_id = ?"
+		}
+		ids := chunked(0, func(after *uuid.UUID, n int) ([]uuid.UUID, error) {
+			q := s.with(ctx).Model(&OrganizationMember{}).Where(member, userID)
+			if after != nil {
+				q = q.Where("organization_id > ?", *after)
+			}
+			ids := make([]uuid.UUID, 0, n)
+			if err := q.Order("organization_id").Limit(n).Pluck("organization_id", &ids).Error; err != nil {
+				return nil, fmt.Errorf("list organization ids of user: %w", err)
+			}
+			return ids, nil
+		})
+		for id, err := range ids {
+			if !yield(id, err) {
 				return
 			}
 		}
@@ -156,17 +167,13 @@ const manyMemberships = 10_000
 // the organizations in list order and keep those with a membership (each chunk costs the
 // organizations passed to find it: cheap for a user in most, such as the owner, who belongs to
 // every organization they made). Left to itself SQLite always sorts, which for the owner of a
-// million organizations is seconds per chunk. The memberships are counted only up to the
-// threshold, so choosing costs little either way.
+// million organizations is seconds per chunk.
 func (s *Store) organizationsOf(ctx context.Context, userID uuid.UUID) (func() *gorm.DB, error) {
-	var n int64
-	err := s.with(ctx).
-		Raw("SELECT count(*) FROM (SELECT 1 FROM organization_members WHERE user_id = ? LIMIT ?) AS m", userID, manyMemberships+1).
-		Scan(&n).Error
+	many, err := s.inManyOrganizations(ctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("count memberships of user: %w", err)
+		return nil, err
 	}
-	if n > manyMemberships {
+	if many {
 		return func() *gorm.DB {
 			return s.with(ctx).Model(&Organization{}).
 				Where("EXISTS (SELECT 1 FROM organization_members m WHERE m.organization_id = organizations.id AND m.user_id = ?)", userID)
@@ -176,6 +183,19 @@ func (s *Store) organizationsOf(ctx context.Context, userID uuid.UUID) (func() *
 		return s.with(ctx).Model(&Organization{}).
 			Joins("JOIN organization_members m ON m.organization_id = organizations.id AND m.user_id = ?", userID)
 	}, nil
+}
+
+// inManyOrganizations says whether the user has more than manyMemberships memberships; they
+// are counted only that far, so asking costs little either way.
+func (s *Store) inManyOrganizations(ctx context.Context, userID uuid.UUID) (bool, error) {
+	var n int64
+	err := s.with(ctx).
+		Raw("SELECT count(*) FROM (SELECT 1 FROM organization_members WHERE user_id = ? LIMIT ?) AS m", userID, manyMemberships+1).
+		Scan(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("count memberships of user: %w", err)
+	}
+	return n > manyMemberships, nil
 }
 
 // StreamMembers yields the organization's members that page selects, oldest membership first,
