@@ -102,17 +102,14 @@ func (a *API) GetLicenses(ctx context.Context, req gen.GetLicensesRequestObject)
 	if bad != nil {
 		return gen.GetLicenses400JSONResponse{BadQueryJSONResponse: *bad}, nil
 	}
-	rows, err := a.store.LicensesPage(ctx, page.limit, page.offset, page.afterID)
-	if err != nil {
-		return nil, err
-	}
-	resp := verbatimLicenses{status: http.StatusOK, licenses: make([]gen.License, 0, len(rows))}
-	for _, row := range rows {
+	rows := a.store.StreamLicenses(ctx, page.limit, page.offset, page.afterID)
+	return streamList(ctx, a.logger, rows, func(row store.LicenseRow) ([]byte, error) {
 		// A row that no longer decodes is still listed, so the operator can see and delete it;
 		// /entitlements says what is wrong with it.
-		resp.licenses = append(resp.licenses, licenseResponse(row.License, license.ShownClaims(row.JWT)))
-	}
-	return resp, nil
+		var buf bytes.Buffer
+		err := appendLicense(&buf, licenseResponse(row.License, license.ShownClaims(row.JWT)))
+		return buf.Bytes(), err
+	}), nil
 }
 
 // DeleteLicense removes a license and recomputes entitlements on every replica.

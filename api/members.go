@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"entitle/audit"
@@ -90,11 +91,7 @@ func (a *API) ListOrganizationMembers(ctx context.Context, req gen.ListOrganizat
 	if bad != nil {
 		return gen.ListOrganizationMembers400JSONResponse{BadQueryJSONResponse: *bad}, nil
 	}
-	members, err := a.store.ListMembers(ctx, org.ID, page)
-	if err != nil {
-		return nil, err
-	}
-	return gen.ListOrganizationMembers200JSONResponse(membersWithUsersResponse(members)), nil
+	return streamList(ctx, a.logger, a.store.StreamMembers(ctx, org.ID, page), asJSON(memberWithUserResponse)), nil
 }
 
 // PaginatedOrganizationMembers is ListOrganizationMembers with the organization's member count.
@@ -114,23 +111,18 @@ func (a *API) PaginatedOrganizationMembers(ctx context.Context, req gen.Paginate
 	if bad != nil {
 		return gen.PaginatedOrganizationMembers400JSONResponse{BadQueryJSONResponse: *bad}, nil
 	}
-	var (
-		members []store.MemberWithUser
-		count   int64
-	)
-	// One transaction, so the count and the page agree.
-	err = a.store.InTx(ctx, func(tx *store.Store) error {
-		var err error
-		if members, err = tx.ListMembers(ctx, org.ID, page); err != nil {
-			return err
-		}
-		count, err = tx.CountMembers(ctx, org.ID)
-		return err
-	})
+	// Counted just before the members are read, not in one snapshot with them: a stream is read
+	// in chunks, each its own query (see store.ChunkSize).
+	count, err := a.store.CountMembers(ctx, org.ID)
 	if err != nil {
 		return nil, err
 	}
-	return gen.PaginatedOrganizationMembers200JSONResponse{Members: membersWithUsersResponse(members), Count: int(count)}, nil
+	whole := gen.PaginatedMembersResponse{Count: int(count), Members: []gen.OrganizationMemberWithUserData{}}
+	resp, err := streamField(ctx, a.logger, http.StatusOK, whole, "members", a.store.StreamMembers(ctx, org.ID, page), asJSON(memberWithUserResponse))
+	if err != nil {
+		return nil, fmt.Errorf("encode paginated members: %w", err)
+	}
+	return resp, nil
 }
 
 // RemoveOrganizationMember lets the owner or the organization's admins remove someone else.
@@ -256,27 +248,23 @@ func memberResponse(m store.OrganizationMember) gen.OrganizationMember {
 	}
 }
 
-// membersWithUsersResponse shows members as Coder's OrganizationMemberWithUserData.
-func membersWithUsersResponse(members []store.MemberWithUser) []gen.OrganizationMemberWithUserData {
-	resp := make([]gen.OrganizationMemberWithUserData, 0, len(members))
-	for _, m := range members {
-		resp = append(resp, gen.OrganizationMemberWithUserData{
-			UserId:         m.UserID,
-			OrganizationId: m.OrganizationID,
-			CreatedAt:      m.CreatedAt.UTC(),
-			UpdatedAt:      m.UpdatedAt.UTC(),
-			Roles:          memberRoles(m.IsAdmin),
-			Username:       m.Username,
-			Name:           m.Name,
-			Email:          gen.Email(m.Email),
-			AvatarUrl:      m.AvatarURL,
-			Status:         gen.UserStatus(m.Status),
-			LoginType:      memberLoginType,
-			LastSeenAt:     m.LastSeenAt.UTC(),
-			UserCreatedAt:  m.UserCreatedAt.UTC(),
-			UserUpdatedAt:  m.UserUpdatedAt.UTC(),
-			GlobalRoles:    []gen.SlimRole{siteRole(m.SiteRole)},
-		})
+// memberWithUserResponse shows a member as Coder's OrganizationMemberWithUserData.
+func memberWithUserResponse(m store.MemberWithUser) gen.OrganizationMemberWithUserData {
+	return gen.OrganizationMemberWithUserData{
+		UserId:         m.UserID,
+		OrganizationId: m.OrganizationID,
+		CreatedAt:      m.CreatedAt.UTC(),
+		UpdatedAt:      m.UpdatedAt.UTC(),
+		Roles:          memberRoles(m.IsAdmin),
+		Username:       m.Username,
+		Name:           m.Name,
+		Email:          gen.Email(m.Email),
+		AvatarUrl:      m.AvatarURL,
+		Status:         gen.UserStatus(m.Status),
+		LoginType:      memberLoginType,
+		LastSeenAt:     m.LastSeenAt.UTC(),
+		UserCreatedAt:  m.UserCreatedAt.UTC(),
+		UserUpdatedAt:  m.UserUpdatedAt.UTC(),
+		GlobalRoles:    []gen.SlimRole{siteRole(m.SiteRole)},
 	}
-	return resp
 }

@@ -87,7 +87,8 @@ func (a *API) GetOrganization(ctx context.Context, req gen.GetOrganizationReques
 	return gen.GetOrganization200JSONResponse(organizationResponse(org)), nil
 }
 
-// ListOrganizations returns a page of the organizations the caller can see, oldest first.
+// ListOrganizations returns a page of the organizations the caller can see, oldest first;
+// without a limit, every one, streamed.
 func (a *API) ListOrganizations(ctx context.Context, req gen.ListOrganizationsRequestObject) (gen.ListOrganizationsResponseObject, error) {
 	actor, err := actorFrom(ctx)
 	if err != nil {
@@ -97,16 +98,11 @@ func (a *API) ListOrganizations(ctx context.Context, req gen.ListOrganizationsRe
 	if bad != nil {
 		return gen.ListOrganizations400JSONResponse{BadQueryJSONResponse: *bad}, nil
 	}
-	var orgs []store.Organization
+	orgs := a.store.StreamOrganizationsOfUser(ctx, actor.User.ID, page)
 	if actor.IsOwner() {
-		orgs, err = a.store.ListOrganizations(ctx, page)
-	} else {
-		orgs, err = a.store.ListOrganizationsOfUser(ctx, actor.User.ID, page)
+		orgs = a.store.StreamOrganizations(ctx, page)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return gen.ListOrganizations200JSONResponse(organizationsResponse(orgs)), nil
+	return streamList(ctx, a.logger, orgs, asJSON(organizationResponse)), nil
 }
 
 // UpdateOrganization lets the owner or the organization's admins change its name, display name,
@@ -198,8 +194,8 @@ func (a *API) DeleteOrganization(ctx context.Context, req gen.DeleteOrganization
 	return gen.DeleteOrganization200JSONResponse(message(msgOrganizationDeleted, "")), nil
 }
 
-// ListUserOrganizations returns a page of the organizations a user belongs to: the caller's own,
-// or anyone's for the owner.
+// ListUserOrganizations returns a page of the organizations a user belongs to (without a limit,
+// every one, streamed): the caller's own, or anyone's for the owner.
 func (a *API) ListUserOrganizations(ctx context.Context, req gen.ListUserOrganizationsRequestObject) (gen.ListUserOrganizationsResponseObject, error) {
 	actor, err := actorFrom(ctx)
 	if err != nil {
@@ -216,11 +212,7 @@ func (a *API) ListUserOrganizations(ctx context.Context, req gen.ListUserOrganiz
 	if bad != nil {
 		return gen.ListUserOrganizations400JSONResponse{BadQueryJSONResponse: *bad}, nil
 	}
-	orgs, err := a.store.ListOrganizationsOfUser(ctx, user.ID, page)
-	if err != nil {
-		return nil, err
-	}
-	return gen.ListUserOrganizations200JSONResponse(organizationsResponse(orgs)), nil
+	return streamList(ctx, a.logger, a.store.StreamOrganizationsOfUser(ctx, user.ID, page), asJSON(organizationResponse)), nil
 }
 
 // GetUserOrganizationByName returns one of a user's organizations by name, ignoring case.

@@ -90,8 +90,8 @@ func (a *API) CreateToken(ctx context.Context, req gen.CreateTokenRequestObject)
 	return gen.CreateToken201JSONResponse{Key: key}, nil
 }
 
-// ListTokens lists the user's tokens; with include_all, the owner gets every user's. Anyone
-// else can see only their own, so include_all changes nothing for them.
+// ListTokens lists the user's tokens, streamed; with include_all, the owner gets every user's.
+// Anyone else can see only their own, so include_all changes nothing for them.
 func (a *API) ListTokens(ctx context.Context, req gen.ListTokensRequestObject) (gen.ListTokensResponseObject, error) {
 	actor, err := actorFrom(ctx)
 	if err != nil {
@@ -108,20 +108,25 @@ func (a *API) ListTokens(ctx context.Context, req gen.ListTokensRequestObject) (
 	if bad != nil {
 		return gen.ListTokens400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(*bad)}, nil
 	}
-	var keys []store.OwnedAPIKey
-	if req.Params.IncludeAll != nil && *req.Params.IncludeAll && actor.IsOwner() {
-		keys, err = a.store.AllTokens(ctx, page)
-	} else {
-		keys, err = a.store.TokensOfUser(ctx, user.ID, page)
+	everyone := req.Params.IncludeAll != nil && *req.Params.IncludeAll && actor.IsOwner()
+	if page != (store.TokenPage{}) {
+		// A page is read whole (a user's tokens are few, and a limit is at most 1000).
+		var keys []store.OwnedAPIKey
+		if everyone {
+			keys, err = a.store.AllTokens(ctx, page)
+		} else {
+			keys, err = a.store.TokensOfUser(ctx, user.ID, page)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return streamList(ctx, a.logger, rowsOf(keys), asJSON(ownedAPIKeyResponse)), nil
 	}
-	if err != nil {
-		return nil, err
+	keys := a.store.StreamTokensOfUser(ctx, user.ID)
+	if everyone {
+		keys = a.store.StreamAllTokens(ctx)
 	}
-	resp := make(gen.ListTokens200JSONResponse, 0, len(keys))
-	for _, k := range keys {
-		resp = append(resp, ownedAPIKeyResponse(k))
-	}
-	return resp, nil
+	return streamList(ctx, a.logger, keys, asJSON(ownedAPIKeyResponse)), nil
 }
 
 // GetTokenConfig says how long a token may live.

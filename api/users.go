@@ -193,17 +193,18 @@ func (a *API) Logout(ctx context.Context, _ gen.LogoutRequestObject) (gen.Logout
 	}, nil
 }
 
-// GetCurrentUser returns the signed-in user.
+// GetCurrentUser returns the signed-in user, with their organization_ids streamed: the owner
+// belongs to every organization they made.
 func (a *API) GetCurrentUser(ctx context.Context, _ gen.GetCurrentUserRequestObject) (gen.GetCurrentUserResponseObject, error) {
 	actor, err := actorFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	user, err := a.userResponse(ctx, actor.User)
+	resp, err := a.userStream(ctx, http.StatusOK, actor.User)
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetCurrentUser200JSONResponse(user), nil
+	return resp, nil
 }
 
 // CreateUser lets the owner add a member, who joins the listed organizations or the default one.

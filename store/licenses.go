@@ -26,6 +26,9 @@ type LicenseRow struct {
 	License
 	// Problem is nil for a row whose every column was read.
 	Problem error
+	// storedID is the id as stored, which a chunked read resumes after even when it does not
+	// fit License.ID.
+	storedID int64
 }
 
 // Licenses returns every stored license by id. Each column is read as whatever value the
@@ -39,6 +42,12 @@ func (s *Store) Licenses(ctx context.Context) ([]LicenseRow, error) {
 // (the id of the last license seen, a keyset on the primary key), then offset skipped, then at
 // most limit (0: no limit).
 func (s *Store) LicensesPage(ctx context.Context, limit, offset int, afterID int32) ([]LicenseRow, error) {
+	return s.licensesAfter(ctx, limit, offset, int64(afterID))
+}
+
+// licensesAfter is LicensesPage with the stored id of the last license seen, which may be out
+// of the range of a license id.
+func (s *Store) licensesAfter(ctx context.Context, limit, offset int, afterID int64) ([]LicenseRow, error) {
 	q := s.with(ctx).Model(&License{}).Select("id", "uploaded_at", "jwt", "exp", "uuid").Where("id > ?", afterID).Order("id")
 	rows, err := limitAndOffset(q, limit, offset).Rows()
 	if err != nil {
@@ -63,7 +72,7 @@ func (s *Store) LicensesPage(ctx context.Context, limit, offset int, afterID int
 
 // licenseRowOf converts the values of one licenses row, noting each one it cannot read.
 func licenseRowOf(id int64, uploadedAt, token, exp, licenseUUID any) LicenseRow {
-	var row LicenseRow
+	row := LicenseRow{storedID: id}
 	var problems []string
 	if id < 1 || id > math.MaxInt32 {
 		problems = append(problems, fmt.Sprintf("id %d does not fit a 32-bit license id", id))

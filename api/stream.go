@@ -1,0 +1,224 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"entitle/store"
+)
+
+// Lists are written to the client as their rows are read (see store.ChunkSize): a list of a
+// million organizations is hundreds of megabytes of JSON, which the server must never hold at
+// once. The rows come from the store a chunk at a time, by short queries, so a client that
+// reads slowly holds a goroutine and a write buffer, never a database connection.
+//
+// The status is sent with the first row, once the first query has answered: an error before
+// it is an ordinary error response. After it, a 200 is on its way and an error cannot become an
+// error envelope; the connection is then aborted, so the client sees a broken answer (a
+// truncated body) rather than a short list that looks complete.
+
+const (
+	// streamBufferSize is how much of a streamed answer is gathered before it is written.
+	streamBufferSize = 32 << 10
+	// streamWriteTimeout is how long the client may take to accept each write of a stream. The
+	// server's write timeout bounds a whole response; a long list to a client that keeps
+	// reading must outlast it, so each write moves the deadline on.
+	streamWriteTimeout = 60 * time.Second
+	// requestIDHeader carries the request id the server gave the request (see server/).
+	requestIDHeader = "X-Request-Id"
+)
+
+// jsonStream is a JSON answer written while its items are read: head, the items separated by
+// commas, then tail.
+type jsonStream struct {
+	ctx    context.Context
+	logger *slog.Logger
+	status int
+	// head and tail surround the items: "[" and "]" for a list, or the rest of an object whose
+	// one list is streamed.
+	head, tail []byte
+	// items yields each item's JSON.
+	items iter.Seq2[[]byte, error]
+}
+
+// The operations answered by a stream.
+
+// VisitListOrganizationsResponse implements gen.ListOrganizationsResponseObject.
+func (s jsonStream) VisitListOrganizationsResponse(w http.ResponseWriter) error { return s.write(w) }
+
+// VisitListUserOrganizationsResponse implements gen.ListUserOrganizationsResponseObject.
+func (s jsonStream) VisitListUserOrganizationsResponse(w http.ResponseWriter) error {
+	return s.write(w)
+}
+
+// VisitListOrganizationMembersResponse implements gen.ListOrganizationMembersResponseObject.
+func (s jsonStream) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+	return s.write(w)
+}
+
+// VisitPaginatedOrganizationMembersResponse implements
+// gen.PaginatedOrganizationMembersResponseObject.
+func (s jsonStream) VisitPaginatedOrganizationMembersResponse(w http.ResponseWriter) error {
+	return s.write(w)
+}
+
+// VisitListTokensResponse implements gen.ListTokensResponseObject.
+func (s jsonStream) VisitListTokensResponse(w http.ResponseWriter) error { return s.write(w) }
+
+// VisitGetLicensesResponse implements gen.GetLicensesResponseObject.
+func (s jsonStream) VisitGetLicensesResponse(w http.ResponseWriter) error { return s.write(w) }
+
+// VisitGetCurrentUserResponse implements gen.GetCurrentUserResponseObject.
+func (s jsonStream) VisitGetCurrentUserResponse(w http.ResponseWriter) error { return s.write(w) }
+
+// streamList answers 200 with the JSON array of rows, each encoded by encode.
+func streamList[T any](ctx context.Context, logger *slog.Logger, rows iter.Seq2[T, error], encode func(T) ([]byte, error)) jsonStream {
+	items := func(yield func([]byte, error) bool) {
+		for row, err := range rows {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			item, err := encode(row)
+			if err != nil {
+				yield(nil, fmt.Errorf("encode %T: %w", row, err))
+				return
+			}
+			if !yield(item, nil) {
+				return
+			}
+		}
+	}
+	return jsonStream{ctx: ctx, logger: logger, status: http.StatusOK, head: []byte("["), tail: []byte("]\n"), items: items}
+}
+
+// rowsOf yields rows already read, for a list that is read whole (a bounded page).
+func rowsOf[T any](rows []T) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for _, row := range rows {
+			if !yield(row, nil) {
+				return
+			}
+		}
+	}
+}
+
+// asJSON encodes a row as wire shows it: the bytes it has in the whole list encoded at once.
+func asJSON[T, W any](wire func(T) W) func(T) ([]byte, error) {
+	return func(row T) ([]byte, error) { return json.Marshal(wire(row)) }
+}
+
+// write sends the answer. An error before anything is sent is returned, for the server's error
+// writer; after, the connection is aborted (see the top of this file).
+func (s jsonStream) write(w http.ResponseWriter) error {
+	var out *bufio.Writer // nil until the status is sent
+	start := func() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(s.status)
+		out = bufio.NewWriterSize(deadlineExtender{w: w, rc: http.NewResponseController(w)}, streamBufferSize)
+		_, _ = out.Write(s.head) // an error stays in out and is returned by the next write
+	}
+	for item, err := range s.items {
+		if err != nil {
+			if out == nil {
+				return err
+			}
+			s.abort(w, err)
+		}
+		if out == nil {
+			start()
+		} else if err := out.WriteByte(','); err != nil {
+			return clientGone(err)
+		}
+		if _, err := out.Write(item); err != nil {
+			return clientGone(err)
+		}
+	}
+	if out == nil {
+		start()
+	}
+	if _, err := out.Write(s.tail); err != nil {
+		return clientGone(err)
+	}
+	if err := out.Flush(); err != nil {
+		return clientGone(err)
+	}
+	return nil
+}
+
+// abort ends an answer whose status is already sent: the error is logged, and the connection
+// is closed without ending the body, which the client sees as a failed read.
+func (s jsonStream) abort(w http.ResponseWriter, err error) {
+	level := slog.LevelError
+	if s.ctx.Err() != nil {
+		// The client went away: the read failed because the request ended.
+		level = slog.LevelInfo
+	}
+	s.logger.LogAttrs(s.ctx, level, "list failed after its answer began; connection aborted",
+		slog.String("request_id", w.Header().Get(requestIDHeader)),
+		slog.String("error", err.Error()))
+	panic(http.ErrAbortHandler)
+}
+
+// clientGone wraps an error writing to the client. The status is sent, so the server's error
+// writer sends nothing more; the error only ends the request.
+func clientGone(err error) error {
+	return fmt.Errorf("write streamed answer: %w", err)
+}
+
+// deadlineExtender moves the connection's write deadline on before each write it passes to w.
+type deadlineExtender struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (d deadlineExtender) Write(p []byte) (int, error) {
+	// Not every writer has a deadline (a test's recorder has none); the server's does.
+	if err := d.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
+	return d.w.Write(p)
+}
+
+// userStream answers with the user, whose organization_ids are streamed: the owner belongs to
+// every organization they made, and a million ids are 39 MB of JSON.
+func (a *API) userStream(ctx context.Context, status int, u store.User) (jsonStream, error) {
+	ids := a.store.StreamOrganizationIDsOfUser(ctx, u.ID)
+	resp, err := streamField(ctx, a.logger, status, userResponseWith(u, []uuid.UUID{}), "organization_ids", ids, asJSON(func(id uuid.UUID) uuid.UUID { return id }))
+	if err != nil {
+		return jsonStream{}, fmt.Errorf("encode user: %w", err)
+	}
+	return resp, nil
+}
+
+// streamField answers with whole, an object whose list field is written empty in it, and
+// streams the rows into that list, each encoded by encode.
+func streamField[T any](ctx context.Context, logger *slog.Logger, status int, whole any, field string, rows iter.Seq2[T, error], encode func(T) ([]byte, error)) (jsonStream, error) {
+	encoded, err := json.Marshal(whole)
+	if err != nil {
+		return jsonStream{}, err
+	}
+	// The key can only be the field itself: inside a JSON string every quote is escaped, and
+	// the quote that ends the field's name here is not.
+	key := []byte(`"` + field + `":[]`)
+	at := bytes.Index(encoded, key)
+	if at < 0 || bytes.LastIndex(encoded, key) != at {
+		return jsonStream{}, fmt.Errorf("%s is not once in the JSON, as an empty list", field)
+	}
+	split := at + len(key) - 1 // at the list's closing bracket
+	resp := streamList(ctx, logger, rows, encode)
+	resp.status = status
+	resp.head = encoded[:split]
+	resp.tail = append(bytes.Clone(encoded[split:]), '\n')
+	return resp, nil
+}
