@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"entitle/internal/testenv"
 	"entitle/server"
@@ -204,7 +205,9 @@ func TestSwaggerUITriesAnOperationWithASessionToken(t *testing.T) {
 	stage("try GET /organizations/default", 20*time.Second, steps(
 		chromedp.Click(chromedp.CSS(op+" .opblock-summary-control")),
 		chromedp.Click(chromedp.CSS(op+" .try-out__btn")),
-		chromedp.SendKeys(chromedp.CSS(op+` tr[data-param-name="organization"] input`), "default"),
+		// The field starts with the parameter's example value; type over it as a person would.
+		chromedp.SendKeys(chromedp.CSS(op+` tr[data-param-name="organization"] input`),
+			kb.End+strings.Repeat(kb.Backspace, 64)+"default"),
 		chromedp.Click(chromedp.CSS(op+" button.execute")),
 		chromedp.WaitVisible(chromedp.CSS(op+" .live-responses-table tr.response > td.response-col_status")),
 	))
