@@ -193,7 +193,17 @@ func (d deadlineExtender) Write(p []byte) (int, error) {
 // userStream answers with the user, whose organization_ids are streamed: the owner belongs to
 // every organization they made, and a million ids are 39 MB of JSON.
 func (a *API) userStream(ctx context.Context, status int, u store.User) (jsonStream, error) {
-	ids := a.store.StreamOrganizationIDsOfUser(ctx, u.ID)
+	// Most users are in a few organizations, kept in memory: one list, no query.
+	few, ok, err := a.store.FewOrganizationIDsOfUser(ctx, u.ID)
+	if err != nil {
+		return jsonStream{}, err
+	}
+	var ids iter.Seq2[uuid.UUID, error]
+	if ok {
+		ids = rowsOf(few)
+	} else {
+		ids = a.store.StreamOrganizationIDsOfUser(ctx, u.ID)
+	}
 	resp, err := streamField(ctx, a.logger, status, userResponseWith(u, []uuid.UUID{}), "organization_ids", ids, asJSON(func(id uuid.UUID) uuid.UUID { return id }))
 	if err != nil {
 		return jsonStream{}, fmt.Errorf("encode user: %w", err)

@@ -132,6 +132,12 @@ func (c *readCaches) drop(names []cacheName) {
 	}
 }
 
+// ForgetCachedReads drops every read kept in memory on this replica, for writes made behind the
+// store's back (a tool or a test writing rows in bulk with plain SQL), which it cannot see.
+func (s *Store) ForgetCachedReads() {
+	s.caches.dropAll()
+}
+
 func (c *readCaches) dropAll() {
 	for _, cache := range c.byName {
 		cache.Invalidate()

@@ -148,19 +148,46 @@ func (s *Store) OrganizationOfUserByName(ctx context.Context, userID uuid.UUID, 
 
 // OrganizationIDsOfUser returns the ids of the organizations the user belongs to, oldest membership first.
 func (s *Store) OrganizationIDsOfUser(ctx context.Context, userID uuid.UUID) ([]uuid.UUID, error) {
-	ids, err := cachedRead(ctx, s, s.caches.userOrganizations, userID, func(ctx context.Context) ([]uuid.UUID, error) {
+	ids, few, err := s.FewOrganizationIDsOfUser(ctx, userID)
+	if err != nil || few {
+		return ids, err
+	}
+	// Too many to keep in memory for every request: read them all, this once.
+	all := []uuid.UUID{}
+	err = s.with(ctx).Model(&OrganizationMember{}).Where("user_id = ?", userID).
+		Order("organization_id").Pluck("organization_id", &all).Error
+	if err != nil {
+		return nil, fmt.Errorf("list organization ids of user: %w", err)
+	}
+	return all, nil
+}
+
+// MaxCachedOrganizationIDs bounds the organization ids kept in memory per user: most users
+// belong to a few organizations and are served from memory; one in more (an owner in a
+// million) is read, or streamed, from the database.
+const MaxCachedOrganizationIDs = 1000
+
+// FewOrganizationIDsOfUser returns the user's organization ids by id, from memory when it can,
+// when there are at most MaxCachedOrganizationIDs; few is false (and ids incomplete) when
+// there are more. The order is the one streamed lists use, so both answers agree.
+func (s *Store) FewOrganizationIDsOfUser(ctx context.Context, userID uuid.UUID) (ids []uuid.UUID, few bool, err error) {
+	ids, err = cachedRead(ctx, s, s.caches.userOrganizations, userID, func(ctx context.Context) ([]uuid.UUID, error) {
 		ids := []uuid.UUID{}
 		err := s.with(ctx).Model(&OrganizationMember{}).
 			Where("user_id = ?", userID).
-			Order("created_at, organization_id").
+			Order("organization_id").
+			Limit(MaxCachedOrganizationIDs+1).
 			Pluck("organization_id", &ids).Error
 		if err != nil {
 			return nil, fmt.Errorf("list organization ids of user: %w", err)
 		}
 		return ids, nil
 	})
+	if err != nil {
+		return nil, false, err
+	}
 	// A copy: the kept list is shared, and the caller may change what it is given.
-	return slices.Clone(ids), err
+	return slices.Clone(ids), len(ids) <= MaxCachedOrganizationIDs, nil
 }
 
 // AddMember inserts m; ErrConflict when the user is already a member, ErrNotFound when the
