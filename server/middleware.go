@@ -122,7 +122,7 @@ func (s *Server) routeName(c echo.Context) string {
 	if method == http.MethodHead {
 		method = http.MethodGet // HEAD is answered by the GET route (head.go)
 	}
-	if s.registered[method+" "+c.Path()] || s.registered[c.Request().Method+" "+c.Path()] {
+	if s.registered[method+" "+c.Path()] {
 		return c.Path()
 	}
 	return unmatchedRoute

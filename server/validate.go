@@ -38,8 +38,6 @@ type Spec struct {
 	// operations maps "METHOD /api/v2/echo/:template" to the spec's operation, so the server
 	// decides a request's operation from the route Echo matched: one reading of the path.
 	operations map[string]*routers.Route
-	// methods lists the methods the spec has for each Echo route template, for 405's Allow.
-	methods map[string][]string
 	// SchemaOptions carry the string formats; pass them to any validation of this spec.
 	SchemaOptions []openapi3.SchemaValidationOption
 }
@@ -60,7 +58,6 @@ func LoadSpec() (*Spec, error) {
 		Doc:        doc,
 		router:     router,
 		operations: map[string]*routers.Route{},
-		methods:    map[string][]string{},
 		SchemaOptions: []openapi3.SchemaValidationOption{
 			openapi3.WithStringFormatValidator("email", openapi3.NewCallbackValidator(validateEmail)),
 			openapi3.WithStringFormatValidator("uuid", openapi3.NewCallbackValidator(validateUUID)),
@@ -74,7 +71,6 @@ func LoadSpec() (*Spec, error) {
 				continue
 			}
 			spec.operations[method+" "+template] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
-			spec.methods[template] = append(spec.methods[template], method)
 		}
 	}
 	return spec, nil
@@ -92,12 +88,6 @@ var specParam = regexp.MustCompile(`\{([^}/]+)\}`)
 func (s *Spec) Operation(method, template string) (*routers.Route, bool) {
 	route, ok := s.operations[method+" "+template]
 	return route, ok
-}
-
-// AllowedMethods lists the methods the spec has for an Echo route template; empty when the
-// template is not the API's.
-func (s *Spec) AllowedMethods(template string) []string {
-	return s.methods[template]
 }
 
 // Route finds the operation for a bare request by its decoded path, for clients that have no
@@ -163,10 +153,8 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		route, ok := s.spec.Operation(req.Method, c.Path())
 		if !ok {
-			if allowed := s.spec.AllowedMethods(c.Path()); len(allowed) > 0 {
-				c.Response().Header().Set(echo.HeaderAllow, strings.Join(allowed, ", "))
-				return &api.Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed.",
-					Detail: fmt.Sprintf("%s answers %s, not %s.", req.URL.Path, strings.Join(allowed, " and "), req.Method)}
+			if err := s.methodNotAllowed(c); err != nil {
+				return err
 			}
 			return next(c)
 		}
@@ -175,10 +163,8 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 			// "/organizations/x/members/" names no user, "%zz" names nothing, and a value
 			// holding a "/" means Echo matched across segments for want of a route with this
 			// method: the path may exist with others.
-			if allowed := s.probeAllowedMethods(c); len(allowed) > 0 {
-				c.Response().Header().Set(echo.HeaderAllow, strings.Join(allowed, ", "))
-				return &api.Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed.",
-					Detail: fmt.Sprintf("%s answers %s, not %s.", req.URL.Path, strings.Join(allowed, " and "), req.Method)}
+			if err := s.methodNotAllowed(c); err != nil {
+				return err
 			}
 			return echo.ErrNotFound
 		}
@@ -203,6 +189,19 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		c.SetRequest(req)
 		return next(c)
 	}
+}
+
+// methodNotAllowed is the 405, with Allow, when the request's path routes to an operation under
+// some other method; nil when no method has one (not a route, or not the API's).
+func (s *Server) methodNotAllowed(c echo.Context) error {
+	allowed := s.probeAllowedMethods(c)
+	if len(allowed) == 0 {
+		return nil
+	}
+	req := c.Request()
+	c.Response().Header().Set(echo.HeaderAllow, strings.Join(allowed, ", "))
+	return &api.Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed.",
+		Detail: fmt.Sprintf("%s answers %s, not %s.", req.URL.Path, strings.Join(allowed, " and "), req.Method)}
 }
 
 // probeAllowedMethods asks Echo's router which methods route this request's path to an
