@@ -16,15 +16,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// entitleBinary is the entitle binary built for this test run. Tests written before the helper
-// moved to testenv call it (main's storedrows_test.go).
-//
-//nolint:unused // unused on this branch until it meets those tests
-func entitleBinary(t *testing.T) string {
-	t.Helper()
-	return testenv.EntitleBinary(t)
-}
-
 // replica is one `entitle server` process on a shared PostgreSQL database.
 type replica struct {
 	name   string
@@ -46,7 +37,11 @@ type replica struct {
 // SIGTERM and requires a clean exit 0.
 func startReplica(t *testing.T, name, postgresURL, keysDir string) *replica {
 	t.Helper()
-	p := testenv.StartProcess(t, name, testenv.ProcessOptions{PostgresURL: postgresURL, KeysDir: keysDir})
+	return replicaOf(t, testenv.StartProcess(t, name, testenv.ProcessOptions{PostgresURL: postgresURL, KeysDir: keysDir}))
+}
+
+// replicaOf wraps a started process as a replica.
+func replicaOf(t *testing.T, p *testenv.Process) *replica {
 	exited := make(chan error, 1)
 	go func() {
 		// Ends when the process exits, which the cleanup StartProcess registered makes sure of.
@@ -54,7 +49,7 @@ func startReplica(t *testing.T, name, postgresURL, keysDir string) *replica {
 		exited <- p.ExitErr()
 	}()
 	return &replica{
-		name: name, url: p.URL, output: p.Output, transport: p.Transport, client: p.Client, t: t,
+		name: p.Name, url: p.URL, output: p.Output, transport: p.Transport, client: p.Client, t: t,
 		process: p.OS(), exited: exited,
 	}
 }

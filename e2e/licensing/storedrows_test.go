@@ -3,12 +3,9 @@ package licensing
 import (
 	"context"
 	"net/http"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,61 +20,6 @@ import (
 	"entitle/server"
 	"entitle/store"
 )
-
-// startEntitle runs `entitle server` with exactly args (plus a free --http-address) until the
-// test ends, then stops it with SIGTERM and requires a clean exit 0. Unlike startReplica it
-// lets the test choose the data directory, so a test can prepare an SQLite file first.
-func startEntitle(t *testing.T, name string, args ...string) *replica {
-	t.Helper()
-	addr := testenv.FreeAddress(t)
-	r := &replica{name: name, url: "http://" + addr, output: &testenv.LockedBuffer{}, transport: &http.Transport{}, t: t}
-	cmd := exec.Command(entitleBinary(t), append([]string{"server", "--http-address", addr}, args...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ENTITLE_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Stdout, cmd.Stderr = r.output, r.output
-	require.NoError(t, cmd.Start(), "start %s", name)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		r.transport.CloseIdleConnections()
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("%s did not exit 0 after SIGTERM: %v\noutput:\n%s", name, err, r.output.String())
-			}
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited //nolint:errcheck // killed: its exit error says only that
-			t.Errorf("%s did not exit within 30s of SIGTERM\noutput:\n%s", name, r.output.String())
-		}
-	})
-
-	httpClient := &http.Client{Transport: r.transport, Timeout: 10 * time.Second}
-	client, err := gen.NewClientWithResponses(r.url+server.APIPrefix, gen.WithHTTPClient(testenv.NewValidatingDoer(t, httpClient)))
-	require.NoError(t, err)
-	r.client = client
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			exited <- err // for the cleanup
-			t.Fatalf("%s exited before serving: %v\noutput:\n%s", name, err, r.output.String())
-		default:
-		}
-		if resp, err := httpClient.Get(r.url + "/healthz"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: GET /healthz was not 200 within 30s\noutput:\n%s", name, r.output.String())
-		}
-	}
-}
 
 // badRow is a licenses row written straight into the database, as an older version or an
 // operator's hand could leave it.
@@ -166,8 +108,8 @@ func TestBadStoredLicensesCannotStopTheServer(t *testing.T) {
 		}
 		ids := insertLicenseRows(t, cfg, rows)
 
-		r := startEntitle(t, "server on bad rows",
-			"--postgres-url", cfg.PostgresURL, "--data-dir", cfg.DataDir, "--license-keys-dir", keysDir)
+		r := replicaOf(t, testenv.StartProcess(t, "server on bad rows",
+			testenv.ProcessOptions{PostgresURL: cfg.PostgresURL, DataDir: cfg.DataDir, KeysDir: keysDir}))
 		owner := r.withToken(t, r.setupOwner(t))
 
 		listedIDs := func(t *testing.T) []int32 {

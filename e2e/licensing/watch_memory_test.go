@@ -55,7 +55,7 @@ func scrape(t *testing.T, metricsURL string, names ...string) map[string]float64
 // a database connection, and that SIGTERM releases them all at once.
 func TestAThousandWaitersCostLittleMemory(t *testing.T) {
 	const waiters = 1000
-	bin := entitleBinary(t)
+	bin := testenv.EntitleBinary(t)
 	addr, metricsAddr := testenv.FreeAddress(t), testenv.FreeAddress(t)
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "server", "--data-dir", dir, "--http-address", addr, "--prometheus-address", metricsAddr)
