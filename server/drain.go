@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/labstack/echo/v4"
 )
 
 // How a stop drains, without cutting a request a client has already written.
@@ -23,7 +21,7 @@ import (
 //
 //  1. The listener closes first: no new connections (new dials are refused).
 //  2. From then on every response says Connection: close (written at the moment the header
-//     goes out, see closeConnectionsWhileDraining), and net/http closes each connection right
+//     goes out, see responseHeaders), and net/http closes each connection right
 //     after such a response. The client was told, so it sends nothing more on it: a busy
 //     connection ends cleanly after one more answer.
 //  3. A connection that is waiting for a request (StateNew or StateIdle) is closed by the drain
@@ -109,21 +107,5 @@ func (s *Server) drain(srv *http.Server, conns *connections, deadline time.Time)
 		// cut, and the stop is still an orderly one.
 		s.logger.Warn("drain time ran out; closing the remaining connections", "error", err)
 		_ = srv.Close()
-	}
-}
-
-// closeConnectionsWhileDraining makes every response written once the drain has begun say
-// Connection: close, so clients stop reusing their connections. The header is decided when the
-// response header goes out, not when the request arrives, so that a request that was already
-// running when the signal came is covered too.
-func (s *Server) closeConnectionsWhileDraining(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		res := c.Response()
-		res.Before(func() {
-			if s.draining.Load() {
-				res.Header().Set(echo.HeaderConnection, "close")
-			}
-		})
-		return next(c)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 )
 
 // bodyLimit is the largest request body accepted; bodyLimitText says it in echo's syntax and in words.
@@ -26,16 +27,47 @@ const BuildVersionHeader = "X-Coder-Build-Version"
 // authenticated responses to the owner; Coder's CLI prints them.
 const EntitlementsWarningHeader = "X-Coder-Entitlements-Warning"
 
-// coderHeaders stamps every response with the build version and, just before the status is
-// written, names the charset of a JSON body as Coder does (application/json; charset=utf-8),
-// whichever writer set the Content-Type (the strict handlers, the error writer, Echo).
-func (s *Server) coderHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+// pipeline is every request's way through the server, in order. Echo builds the chain of its
+// Use middleware anew for each request (a closure per middleware, per request); composed here
+// once, the chain costs nothing per request. Echo routes before it runs, so apiMiddleware sees
+// the matched template; the chain ends in the handler Echo's router found (the route's, or
+// the 404 or 405 handler), which is the next handler Echo would pass.
+func (s *Server) pipeline() echo.MiddlewareFunc {
+	steps := []echo.MiddlewareFunc{
+		s.responseHeaders,
+		requestIDs,
+		s.accessLog,
+		restoreHead,
+		s.recoverPanics,
+		middleware.BodyLimit(bodyLimit),
+		withClientAddress,
+		s.apiMiddleware,
+	}
+	h := func(c echo.Context) error { return c.Handler()(c) }
+	for i := len(steps) - 1; i >= 0; i-- {
+		h = steps[i](h)
+	}
+	return func(echo.HandlerFunc) echo.HandlerFunc { return h }
+}
+
+// responseHeaders stamps every response with the build version and, just before the status is
+// written:
+//   - names the charset of a JSON body as Coder does (application/json; charset=utf-8),
+//     whichever writer set the Content-Type (the strict handlers, the error writer, Echo);
+//   - once the drain has begun, says Connection: close, so clients stop reusing their
+//     connections (see drain.go). That is decided when the header goes out, not when the
+//     request arrives, so a request already running when the signal came is covered too.
+func (s *Server) responseHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		res := c.Response()
-		res.Header().Set(BuildVersionHeader, s.cfg.Version)
+		header := res.Header()
+		header[BuildVersionHeader] = []string{s.cfg.Version}
 		res.Before(func() {
-			if res.Header().Get(echo.HeaderContentType) == echo.MIMEApplicationJSON {
-				res.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON+"; charset=utf-8")
+			if ct := header[echo.HeaderContentType]; len(ct) == 1 && ct[0] == echo.MIMEApplicationJSON {
+				header[echo.HeaderContentType] = []string{echo.MIMEApplicationJSON + "; charset=utf-8"}
+			}
+			if s.draining.Load() {
+				header.Set(echo.HeaderConnection, "close")
 			}
 		})
 		return next(c)
@@ -96,16 +128,16 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if status >= http.StatusInternalServerError {
 			level = slog.LevelError
 		}
-		s.logger.LogAttrs(c.Request().Context(), level, accessLogMessage,
-			slog.String("request_id", requestID(c)),
-			slog.String("method", c.Request().Method),
-			slog.String("route", route),
-			slog.String("path", c.Request().URL.Path),
-			slog.Int("status", status),
-			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-			slog.Int64("bytes_out", c.Response().Size),
-			slog.String("remote_ip", c.RealIP()),
-		)
+		logAccess(c.Request().Context(), s.logger, level, &accessLine{
+			requestID: requestID(c),
+			method:    c.Request().Method,
+			route:     route,
+			path:      c.Request().URL.Path,
+			status:    status,
+			elapsed:   elapsed,
+			bytesOut:  c.Response().Size,
+			remoteIP:  c.RealIP(),
+		})
 		return nil
 	}
 }

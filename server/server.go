@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"entitle/api"
 	"entitle/dormancy"
@@ -32,6 +31,8 @@ type Server struct {
 	spec         *Spec
 	metrics      *metrics
 	echo         *echo.Echo
+	// handler is echo behind headAsGet: what net/http serves.
+	handler http.Handler
 	// registered holds "METHOD /route/:template" for every route, for routeName.
 	registered map[string]bool
 	// listenURL is where Serve listens, for the access URL's default.
@@ -126,6 +127,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 	s.metrics = m
 	s.api = handlers
 	s.echo = s.routes(handlers)
+	s.handler = headAsGet(s.echo)
 	return s, nil
 }
 
@@ -134,17 +136,7 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.writeError
-	e.Pre(s.closeConnectionsWhileDraining)
-	e.Pre(headAsGet)
-	e.Use(s.coderHeaders)
-	e.Use(requestIDs)
-	e.Use(s.accessLog)
-	e.Use(restoreHead)
-	e.Use(s.recoverPanics)
-	e.Use(middleware.BodyLimit(bodyLimit))
-	// Echo routes before its Use middleware runs, so apiMiddleware sees the matched template.
-	e.Use(withClientAddress)
-	e.Use(s.apiMiddleware)
+	e.Use(s.pipeline())
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -159,7 +151,7 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 }
 
 // Handler is the whole HTTP surface, for tests and for Serve.
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // MetricsHandler serves the Prometheus metrics.
 func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }
@@ -179,7 +171,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.listenURL.Store(&listenURL)
 	conns := newConnections()
 	srv := &http.Server{
-		Handler:           s.echo,
+		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
