@@ -84,9 +84,9 @@ func (c *Config) NewLogger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	buffer := newLogBuffer(w)
 	if c.LogFormat == "json" {
-		return slog.New(bufferingHandler{Handler: slog.NewJSONHandler(buffer, opts), buffer: buffer})
+		return slog.New(bufferingHandler{Handler: slog.NewJSONHandler(buffer, opts), buffer: buffer, format: "json"})
 	}
-	return slog.New(bufferingHandler{Handler: slog.NewTextHandler(buffer, opts), buffer: buffer})
+	return slog.New(bufferingHandler{Handler: slog.NewTextHandler(buffer, opts), buffer: buffer, format: "text"})
 }
 
 // maxTokenLifetime is --max-token-lifetime; zero, as in a Config filled by hand, is its default.

@@ -53,6 +53,27 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// appendAccessLine keeps the access line l, formatted in place (see accesslog.go), and says
+// false when it must go through slog instead. A line above info is written out at once.
+func (b *logBuffer) appendAccessLine(format string, t time.Time, level slog.Level, l *accessLine) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	buf, ok := appendAccessLine(b.buf, format, t, level, l)
+	if !ok {
+		return false
+	}
+	b.buf = buf
+	if level >= slog.LevelWarn || len(b.buf) >= accessLogBufferSize {
+		_ = b.flushLocked() // as slog's handlers do, a failed write of a log line is dropped
+		return true
+	}
+	if !b.armed {
+		b.armed = true
+		b.timer.Reset(accessLogFlushInterval)
+	}
+	return true
+}
+
 // Flush writes out what waits.
 func (b *logBuffer) Flush() error {
 	b.mu.Lock()
@@ -78,6 +99,9 @@ func (b *logBuffer) flushLocked() error {
 type bufferingHandler struct {
 	slog.Handler
 	buffer *logBuffer
+	// format is the format of Handler, "text" or "json", when the access log may append its
+	// lines straight into buffer: Handler is slog's own, with no attributes or groups added.
+	format string
 }
 
 // Handle implements slog.Handler.
