@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,21 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// observers holds each label set's counter and histogram (observerKey to *observers):
+	// looking a series up in the vectors hashes its labels on every request.
+	observers sync.Map
+}
+
+// observerKey is one label set of the request metrics.
+type observerKey struct {
+	method, route string
+	status        int
+}
+
+// observers are one label set's series.
+type observers struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(st *store.Store, ent *entitlements.Service, logger *slog.Logger) (*metrics, error) {
@@ -52,15 +68,31 @@ func newMetrics(st *store.Store, ent *entitlements.Service, logger *slog.Logger)
 }
 
 // observe counts a request once its status is known, under the route name the access log
-// uses too (routeName), so random paths cannot grow the series without bound.
+// uses too (routeName) and a method of HTTP's own (any other is "other"), so requests cannot
+// grow the series without bound.
 func (m *metrics) observe(method, route string, status int, elapsed time.Duration) {
-	labels := prometheus.Labels{
-		"method": method,
-		"route":  route,
-		"status": strconv.Itoa(status),
+	key := observerKey{method: metricMethod(method), route: route, status: status}
+	o, ok := m.observers.Load(key)
+	if !ok {
+		code := strconv.Itoa(status)
+		o, _ = m.observers.LoadOrStore(key, &observers{
+			requests: m.requests.WithLabelValues(key.method, route, code),
+			latency:  m.latency.WithLabelValues(key.method, route, code),
+		})
 	}
-	m.requests.With(labels).Inc()
-	m.latency.With(labels).Observe(elapsed.Seconds())
+	series := o.(*observers)
+	series.requests.Inc()
+	series.latency.Observe(elapsed.Seconds())
+}
+
+// metricMethod is the method label of a request: its method when HTTP defines it, else "other".
+func metricMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 func (m *metrics) handler() http.Handler {

@@ -65,6 +65,14 @@ func TestMetricsShowRouteHistogramsAndLicenseGauges(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	// Methods HTTP does not define share one label, so clients cannot add series at will.
+	for _, method := range []string{"FOO", "BAR"} {
+		odd, err := http.NewRequest(method, inst.URL+"/api/v2/licenses", nil)
+		require.NoError(t, err)
+		resp, err = http.DefaultClient.Do(odd)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+	}
 
 	rec := httptest.NewRecorder()
 	inst.Server().MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -76,6 +84,7 @@ func TestMetricsShowRouteHistogramsAndLicenseGauges(t *testing.T) {
 		`entitle_http_requests_total{method="GET",route="/api/v2/organizations/:organization",status="404"} 1`,
 		`entitle_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
 		`entitle_http_requests_total{method="DELETE",route="unmatched",status="405"} 1`,
+		`entitle_http_requests_total{method="other",route="unmatched",status="405"} 2`,
 		`entitle_http_request_duration_seconds_bucket{method="GET",route="/api/v2/organizations/:organization",status="200",le="+Inf"} 3`,
 		`entitle_http_request_duration_seconds_count{method="POST",route="/api/v2/licenses",status="201"} 1`,
 		`entitle_feature_enabled{entitlement="entitled",feature="audit_log"} 1`,
