@@ -1,12 +1,12 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"log/slog"
 	"net/http"
@@ -121,12 +121,12 @@ func asJSON[T, W any](wire func(T) W) func(T) ([]byte, error) {
 // write sends the answer. An error before anything is sent is returned, for the server's error
 // writer; after, the connection is aborted (see the top of this file).
 func (s jsonStream) write(w http.ResponseWriter) error {
-	var out *bufio.Writer // nil until the status is sent
-	start := func() {
+	var out *pieceWriter // nil until the status is sent
+	start := func() error {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(s.status)
-		out = bufio.NewWriterSize(deadlineExtender{w: w, rc: http.NewResponseController(w)}, streamBufferSize)
-		_, _ = out.Write(s.head) // an error stays in out and is returned by the next write
+		out = &pieceWriter{w: deadlineExtender{w: w, rc: http.NewResponseController(w)}}
+		return out.write(s.head)
 	}
 	for item, err := range s.items {
 		if err != nil {
@@ -136,24 +136,56 @@ func (s jsonStream) write(w http.ResponseWriter) error {
 			s.abort(w, err)
 		}
 		if out == nil {
-			start()
-		} else if err := out.WriteByte(','); err != nil {
-			return clientGone(err)
+			if err := start(); err != nil {
+				return clientGone(err)
+			}
+		} else {
+			out.writeByte(',')
 		}
-		if _, err := out.Write(item); err != nil {
+		if err := out.write(item); err != nil {
 			return clientGone(err)
 		}
 	}
 	if out == nil {
-		start()
+		if err := start(); err != nil {
+			return clientGone(err)
+		}
 	}
-	if _, err := out.Write(s.tail); err != nil {
+	if err := out.write(s.tail); err != nil {
 		return clientGone(err)
 	}
-	if err := out.Flush(); err != nil {
+	if err := out.flush(); err != nil {
 		return clientGone(err)
 	}
 	return nil
+}
+
+// pieceWriter gathers a streamed answer and writes it in pieces of about streamBufferSize: a
+// short answer costs one small buffer (a user's few organizations), a long one never more than
+// a piece. (A bufio.Writer would allocate the whole piece for every answer.)
+type pieceWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (p *pieceWriter) write(b []byte) error {
+	p.buf = append(p.buf, b...)
+	if len(p.buf) >= streamBufferSize {
+		return p.flush()
+	}
+	return nil
+}
+
+// writeByte keeps c for the next write, which follows at once.
+func (p *pieceWriter) writeByte(c byte) { p.buf = append(p.buf, c) }
+
+func (p *pieceWriter) flush() error {
+	if len(p.buf) == 0 {
+		return nil
+	}
+	_, err := p.w.Write(p.buf)
+	p.buf = p.buf[:0]
+	return err
 }
 
 // abort ends an answer whose status is already sent: the error is logged, and the connection
