@@ -84,7 +84,7 @@ func (a *API) GetOrganization(ctx context.Context, req gen.GetOrganizationReques
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetOrganization200JSONResponse(organizationResponse(org)), nil
+	return organizationAnswer{org: org}, nil
 }
 
 // ListOrganizations returns a page of the organizations the caller can see, oldest first;
@@ -102,7 +102,7 @@ func (a *API) ListOrganizations(ctx context.Context, req gen.ListOrganizationsRe
 	if actor.IsOwner() {
 		orgs = a.store.StreamOrganizations(ctx, page)
 	}
-	return streamList(ctx, a.logger, orgs, asJSON(organizationResponse)), nil
+	return streamList(ctx, a.logger, orgs, organizationJSON), nil
 }
 
 // UpdateOrganization lets the owner or the organization's admins change its name, display name,
@@ -212,7 +212,7 @@ func (a *API) ListUserOrganizations(ctx context.Context, req gen.ListUserOrganiz
 	if bad != nil {
 		return gen.ListUserOrganizations400JSONResponse{BadQueryJSONResponse: *bad}, nil
 	}
-	return streamList(ctx, a.logger, a.store.StreamOrganizationsOfUser(ctx, user.ID, page), asJSON(organizationResponse)), nil
+	return streamList(ctx, a.logger, a.store.StreamOrganizationsOfUser(ctx, user.ID, page), organizationJSON), nil
 }
 
 // GetUserOrganizationByName returns one of a user's organizations by name, ignoring case.
@@ -235,7 +235,7 @@ func (a *API) GetUserOrganizationByName(ctx context.Context, req gen.GetUserOrga
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetUserOrganizationByName200JSONResponse(organizationResponse(org)), nil
+	return organizationAnswer{org: org}, nil
 }
 
 // userWhoseOrganizationsAreVisible resolves a path's user when the actor may see which
