@@ -236,10 +236,10 @@ func (a *API) userStream(ctx context.Context, status int, u store.User) (jsonStr
 	} else {
 		ids = a.store.StreamOrganizationIDsOfUser(ctx, u.ID)
 	}
-	resp, err := streamField(ctx, a.logger, status, userResponseWith(u, []uuid.UUID{}), "organization_ids", ids, asJSON(func(id uuid.UUID) uuid.UUID { return id }))
-	if err != nil {
-		return jsonStream{}, fmt.Errorf("encode user: %w", err)
-	}
+	resp := streamList(ctx, a.logger, ids, uuidJSON)
+	resp.status = status
+	resp.head, resp.tail = userParts(u)
+	resp.tail = append(resp.tail, '\n')
 	return resp, nil
 }
 

@@ -48,3 +48,36 @@ func TestOrganizationJSONIsWhatEncodingJSONWrites(t *testing.T) {
 	}
 	assert.Equal(t, len(strs)*len(times), n)
 }
+
+func TestUserJSONIsWhatEncodingJSONWrites(t *testing.T) {
+	strs := []string{"", "alice", "Alice O'Hara", `q"uote\`, "<script>&", "tab\tline\n", "ünï 🏢", "bad \xff"}
+	emails := []string{"alice@example.com", "a.b+c@sub.example.org", "x@y.zz"}
+	at := []time.Time{time.Date(2026, 11, 27, 5, 1, 2, 0, time.UTC), time.Date(2026, 11, 27, 5, 1, 2, 5, time.FixedZone("", -3600)), {}}
+	for i, s := range strs {
+		for j, role := range []string{store.RoleOwner, store.RoleMember, "other"} {
+			for k, status := range []string{store.UserActive, store.UserDormant, store.UserSuspended} {
+				u := store.User{
+					ID: uuid.New(), Username: s, Name: strs[(i+1)%len(strs)], Email: emails[(i+j)%len(emails)],
+					AvatarURL: strs[(i+2)%len(strs)], ThemePreference: strs[(i+3)%len(strs)], SiteRole: role, Status: status,
+					CreatedAt: at[k%len(at)], UpdatedAt: at[(k+1)%len(at)], LastSeenAt: at[(k+2)%len(at)],
+				}
+				for _, ids := range [][]uuid.UUID{{}, {uuid.New()}, {uuid.New(), uuid.New(), uuid.New()}} {
+					want, err := json.Marshal(userResponseWith(u, ids))
+					require.NoError(t, err)
+					head, tail := userParts(u)
+					got := append([]byte{}, head...)
+					for n, id := range ids {
+						if n > 0 {
+							got = append(got, ',')
+						}
+						item, err := uuidJSON(id)
+						require.NoError(t, err)
+						got = append(got, item...)
+					}
+					got = append(got, tail...)
+					assert.Equal(t, string(want), string(got))
+				}
+			}
+		}
+	}
+}

@@ -8,14 +8,16 @@ import (
 
 	"github.com/google/uuid"
 
+	"entitle/gen"
 	"entitle/store"
 )
 
 // An organization is the body of the hottest signed-in read and the row of the longest list,
-// and encoding/json spent most of that answer's time on reflection and on the time and UUID
-// marshalers. appendOrganization writes the very bytes encoding/json writes for
-// gen.Organization (TestOrganizationJSONIsWhatEncodingJSONWrites holds the two together), by
-// hand: the fields in the struct's order, strings escaped as encoding/json escapes them.
+// and the user the body of GET /users/me; encoding/json spent most of those answers' time on
+// reflection and on the time, UUID and email marshalers. These write the very bytes
+// encoding/json writes for gen.Organization and gen.User (the tests in encode_test.go hold the
+// two together), by hand: the fields in the struct's order, strings escaped as encoding/json
+// escapes them.
 
 // appendOrganization appends o's JSON, as organizationResponse(o) encodes.
 func appendOrganization(b []byte, o store.Organization) []byte {
@@ -109,4 +111,50 @@ func appendJSONUUID(b []byte, id uuid.UUID) []byte {
 	b = append(b, '"')
 	b = append(b, text[:]...)
 	return append(b, '"')
+}
+
+// userParts writes the JSON of the user u as encoding/json writes userResponseWith(u, ids), cut
+// around the organization ids: head ends with `"organization_ids":[` and tail begins with the
+// list's closing bracket, so the ids can be streamed between them. The email is written as it
+// is stored (it was checked when it was set); the generated type's marshaler would check it
+// against a regular expression on every answer.
+func userParts(u store.User) (head, tail []byte) {
+	head = make([]byte, 0, 384)
+	head = append(head, `{"avatar_url":`...)
+	head = appendJSONString(head, u.AvatarURL)
+	head = append(head, `,"created_at":`...)
+	head = appendJSONTime(head, u.CreatedAt)
+	head = append(head, `,"email":`...)
+	head = appendJSONString(head, u.Email)
+	head = append(head, `,"id":`...)
+	head = appendJSONUUID(head, u.ID)
+	head = append(head, `,"last_seen_at":`...)
+	head = appendJSONTime(head, u.LastSeenAt)
+	head = append(head, `,"login_type":`...)
+	head = appendJSONString(head, string(gen.UserLoginTypePassword))
+	head = append(head, `,"name":`...)
+	head = appendJSONString(head, u.Name)
+	head = append(head, `,"organization_ids":[`...)
+
+	role := siteRole(u.SiteRole)
+	tail = make([]byte, 0, 192)
+	tail = append(tail, `],"roles":[{"display_name":`...)
+	tail = appendJSONString(tail, role.DisplayName)
+	tail = append(tail, `,"name":`...)
+	tail = appendJSONString(tail, role.Name)
+	tail = append(tail, `}],"status":`...)
+	tail = appendJSONString(tail, u.Status)
+	tail = append(tail, `,"theme_preference":`...)
+	tail = appendJSONString(tail, u.ThemePreference)
+	tail = append(tail, `,"updated_at":`...)
+	tail = appendJSONTime(tail, u.UpdatedAt)
+	tail = append(tail, `,"username":`...)
+	tail = appendJSONString(tail, u.Username)
+	tail = append(tail, '}')
+	return head, tail
+}
+
+// uuidJSON encodes an id for a streamed list.
+func uuidJSON(id uuid.UUID) ([]byte, error) {
+	return appendJSONUUID(make([]byte, 0, 38), id), nil
 }
