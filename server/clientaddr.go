@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/netip"
 
 	"github.com/labstack/echo/v4"
@@ -9,28 +10,24 @@ import (
 	"entitle/audit"
 )
 
-// withClientAddress hands the handlers the address of the client, for the login throttle and
-// the audit log, together with what else an audit entry takes from the request: its id (as
-// requestIDs chose it) and the user agent.
+// withClientAddress gives ctx, an API request's context, the address of the client, for the
+// login throttle and the audit log, together with what else an audit entry takes from the
+// request: its id (as requestIDs chose it) and the user agent.
 //
 // The address is the TCP peer of the connection, never X-Forwarded-For or X-Real-IP (which
 // Echo's RealIP would believe): any client can write those headers, and a per-address limit it
 // can rename itself out of is no limit. Behind a reverse proxy every client shares the proxy's
 // address, so the per-address limit then holds for all of them together; trusting a proxy's
 // headers would need an explicit setting naming the proxies, which entitle does not have yet.
-func withClientAddress(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		// An unparsable peer (never the case on a TCP listener) is the zero address, which
-		// the throttle counts as one "unknown" client.
-		peer, _ := netip.ParseAddrPort(req.RemoteAddr)
-		ctx := api.WithClientAddress(req.Context(), peer.Addr())
-		ctx = audit.WithRequest(ctx, audit.Request{
-			ID:            audit.RequestID(c.Response().Header().Get(echo.HeaderXRequestID)),
-			ClientAddress: peer.Addr(),
-			UserAgent:     req.UserAgent(),
-		})
-		c.SetRequest(req.WithContext(ctx))
-		return next(c)
-	}
+func withClientAddress(ctx context.Context, c echo.Context) context.Context {
+	req := c.Request()
+	// An unparsable peer (never the case on a TCP listener) is the zero address, which the
+	// throttle counts as one "unknown" client.
+	peer, _ := netip.ParseAddrPort(req.RemoteAddr)
+	ctx = api.WithClientAddress(ctx, peer.Addr())
+	return audit.WithRequest(ctx, audit.Request{
+		ID:            audit.RequestID(c.Response().Header().Get(echo.HeaderXRequestID)),
+		ClientAddress: peer.Addr(),
+		UserAgent:     req.UserAgent(),
+	})
 }

@@ -40,7 +40,6 @@ func (s *Server) pipeline() echo.MiddlewareFunc {
 		restoreHead,
 		s.recoverPanics,
 		middleware.BodyLimit(bodyLimit),
-		withClientAddress,
 		s.apiMiddleware,
 	}
 	h := func(c echo.Context) error { return c.Handler()(c) }

@@ -177,20 +177,21 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return echo.ErrNotFound
 		}
-		ctx := req.Context()
+		// One copy of the request carries what the handlers take from its context.
+		ctx := withClientAddress(req.Context(), c)
 		if requiresSession(s.spec.Doc, route.Operation) {
 			actor, err := s.authenticate(ctx, req)
 			if err != nil {
 				return err
 			}
 			ctx = api.WithActor(ctx, actor)
-			req = req.WithContext(ctx)
 			if actor.IsOwner() {
 				for _, warning := range s.entitlements.Current().Warnings {
 					c.Response().Header().Add(EntitlementsWarningHeader, warning)
 				}
 			}
 		}
+		req = req.WithContext(ctx)
 		if err := s.validateRequest(ctx, req, route, params); err != nil {
 			return err
 		}
