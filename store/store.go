@@ -65,6 +65,10 @@ func Now() time.Time {
 	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
+// preparedStatements bounds the SQLite statements kept prepared: the store's queries are a few
+// dozen, and statements whose text varies (a list of ids) cannot grow the cache past it.
+const preparedStatements = 256
+
 // Open connects, applies pending migrations and makes sure the deployment's defaults exist.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
@@ -92,6 +96,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
+		// SQLite parses every statement it is handed; prepared once per connection and kept
+		// (at most preparedStatements of them, least recently used dropped), the store's
+		// fixed queries skip that. PostgreSQL needs nothing here: pgx already prepares and
+		// caches each statement on its connection.
+		gormCfg.PrepareStmt = true
+		gormCfg.PrepareStmtMaxSize = preparedStatements
 		db, err = gorm.Open(sqlite.Open(sqliteDSN(cfg.DataDir, cfg.SQLiteSynchronous)), gormCfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
@@ -134,8 +144,12 @@ func sqliteDSN(dataDir, synchronous string) string {
 		synchronous = "FULL"
 	}
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+	// The busy timeout comes first: the pragmas run in order when a connection opens, and
+	// switching to WAL takes a lock that another process opening the database at the same
+	// moment may hold; without the timeout already set, that open fails at once with
+	// SQLITE_BUSY instead of waiting its turn.
 	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous("+synchronous+")")
 	q.Set("_txlock", "immediate")
