@@ -65,10 +65,6 @@ func Now() time.Time {
 	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
-// preparedStatements bounds the SQLite statements kept prepared: the store's queries are a few
-// dozen, and statements whose text varies (a list of ids) cannot grow the cache past it.
-const preparedStatements = 256
-
 // Open connects, applies pending migrations and makes sure the deployment's defaults exist.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
@@ -96,12 +92,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
-		// SQLite parses every statement it is handed; prepared once per connection and kept
-		// (at most preparedStatements of them, least recently used dropped), the store's
-		// fixed queries skip that. PostgreSQL needs nothing here: pgx already prepares and
-		// caches each statement on its connection.
-		gormCfg.PrepareStmt = true
-		gormCfg.PrepareStmtMaxSize = preparedStatements
+		// Statements are not kept prepared (GORM's PrepareStmt): when a statement cannot be
+		// prepared (the database closed or gone), GORM answers a row query with an empty
+		// sql.Row whose Scan panics, which turned "the database is unavailable" (503) into a
+		// panic. The hot reads are served from memory (cache.go), so few statements reach
+		// SQLite's parser on the hot path anyway.
 		db, err = gorm.Open(sqlite.Open(sqliteDSN(cfg.DataDir, cfg.SQLiteSynchronous)), gormCfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
