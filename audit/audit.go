@@ -86,20 +86,25 @@ type Recorder interface {
 // featureAuditLog is the feature that turns the audit log on.
 const featureAuditLog = "audit_log"
 
-// For is the Recorder the entitlements ask for: entries are written while audit_log is
+// For is the Recorder the entitlements ask for: entries are written by w while audit_log is
 // enabled (entitled or in grace), and dropped otherwise, as Coder does.
-func For(ent license.Entitlements) Recorder {
+func For(ent license.Entitlements, w Writer) Recorder {
 	if ent.Features[featureAuditLog].Enabled {
-		return Writer{}
+		return w
 	}
 	return Discard{}
 }
 
 // Writer writes entries to the audit_logs table.
-type Writer struct{}
+type Writer struct {
+	// Committed, when set, is told of each entry once the transaction it was written in has
+	// committed, and never of one rolled back with its change: the server counts entries for
+	// its metrics with it, on the replica that wrote them.
+	Committed func(Entry)
+}
 
 // Record implements Recorder.
-func (Writer) Record(ctx context.Context, tx *store.Store, e Entry) error {
+func (w Writer) Record(ctx context.Context, tx *store.Store, e Entry) error {
 	diff := e.Diff
 	if diff == nil {
 		diff = Diff{}
@@ -132,7 +137,13 @@ func (Writer) Record(ctx context.Context, tx *store.Store, e Entry) error {
 		StatusCode:     int32(status), //nolint:gosec // an HTTP status
 		RequestID:      req.ID,
 	}
-	return tx.InsertAuditLog(ctx, &row)
+	if err := tx.InsertAuditLog(ctx, &row); err != nil {
+		return err
+	}
+	if w.Committed != nil {
+		tx.AfterCommit(func() { w.Committed(e) })
+	}
+	return nil
 }
 
 // Discard records nothing: audit_log is not enabled.

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,6 +90,23 @@ func (d *deployment) auditQuery(token, query string) reply {
 	return d.send(http.MethodGet, "/audit?"+query, nil, withSessionHeader(token))
 }
 
+// auditCounts scrapes entitle_audit_entries_total from inst: "action resource_type" -> count.
+func auditCounts(t *testing.T, inst *testenv.Instance) map[string]float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	inst.Server().MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	counts := map[string]float64{}
+	for _, m := range auditSeriesRE.FindAllStringSubmatch(rec.Body.String(), -1) {
+		v, err := strconv.ParseFloat(m[3], 64)
+		require.NoError(t, err, m[0])
+		counts[m[1]+" "+m[2]] = v
+	}
+	return counts
+}
+
+var auditSeriesRE = regexp.MustCompile(`(?m)^entitle_audit_entries_total\{action="([^"]*)",resource_type="([^"]*)"\} (\S+)$`)
+
 func targets(entries []gen.AuditLog) []string {
 	out := make([]string, 0, len(entries))
 	for _, e := range entries {
@@ -104,12 +123,15 @@ func TestTheAuditLogRecordsOnlyWhileAuditLogIsEnabled(t *testing.T) {
 		d.createOrganization(owner, "before")
 		d.createMember(owner, "early")
 		assert.Empty(t, d.auditLogs(owner, "").AuditLogs, "nothing is recorded without audit_log")
+		assert.Empty(t, auditCounts(t, d.inst), "nothing is counted without audit_log")
 
 		lic, _ := d.addAuditLicense(owner, issuer)
 		assert.Empty(t, d.auditLogs(owner, "").AuditLogs, "the upload that turns audit_log on was made while it was off")
+		assert.Empty(t, auditCounts(t, d.inst))
 
 		d.createOrganization(owner, "during")
 		assert.Equal(t, []string{"create organization during"}, targets(d.auditLogs(owner, "").AuditLogs))
+		assert.Equal(t, map[string]float64{"create organization": 1}, auditCounts(t, d.inst), "an entry recorded is counted")
 
 		resp, err := d.as(owner).DeleteLicenseWithResponse(context.Background(), strconv.Itoa(int(lic.Id)))
 		require.NoError(t, err)
@@ -120,6 +142,8 @@ func TestTheAuditLogRecordsOnlyWhileAuditLogIsEnabled(t *testing.T) {
 		assert.Equal(t, []string{"delete license " + strconv.Itoa(int(lic.Id)), "create organization during"}, targets(page.AuditLogs),
 			"the deletion that turned audit_log off was made while it was on")
 		assert.EqualValues(t, 2, page.Count)
+		assert.Equal(t, map[string]float64{"create organization": 1, "delete license": 1}, auditCounts(t, d.inst),
+			"the counter moves with the log, and no further once audit_log is off")
 	})
 }
 
@@ -640,6 +664,8 @@ func TestAnAuditEntryStandsOrFallsWithItsChange(t *testing.T) {
 		d.createMember(owner, "vic")
 		raw := rawDatabase(t, d.inst.Config)
 		before := d.auditLogs(owner, "").Count
+		counted := auditCounts(t, d.inst)
+		require.Equal(t, float64(before), sum(counted), "every entry so far was counted")
 
 		t.Run("a change the database refuses leaves no entry", func(t *testing.T) {
 			d := d.in(t)
@@ -650,6 +676,8 @@ func TestAnAuditEntryStandsOrFallsWithItsChange(t *testing.T) {
 			page := d.auditLogs(owner, "")
 			assert.EqualValues(t, before+1, page.Count)
 			assert.Equal(t, "create organization unique", targets(page.AuditLogs)[0])
+			counted["create organization"]++
+			assert.Equal(t, counted, auditCounts(t, d.inst), "only the change made is counted")
 		})
 
 		t.Run("a change whose entry cannot be written is not made", func(t *testing.T) {
@@ -676,8 +704,49 @@ func TestAnAuditEntryStandsOrFallsWithItsChange(t *testing.T) {
 			assert.Equal(t, http.StatusNotFound, got.StatusCode(), "the organization was not created without its entry")
 			assert.Equal(t, gen.UserStatusActive, d.memberStatus(owner, "vic"), "vic was not suspended without an entry")
 			assert.EqualValues(t, before+1, d.auditLogs(owner, "").Count)
+			assert.Equal(t, counted, auditCounts(t, d.inst), "an entry not written is not counted")
+		})
+
+		if db.Name != "postgres" {
+			return // SQLite has no deferred constraint a test could add to a table
+		}
+		t.Run("a change whose commit fails after its entry was written leaves no entry and no count", func(t *testing.T) {
+			d := d.in(t)
+			// PostgreSQL checks a deferred constraint at COMMIT: the entry's INSERT succeeds,
+			// then the commit fails and takes the change and the entry with it.
+			require.NoError(t, raw.Exec(`CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN RAISE EXCEPTION 'refused at commit'; END $$`).Error)
+			require.NoError(t, raw.Exec(`CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON audit_logs
+				DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()`).Error)
+			dropped := false
+			drop := func() {
+				if !dropped {
+					require.NoError(t, raw.Exec(`DROP TRIGGER refuse_commit ON audit_logs`).Error)
+					dropped = true
+				}
+			}
+			defer drop()
+
+			resp, err := d.as(owner).CreateOrganizationWithResponse(ctx, gen.CreateOrganizationRequest{Name: "uncommitted"})
+			require.NoError(t, err)
+			require.Equal(t, http.StatusInternalServerError, resp.StatusCode(), string(resp.Body))
+			drop()
+
+			got, err := d.as(owner).GetOrganizationWithResponse(ctx, "uncommitted")
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusNotFound, got.StatusCode(), "the organization went with the commit")
+			assert.EqualValues(t, before+1, d.auditLogs(owner, "").Count)
+			assert.Equal(t, counted, auditCounts(t, d.inst), "an entry rolled back is not counted")
 		})
 	})
+}
+
+func sum(counts map[string]float64) float64 {
+	total := 0.0
+	for _, n := range counts {
+		total += n
+	}
+	return total
 }
 
 func TestAuditEntriesWrittenOnOneReplicaAreListedOnAnother(t *testing.T) {
@@ -697,5 +766,7 @@ func TestAuditEntriesWrittenOnOneReplicaAreListedOnAnother(t *testing.T) {
 	b.createOrganization(owner, "on-b")
 	for _, d := range []*deployment{a, b} {
 		assert.Equal(t, []string{"create organization on-b", "create organization on-a"}, targets(d.auditLogs(owner, "organization").AuditLogs))
+		assert.Equal(t, map[string]float64{"create organization": 1}, auditCounts(t, d.inst),
+			"each replica counts the entries it recorded")
 	}
 }

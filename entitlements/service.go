@@ -47,6 +47,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AuditCommitted, when set, is told of each audit entry this replica records, once the
+	// change it records has committed (see audit.Writer).
+	AuditCommitted func(audit.Entry)
 }
 
 // Service holds the current entitlements.
@@ -259,7 +262,7 @@ func (s *Service) Reload(ctx context.Context) error {
 		return err
 	}
 	// The audit recorder follows audit_log: chosen here, once per recompute, for every caller.
-	recorder := audit.For(ent)
+	recorder := audit.For(ent, audit.Writer{Committed: s.cfg.AuditCommitted})
 	s.recorder.Store(&recorder)
 	s.replicas.Store(replicas)
 	select {

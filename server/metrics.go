@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"entitle/audit"
 	"entitle/entitlements"
 	"entitle/store"
 )
@@ -38,7 +39,27 @@ type observers struct {
 	latency  prometheus.Observer
 }
 
-func newMetrics(st *store.Store, ent *entitlements.Service, logger *slog.Logger) (*metrics, error) {
+// auditEntries counts the audit entries this replica recorded. It is made before the
+// entitlements service, whose audit recorder tells it of each entry (countAuditEntry), and
+// registered with the rest by newMetrics.
+type auditEntries struct {
+	counter *prometheus.CounterVec
+}
+
+func newAuditEntries() auditEntries {
+	return auditEntries{counter: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "entitle_audit_entries_total",
+		Help: "Audit entries this replica recorded, by action and resource type, counted once the change they record has committed.",
+	}, []string{"action", "resource_type"})}
+}
+
+// count is told of each entry once its transaction has committed (audit.Writer.Committed), so
+// a change rolled back is never counted. Sum over the replicas for the deployment's figure.
+func (a auditEntries) count(e audit.Entry) {
+	a.counter.WithLabelValues(string(e.Action), string(e.ResourceType)).Inc()
+}
+
+func newMetrics(st *store.Store, ent *entitlements.Service, audited auditEntries, logger *slog.Logger) (*metrics, error) {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -58,6 +79,7 @@ func newMetrics(st *store.Store, ent *entitlements.Service, logger *slog.Logger)
 	m.registry.MustRegister(
 		m.requests,
 		m.latency,
+		audited.counter,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(sqlDB, string(st.Dialect())),

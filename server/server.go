@@ -84,12 +84,14 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		_ = st.Close()
 		return nil, err
 	}
+	audited := newAuditEntries()
 	ent, err := entitlements.New(ctx, entitlements.Config{
-		Store:        st,
-		KeysDir:      cfg.KeysDir(),
-		DeploymentID: deploymentID.String(),
-		Interval:     cfg.EntitlementsRefreshInterval,
-		Logger:       logger,
+		Store:          st,
+		KeysDir:        cfg.KeysDir(),
+		DeploymentID:   deploymentID.String(),
+		Interval:       cfg.EntitlementsRefreshInterval,
+		Logger:         logger,
+		AuditCommitted: audited.count,
 	})
 	if err != nil {
 		_ = st.Close()
@@ -119,7 +121,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 	} else if err == nil {
 		logger.Warn("no trusted license keys: every license upload will be refused until a <kid>.pem is added", "dir", cfg.KeysDir())
 	}
-	m, err := newMetrics(st, ent, logger)
+	m, err := newMetrics(st, ent, audited, logger)
 	if err != nil {
 		_ = st.Close()
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -57,6 +58,9 @@ type Store struct {
 	// inTx says this Store runs inside a transaction: its reads never use the caches, which
 	// hold only committed rows.
 	inTx bool
+	// committed holds what AfterCommit was asked to run once this transaction commits; nil
+	// outside a transaction.
+	committed *commitHooks
 }
 
 // Now is the clock every stored timestamp comes from: UTC, truncated to microseconds because
@@ -196,27 +200,74 @@ func (s *Store) Close() error {
 
 // InTx runs fn in one transaction; fn must use only the Store it is given. Once the
 // transaction has ended, the caches its writes made stale are emptied here and on every
-// replica (see invalidate.go). Called on a Store already in a transaction, it nests (a
-// savepoint), and the outermost transaction's end does that.
+// replica (see invalidate.go), and, when it committed, what AfterCommit was given runs.
+// Called on a Store already in a transaction, it nests (a savepoint), and the outermost
+// transaction's end does that.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.inTx {
-		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(s.within(tx))
+		inner := &commitHooks{}
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return fn(s.within(tx, inner))
 		})
+		if err == nil {
+			// Released, not committed: the outermost transaction may still roll it back.
+			s.committed.add(inner.take()...)
+		}
+		return err
 	}
 	var writes *transactionWrites
+	hooks := &commitHooks{}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		writes = s.caches.beginTransaction(tx.Statement.ConnPool)
 		defer s.caches.endTransaction(tx.Statement.ConnPool)
-		return fn(s.within(tx))
+		return fn(s.within(tx, hooks))
 	})
 	s.caches.afterTransaction(ctx, writes)
+	if err == nil {
+		// GORM returns the COMMIT's own error, so nil means committed.
+		for _, fn := range hooks.take() {
+			fn()
+		}
+	}
 	return err
 }
 
-// within is this Store inside the transaction tx.
-func (s *Store) within(tx *gorm.DB) *Store {
-	return &Store{db: tx, dialect: s.dialect, postgresURL: s.postgresURL, caches: s.caches, inTx: true}
+// AfterCommit runs fn once the transaction s belongs to has committed, and never when it rolls
+// back (a savepoint rolled back included), for what must happen only for a change that stands:
+// a metric that counts it, say. Outside a transaction it runs fn at once, since each statement
+// there commits on its own.
+func (s *Store) AfterCommit(fn func()) {
+	if s.committed == nil {
+		fn()
+		return
+	}
+	s.committed.add(fn)
+}
+
+// commitHooks are the functions a transaction runs once it has committed.
+type commitHooks struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func (h *commitHooks) add(fns ...func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fns = append(h.fns, fns...)
+}
+
+// take returns the functions and forgets them.
+func (h *commitHooks) take() []func() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fns := h.fns
+	h.fns = nil
+	return fns
+}
+
+// within is this Store inside the transaction tx, whose commit runs hooks.
+func (s *Store) within(tx *gorm.DB, hooks *commitHooks) *Store {
+	return &Store{db: tx, dialect: s.dialect, postgresURL: s.postgresURL, caches: s.caches, inTx: true, committed: hooks}
 }
 
 func (s *Store) with(ctx context.Context) *gorm.DB {

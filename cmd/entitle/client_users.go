@@ -11,10 +11,12 @@ import (
 	"entitle/gen"
 )
 
-// usersCmd creates and lists users (owner only), as Coder's `coder users`.
+// usersCmd creates, lists, suspends and activates users (owner only), as Coder's `coder users`.
 type usersCmd struct {
-	Create usersCreateCmd `cmd:"" help:"Create a user (owner only)."`
-	List   usersListCmd   `cmd:"" aliases:"ls" help:"List and search users (owner only)."`
+	Create   usersCreateCmd   `cmd:"" help:"Create a user (owner only)."`
+	List     usersListCmd     `cmd:"" aliases:"ls" help:"List and search users (owner only)."`
+	Suspend  usersSuspendCmd  `cmd:"" help:"Suspend a user: they take no seat, and their sign-ins and tokens are refused (owner only)."`
+	Activate usersActivateCmd `cmd:"" help:"Make a suspended or dormant user active again (owner only)."`
 }
 
 type usersCreateCmd struct {
@@ -108,4 +110,49 @@ func writeUsers(w io.Writer, users []gen.User) {
 		}
 		row(w, u.Id.String(), u.Username, string(u.Email), string(u.Status), strings.Join(roles, ","), formatTime(u.LastSeenAt))
 	}
+}
+
+type usersSuspendCmd struct {
+	sessionFlags `embed:""`
+	outputFlags  `embed:""`
+
+	User string `arg:"" help:"The user's username or id."`
+}
+
+// Run suspends the user.
+func (c *usersSuspendCmd) Run(ctx context.Context, stdout io.Writer) error {
+	client, err := c.client()
+	if err != nil {
+		return err
+	}
+	res, err := client.SuspendUserWithResponse(ctx, c.User)
+	if err := checkFound(res, err, fmt.Sprintf("user %q", c.User), "entitle users list"); err != nil {
+		return err
+	}
+	return c.print(stdout, res.Body, func(w io.Writer) {
+		u := res.JSON200.Username
+		fmt.Fprintf(w, "%s is now suspended: they take no seat, and their sign-ins and tokens are refused until 'entitle users activate %s'.\n", u, u)
+	})
+}
+
+type usersActivateCmd struct {
+	sessionFlags `embed:""`
+	outputFlags  `embed:""`
+
+	User string `arg:"" help:"The user's username or id."`
+}
+
+// Run makes the user active.
+func (c *usersActivateCmd) Run(ctx context.Context, stdout io.Writer) error {
+	client, err := c.client()
+	if err != nil {
+		return err
+	}
+	res, err := client.ActivateUserWithResponse(ctx, c.User)
+	if err := checkFound(res, err, fmt.Sprintf("user %q", c.User), "entitle users list"); err != nil {
+		return err
+	}
+	return c.print(stdout, res.Body, func(w io.Writer) {
+		fmt.Fprintf(w, "%s is now active.\n", res.JSON200.Username)
+	})
 }

@@ -31,11 +31,12 @@ type cli struct {
 
 	Login         loginCmd         `cmd:"" group:"Client" help:"Sign in to a server and remember the session."`
 	Logout        logoutCmd        `cmd:"" group:"Client" help:"Sign out and forget the stored session."`
-	Users         usersCmd         `cmd:"" group:"Client" help:"Create and list users (owner only)."`
+	Users         usersCmd         `cmd:"" group:"Client" help:"Create, list, suspend and activate users (owner only)."`
 	Organizations organizationsCmd `cmd:"" group:"Client" aliases:"org,orgs" help:"Create, show and list organizations."`
 	Licenses      licensesCmd      `cmd:"" group:"Client" help:"Add, preview, list and delete the server's licenses (owner only)."`
 	Entitlements  entitlementsCmd  `cmd:"" group:"Client" help:"Show what the deployment is entitled to, and explain why."`
 	Tokens        tokensCmd        `cmd:"" group:"Client" help:"Create, list and remove API tokens for scripts and CI."`
+	Audit         auditCmd         `cmd:"" group:"Client" help:"Read the audit log: who changed what, and when (owner only)."`
 }
 
 type serverCmd struct {

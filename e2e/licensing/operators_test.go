@@ -1,6 +1,7 @@
 package licensing
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"entitle/gen"
 	"entitle/internal/testenv"
 	"entitle/license"
 )
@@ -108,8 +110,13 @@ func TestDashboardAndAlertsUseOnlyExportedMetrics(t *testing.T) {
 	t.Parallel()
 	d := startDeployment(t, testenv.Databases()[0])
 	d.upload(t, d.issuer.Sign(t, claims(withFeatures("audit_log"), func(c *license.Claims) { c.Features["user_limit"] = 10 })))
+	// A change recorded now that audit_log is on, so the audit counter has a series.
+	org, err := d.owner.CreateOrganizationWithResponse(context.Background(), gen.CreateOrganizationRequest{Name: "recorded"})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, org.StatusCode(), string(org.Body))
 	exported := exportedMetrics(t, d.inst)
-	for _, name := range []string{"entitle_entitlement_errors", "entitle_entitlement_warnings", "entitle_replicas", "entitle_user_limit"} {
+	for _, name := range []string{"entitle_entitlement_errors", "entitle_entitlement_warnings", "entitle_replicas", "entitle_user_limit",
+		"entitle_users", "entitle_seats_high_water_mark", "entitle_audit_entries_total"} {
 		require.True(t, exported[name], "the server exports %s", name)
 	}
 	requireExported := func(t *testing.T, where, text string) []string {
@@ -143,6 +150,8 @@ func TestDashboardAndAlertsUseOnlyExportedMetrics(t *testing.T) {
 		require.NotEmpty(t, dashboard.Panels)
 		ids := map[int]bool{}
 		used := map[string]bool{}
+		// panelQueries is every panel's queries, joined, by title.
+		panelQueries := map[string]string{}
 		for _, p := range dashboard.Panels {
 			assert.False(t, ids[p.ID], "panel id %d is unique", p.ID)
 			ids[p.ID] = true
@@ -156,6 +165,7 @@ func TestDashboardAndAlertsUseOnlyExportedMetrics(t *testing.T) {
 				for _, name := range requireExported(t, "panel "+p.Title, target.Expr) {
 					used[name] = true
 				}
+				panelQueries[p.Title] += target.Expr + "\n"
 			}
 		}
 		var anyDoc any
@@ -167,9 +177,26 @@ func TestDashboardAndAlertsUseOnlyExportedMetrics(t *testing.T) {
 			"entitle_has_license", "entitle_license_expires_seconds", "entitle_feature_enabled", "entitle_active_users",
 			"entitle_user_limit", "entitle_entitlement_errors", "entitle_entitlement_warnings", "entitle_replicas",
 			"entitle_http_requests_total", "entitle_http_request_duration_seconds_bucket",
+			"entitle_users", "entitle_seats_high_water_mark", "entitle_audit_entries_total",
 		} {
 			assert.True(t, used[name], "the dashboard shows %s", name)
 		}
+		shown := func(what string, match func(queries string) bool) {
+			t.Helper()
+			for _, queries := range panelQueries {
+				if match(queries) {
+					return
+				}
+			}
+			t.Errorf("no panel shows %s", what)
+		}
+		shown("users by status", func(q string) bool { return strings.Contains(q, "by (status) (entitle_users{") })
+		shown("the seat high-water mark beside the limit", func(q string) bool {
+			return strings.Contains(q, "entitle_seats_high_water_mark{") && strings.Contains(q, "entitle_user_limit{")
+		})
+		shown("the rate of audit entries by action", func(q string) bool {
+			return strings.Contains(q, "sum by (action) (rate(entitle_audit_entries_total{")
+		})
 	})
 
 	t.Run("every alert rule uses exported metrics and has a promtool test where it fires", func(t *testing.T) {

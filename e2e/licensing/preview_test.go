@@ -25,13 +25,16 @@ type deploymentState struct {
 	Licenses     string
 	Entitlements string
 	ETag         string
-	Metrics      string
+	// Audit is GET /audit: its count and every entry.
+	Audit   gen.AuditLogResponse
+	Metrics string
 }
 
 // refreshedAtRE finds refreshed_at, which a recompute moves without anything changing.
 var refreshedAtRE = regexp.MustCompile(`"refreshed_at":"[^"]*"`)
 
-// stateOf reads the licenses, the entitlements and the license metrics of d.
+// stateOf reads the licenses, the entitlements, the audit log and the license, feature, seat
+// and audit metrics of d.
 func stateOf(t *testing.T, d *deployment) deploymentState {
 	t.Helper()
 	ctx := context.Background()
@@ -41,12 +44,31 @@ func stateOf(t *testing.T, d *deployment) deploymentState {
 	ent, err := d.inst.Client.GetEntitlementsWithResponse(ctx, nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, ent.StatusCode(), string(ent.Body))
+	limit := "1000"
+	audit, err := d.owner.GetAuditLogsWithResponse(ctx, &gen.GetAuditLogsParams{Limit: &limit})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, audit.StatusCode(), string(audit.Body))
 	return deploymentState{
 		Licenses:     string(licenses.Body),
 		Entitlements: refreshedAtRE.ReplaceAllString(string(ent.Body), `"refreshed_at":"-"`),
 		ETag:         ent.HTTPResponse.Header.Get("ETag"),
+		Audit:        auditLogOf(t, audit.Body),
 		Metrics:      licenseMetrics(t, d.inst),
 	}
+}
+
+// auditLogOf is a GET /audit answer with each acting user shown by id and username: the rest
+// of a user (last_seen_at) moves when they are authenticated, which is not a change of the log.
+func auditLogOf(t *testing.T, body []byte) gen.AuditLogResponse {
+	t.Helper()
+	var page gen.AuditLogResponse
+	require.NoError(t, json.Unmarshal(body, &page), string(body))
+	for i, e := range page.AuditLogs {
+		if e.User != nil {
+			page.AuditLogs[i].User = &gen.User{Id: e.User.Id, Username: e.User.Username}
+		}
+	}
+	return page
 }
 
 // licenseMetrics is the server's entitle_* metrics but the HTTP ones (which every request
@@ -98,7 +120,14 @@ func TestPreviewingALicense(t *testing.T) {
 		stored := d.issuer.Sign(t, claims(withFeatures("audit_log")))
 		d.upload(t, stored)
 		waitForActualUsers(t, d.inst, 2)
+		// audit_log is licensed now, so an upload would be recorded (the last subtest sees it
+		// is); an organization gives the log an entry and the audit metric a series to keep.
+		org, err := d.owner.CreateOrganizationWithResponse(ctx, gen.CreateOrganizationRequest{Name: "kept"})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, org.StatusCode(), string(org.Body))
 		before := stateOf(t, d)
+		require.EqualValues(t, 1, before.Audit.Count, "the organization was recorded")
+		require.Contains(t, before.Metrics, `entitle_audit_entries_total{action="create",resource_type="organization"} 1`)
 		requireUnchanged := func(t *testing.T) {
 			t.Helper()
 			assert.Equal(t, before, stateOf(t, d), "a preview changes nothing")
@@ -151,6 +180,7 @@ func TestPreviewingALicense(t *testing.T) {
 		t.Run("a body an upload refuses as such, a preview refuses the same way", func(t *testing.T) {
 			for _, body := range []string{`{"license": ""}`, `{}`, `{"license": 7}`, `{"license":`, `{"license": "a", "license": "b"}`} {
 				previewStatus, previewBody := previewRaw(t, d, d.ownerToken, body)
+				requireUnchanged(t)
 				uploadStatus, uploadBody := rawRequest(t, d.inst, d.ownerToken, http.MethodPost, "/licenses", body)
 				assert.Equal(t, http.StatusBadRequest, previewStatus, "%s: %s", body, previewBody)
 				assert.Equal(t, uploadStatus, previewStatus, body)
@@ -173,6 +203,15 @@ func TestPreviewingALicense(t *testing.T) {
 			status, body = previewRaw(t, d, "", licenseBody(t, token))
 			assert.Equal(t, http.StatusUnauthorized, status, string(body))
 			requireUnchanged(t)
+		})
+
+		t.Run("an upload, unlike a preview, changes the licenses, the audit log and the metrics", func(t *testing.T) {
+			d.upload(t, d.issuer.Sign(t, claims(withFeatures("scim", "audit_log"))))
+			after := stateOf(t, d)
+			assert.NotEqual(t, before.Licenses, after.Licenses)
+			assert.EqualValues(t, 2, after.Audit.Count, "the upload was recorded")
+			assert.Contains(t, after.Metrics, `entitle_audit_entries_total{action="create",resource_type="license"} 1`)
+			assert.Contains(t, after.Metrics, `entitle_feature_enabled{entitlement="entitled",feature="scim"} 1`)
 		})
 	})
 }
