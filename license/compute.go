@@ -153,42 +153,47 @@ func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, n
 }
 
 // evaluation is everything one look at the licenses finds: the entitlements, the diagnostics
-// their warnings and errors are made from, and the license events that can change them later.
+// their warnings and errors are made from, and the licenses whose events can change them later.
 type evaluation struct {
 	ent         Entitlements
 	diagnostics []Diagnostic
-	events      []licenseEvent
-	next        time.Time
+	// verified are the licenses that verified, by id, whose events Explain lists.
+	verified []verifiedLicense
+	next     time.Time
 }
 
 // evaluate is Compute's work, shared with Explain so the two can never disagree. Warnings and
 // errors are the messages of the diagnostics, in the order they are found.
 func evaluate(licenses []Stored, now time.Time, usage Usage) evaluation {
+	names := FeatureNames()
 	ent := Entitlements{
-		Features:    make(map[string]Feature, len(FeatureNames())),
+		Features:    make(map[string]Feature, len(names)),
 		Warnings:    []string{},
 		Errors:      []string{},
 		RefreshedAt: now,
 	}
-	for _, name := range FeatureNames() {
-		ent.Features[name] = Feature{Entitlement: EntitlementNotEntitled}
-	}
 	var diagnostics []Diagnostic
 
-	var verified []verifiedLicense
+	// A deployment may hold thousands of licenses, so the loop below allocates nothing per
+	// license: features are tracked by their index in names, claims by pointer.
+	verified := make([]verifiedLicense, 0, len(licenses))
 	var limits []userLimitOffer
-	// graceFrom is, per feature, the counting license in grace that keeps it on longest.
-	graceFrom := map[string]verifiedLicense{}
+	// levels is, per feature, the best level a counting license gives it; graceFrom, per
+	// feature, the counting license in grace that keeps it on longest (when graced).
+	levels := make([]Entitlement, len(names))
+	graceFrom := make([]verifiedLicense, len(names))
+	graced := make([]bool, len(names))
 	allTrial := true
 	for _, s := range sortedByID(licenses) {
 		if s.Err != nil || s.License == nil {
+			id := s.ID // not &s.ID: that would move every iteration's s to the heap
 			diagnostics = append(diagnostics, Diagnostic{
-				Code: CodeLicenseInvalid, Severity: SeverityError, LicenseID: &s.ID,
+				Code: CodeLicenseInvalid, Severity: SeverityError, LicenseID: &id,
 				Message: fmt.Sprintf("Invalid license (%s): %s", s.UUID, cause(s.Err)),
 			})
 			continue
 		}
-		v := verifiedLicense{id: s.ID, claims: s.License.Claims}
+		v := verifiedLicense{id: s.ID, claims: &s.License.Claims}
 		verified = append(verified, v)
 		c := v.claims
 		if !counts(c, now) {
@@ -198,22 +203,35 @@ func evaluate(licenses []Stored, now time.Time, usage Usage) evaluation {
 		ent.HasLicense = true
 		allTrial = allTrial && c.Trial
 		ent.RequireTelemetry = ent.RequireTelemetry || c.RequireTelemetry
-		for _, name := range grantedFeatures(c) {
-			raise(ent.Features, name, level)
-			if g, seen := graceFrom[name]; level == EntitlementGracePeriod && (!seen || c.ExpiresAt.After(g.claims.ExpiresAt.Time)) {
-				graceFrom[name] = v
+		set := featureSetOf(c)
+		for i, name := range names {
+			if !grants(c, set, name) {
+				continue
+			}
+			if level.rank() > levels[i].rank() {
+				levels[i] = level
+			}
+			if level == EntitlementGracePeriod && (!graced[i] || c.ExpiresAt.After(graceFrom[i].claims.ExpiresAt.Time)) {
+				graceFrom[i], graced[i] = v, true
 			}
 		}
 		if limit := c.Features[featureUserLimit]; limit > 0 {
 			limits = append(limits, userLimitOffer{limit: limit, level: level, license: v})
 		}
 	}
+	for i, name := range names {
+		f := Feature{Entitlement: EntitlementNotEntitled}
+		if levels[i].rank() > f.Entitlement.rank() {
+			f.Entitlement, f.Enabled = levels[i], true
+		}
+		ent.Features[name] = f
+	}
 	ent.Trial = ent.HasLicense && allTrial
 
 	// Coder's wording: one warning per feature that only a license in grace still grants.
-	for _, name := range FeatureNames() {
+	for i, name := range names {
 		if name != featureUserLimit && ent.Features[name].Entitlement == EntitlementGracePeriod {
-			src := graceFrom[name]
+			src := graceFrom[i]
 			diagnostics = append(diagnostics, Diagnostic{
 				Code: CodeFeatureInGrace, Severity: SeverityWarning, Feature: name,
 				LicenseID: &src.id, At: src.claims.ExpiresAt.Time,
@@ -268,25 +286,27 @@ func evaluate(licenses []Stored, now time.Time, usage Usage) evaluation {
 		}
 	}
 
-	events := licenseChanges(verified, now)
-	moments := []time.Time{warningChange}
-	for _, e := range events {
-		moments = append(moments, e.at)
-	}
-	return evaluation{ent: ent, diagnostics: diagnostics, events: events, next: earliestAfter(now, moments...)}
+	next := earliestAfter(now, warningChange)
+	licenseChanges(verified, now, func(e licenseEvent) { next = earliestAfter(now, next, e.at) })
+	return evaluation{ent: ent, diagnostics: diagnostics, verified: verified, next: next}
 }
 
-// verifiedLicense is a stored license that verified: its id and its claims.
+// verifiedLicense is a stored license that verified: its id and its claims, shared with the
+// Stored it came from (which nothing changes).
 type verifiedLicense struct {
 	id     int64
-	claims Claims
+	claims *Claims
 }
 
 // sortedByID orders licenses by id, so warnings and errors come out in the same order whatever
 // order the caller used.
 func sortedByID(licenses []Stored) []Stored {
+	byID := func(a, b Stored) int { return cmp.Compare(a.ID, b.ID) }
+	if slices.IsSortedFunc(licenses, byID) {
+		return licenses // as the store reads them; callers only read the result
+	}
 	sorted := slices.Clone(licenses)
-	slices.SortStableFunc(sorted, func(a, b Stored) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortStableFunc(sorted, byID)
 	return sorted
 }
 
@@ -335,7 +355,7 @@ func cause(err error) string {
 }
 
 // counts reports whether a license counts at now: nbf <= now < exp.
-func counts(c Claims, now time.Time) bool {
+func counts(c *Claims, now time.Time) bool {
 	if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Time) {
 		return false
 	}
@@ -344,7 +364,7 @@ func counts(c Claims, now time.Time) bool {
 
 // paidEnd is the end of the paid term; upload guarantees license_expires, but a missing one
 // is read as "no grace period" rather than a crash.
-func paidEnd(c Claims) time.Time {
+func paidEnd(c *Claims) time.Time {
 	if c.LicenseExpires != nil {
 		return c.LicenseExpires.Time
 	}
@@ -352,7 +372,7 @@ func paidEnd(c Claims) time.Time {
 }
 
 // levelAt is the level a counting license gives at now.
-func levelAt(c Claims, now time.Time) Entitlement {
+func levelAt(c *Claims, now time.Time) Entitlement {
 	if now.Before(paidEnd(c)) {
 		return EntitlementEntitled
 	}
@@ -360,35 +380,52 @@ func levelAt(c Claims, now time.Time) Entitlement {
 }
 
 // grantedFeatures lists the features a license turns on, user_limit aside since it carries a limit.
-func grantedFeatures(c Claims) []string {
+func grantedFeatures(c *Claims) []string {
 	var granted []string
-	known := FeatureNames()
-	set := strings.ToLower(c.FeatureSet)
-	for _, name := range known {
-		switch {
-		case name == featureUserLimit:
-			// Only an explicit limit grants it; Compute handles it.
-		case set == "premium":
-			granted = append(granted, name)
-		case (set == "enterprise" || c.AllFeatures) && name != featureCustomRoles && name != featureMultipleOrganizations:
-			// all_features is the old way of writing "enterprise": with no feature_set it
-			// grants the enterprise set, never the premium-only features.
-			granted = append(granted, name)
-		case c.Features[name] > 0:
+	set := featureSetOf(c)
+	for _, name := range FeatureNames() {
+		if grants(c, set, name) {
 			granted = append(granted, name)
 		}
 	}
 	return granted
 }
 
-// raise lifts a feature to level unless it already has a better one.
-func raise(features map[string]Feature, name string, level Entitlement) {
-	f := features[name]
-	if level.rank() > f.Entitlement.rank() {
-		f.Entitlement = level
-		f.Enabled = true
+// featureSet is a license's feature_set as grants reads it.
+type featureSet int
+
+const (
+	featureSetOther featureSet = iota
+	featureSetEnterprise
+	featureSetPremium
+)
+
+// featureSetOf reads feature_set in any case. strings.ToLower allocates nothing for a value
+// already in lower case, the usual one.
+func featureSetOf(c *Claims) featureSet {
+	switch strings.ToLower(c.FeatureSet) {
+	case "premium":
+		return featureSetPremium
+	case "enterprise":
+		return featureSetEnterprise
 	}
-	features[name] = f
+	return featureSetOther
+}
+
+// grants reports whether a license with claims c and feature set set (featureSetOf(c)) turns
+// the feature name on; user_limit never, since it carries a limit that Compute handles.
+func grants(c *Claims, set featureSet, name string) bool {
+	switch {
+	case name == featureUserLimit:
+		return false
+	case set == featureSetPremium:
+		return true
+	case (set == featureSetEnterprise || c.AllFeatures) && name != featureCustomRoles && name != featureMultipleOrganizations:
+		// all_features is the old way of writing "enterprise": with no feature_set it
+		// grants the enterprise set, never the premium-only features.
+		return true
+	}
+	return c.Features[name] > 0
 }
 
 // paidTerm is [start, end) of one license's paid term; no start means it began before anything.
@@ -409,7 +446,7 @@ func (p paidTerm) startsBy(t time.Time) bool { return !p.hasStart || !p.start.Af
 // including ones that start later, so a follow-on license uploaded ahead of time that starts no
 // later than the current term ends silences the warning.
 func expiryWarning(verified []verifiedLicense, now time.Time, trial bool) (*Diagnostic, time.Time) {
-	var terms []paidTerm
+	terms := make([]paidTerm, 0, len(verified))
 	for _, v := range verified {
 		c := v.claims
 		if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Time) {
@@ -487,11 +524,12 @@ type licenseEvent struct {
 	shown   bool
 }
 
-// licenseChanges lists the moments at which a verified license starts counting, enters grace,
-// or stops counting, and when the paid term of one without nbf starts. Moments of a license
-// still in force may already be past; earliestAfter and the timeline skip those.
-func licenseChanges(verified []verifiedLicense, now time.Time) []licenseEvent {
-	var events []licenseEvent
+// licenseChanges calls yield with each moment at which a verified license starts counting,
+// enters grace, or stops counting, and when the paid term of one without nbf starts. Moments of
+// a license still in force may already be past; Compute's next change and the timeline skip
+// those. It hands the events over one by one rather than as a list, since Compute only needs
+// the earliest of them.
+func licenseChanges(verified []verifiedLicense, now time.Time, yield func(licenseEvent)) {
 	for _, v := range verified {
 		c := v.claims
 		if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Time) {
@@ -502,17 +540,21 @@ func licenseChanges(verified []verifiedLicense, now time.Time) []licenseEvent {
 		}
 		exp, grace := c.ExpiresAt.Time, paidEnd(c)
 		graceShown := grace.Before(exp) && (c.NotBefore == nil || grace.After(c.NotBefore.Time))
-		events = append(events,
-			licenseEvent{at: exp, event: EventExpires, license: v.id, shown: true},
-			licenseEvent{at: grace, event: EventEntersGrace, license: v.id, shown: graceShown},
-		)
+		yield(licenseEvent{at: exp, event: EventExpires, license: v.id, shown: true})
+		yield(licenseEvent{at: grace, event: EventEntersGrace, license: v.id, shown: graceShown})
 		if c.NotBefore != nil {
-			events = append(events, licenseEvent{at: c.NotBefore.Time, event: EventStarts, license: v.id, shown: true})
+			yield(licenseEvent{at: c.NotBefore.Time, event: EventStarts, license: v.id, shown: true})
 		} else if c.IssuedAt != nil {
 			// Its paid term, and so the warning, starts here; it counted already.
-			events = append(events, licenseEvent{at: c.IssuedAt.Time, event: EventStarts, license: v.id})
+			yield(licenseEvent{at: c.IssuedAt.Time, event: EventStarts, license: v.id})
 		}
 	}
+}
+
+// allLicenseChanges is licenseChanges as a list.
+func allLicenseChanges(verified []verifiedLicense, now time.Time) []licenseEvent {
+	events := make([]licenseEvent, 0, 3*len(verified))
+	licenseChanges(verified, now, func(e licenseEvent) { events = append(events, e) })
 	return events
 }
 

@@ -142,7 +142,7 @@ func Explain(licenses []Stored, now time.Time, usage Usage) Explanation {
 		Entitlements: ev.ent,
 		Diagnostics:  ev.diagnostics,
 		Licenses:     licenseStates(licenses, now),
-		Timeline:     timeline(licenses, now, usage, ev.events),
+		Timeline:     timeline(licenses, now, usage, allLicenseChanges(ev.verified, now)),
 		Seats:        Seats{Active: usage.ActiveUsers, Limit: users.Limit, HighWaterMark: usage.ActiveUsers},
 	}
 }
@@ -204,7 +204,7 @@ func licenseStates(licenses []Stored, now time.Time) []State {
 			states = append(states, st)
 			continue
 		}
-		c := s.License.Claims
+		c := &s.License.Claims
 		st.Counts = counts(c, now)
 		exp, grace := c.ExpiresAt.Time, paidEnd(c)
 		switch {
