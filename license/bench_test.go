@@ -94,3 +94,23 @@ func BenchmarkCompute10k(b *testing.B) {
 		Compute(stored, now, Usage{ActiveUsers: 42, Replicas: 1})
 	}
 }
+
+// BenchmarkPreparedCompute10k is a recompute over ten thousand licenses prepared once, as the
+// server holds them between changes.
+func BenchmarkPreparedCompute10k(b *testing.B) {
+	now := time.Now()
+	prepared := Prepare(manyStored(10_000, now))
+	b.ReportAllocs()
+	for b.Loop() {
+		prepared.Compute(now, Usage{ActiveUsers: 42, Replicas: 1})
+	}
+}
+
+// BenchmarkPrepare10k prepares ten thousand licenses, as the server does when they change.
+func BenchmarkPrepare10k(b *testing.B) {
+	stored := manyStored(10_000, time.Now())
+	b.ReportAllocs()
+	for b.Loop() {
+		Prepare(stored)
+	}
+}
