@@ -1,7 +1,6 @@
 package license
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -146,83 +145,95 @@ type Entitlements struct {
 
 // Compute derives the entitlements at now, and nextChange: the earliest moment after now at which
 // the same inputs would give a different result (zero when nothing is pending), so the caller can
-// recompute exactly then instead of up to a tick late.
+// recompute exactly then instead of up to a tick late. It is Prepare(licenses).Compute.
 func Compute(licenses []Stored, now time.Time, usage Usage) (ent Entitlements, nextChange time.Time) {
-	ev := evaluate(licenses, now, usage)
+	return Prepare(licenses).Compute(now, usage)
+}
+
+// Compute is the package's Compute over the prepared licenses.
+func (p Prepared) Compute(now time.Time, usage Usage) (ent Entitlements, nextChange time.Time) {
+	ev := evaluate(p, now, usage)
 	return ev.ent, ev.next
 }
 
 // evaluation is everything one look at the licenses finds: the entitlements, the diagnostics
-// their warnings and errors are made from, and the license events that can change them later.
+// their warnings and errors are made from, and when they next change.
 type evaluation struct {
 	ent         Entitlements
 	diagnostics []Diagnostic
-	events      []licenseEvent
 	next        time.Time
 }
 
 // evaluate is Compute's work, shared with Explain so the two can never disagree. Warnings and
 // errors are the messages of the diagnostics, in the order they are found.
-func evaluate(licenses []Stored, now time.Time, usage Usage) evaluation {
+func evaluate(p Prepared, now time.Time, usage Usage) evaluation {
+	names := p.features.names
 	ent := Entitlements{
-		Features:    make(map[string]Feature, len(FeatureNames())),
+		Features:    make(map[string]Feature, len(names)),
 		Warnings:    []string{},
 		Errors:      []string{},
 		RefreshedAt: now,
 	}
-	for _, name := range FeatureNames() {
-		ent.Features[name] = Feature{Entitlement: EntitlementNotEntitled}
-	}
-	var diagnostics []Diagnostic
+	// The licenses that no longer verify come first, by id.
+	diagnostics := slices.Clone(p.invalid)
 
-	var verified []verifiedLicense
-	var limits []userLimitOffer
+	// A deployment may hold thousands of licenses, so the loop below allocates nothing per
+	// license: features are bits of a mask, and the user limit is chosen as the offers come.
+	limit := userLimitChoice{actual: usage.ActiveUsers}
+	// entitled and grace are the features some counting license gives at that level.
+	var entitled, grace featureMask
 	// graceFrom is, per feature, the counting license in grace that keeps it on longest.
-	graceFrom := map[string]verifiedLicense{}
+	graceFrom := make([]*preparedLicense, len(names))
 	allTrial := true
-	for _, s := range sortedByID(licenses) {
-		if s.Err != nil || s.License == nil {
-			diagnostics = append(diagnostics, Diagnostic{
-				Code: CodeLicenseInvalid, Severity: SeverityError, LicenseID: &s.ID,
-				Message: fmt.Sprintf("Invalid license (%s): %s", s.UUID, cause(s.Err)),
-			})
+	for i := range p.verified {
+		l := &p.verified[i]
+		if !l.countsAt(now) {
 			continue
 		}
-		v := verifiedLicense{id: s.ID, claims: s.License.Claims}
-		verified = append(verified, v)
-		c := v.claims
-		if !counts(c, now) {
-			continue
-		}
-		level := levelAt(c, now)
+		level := l.levelAt(now)
 		ent.HasLicense = true
-		allTrial = allTrial && c.Trial
-		ent.RequireTelemetry = ent.RequireTelemetry || c.RequireTelemetry
-		for _, name := range grantedFeatures(c) {
-			raise(ent.Features, name, level)
-			if g, seen := graceFrom[name]; level == EntitlementGracePeriod && (!seen || c.ExpiresAt.After(g.claims.ExpiresAt.Time)) {
-				graceFrom[name] = v
+		allTrial = allTrial && l.trial
+		ent.RequireTelemetry = ent.RequireTelemetry || l.requireTelemetry
+		if level == EntitlementEntitled {
+			entitled |= l.granted
+		} else {
+			grace |= l.granted
+			for f := range names {
+				if l.granted.has(f) && (graceFrom[f] == nil || l.exp.After(graceFrom[f].exp)) {
+					graceFrom[f] = l
+				}
 			}
 		}
-		if limit := c.Features[featureUserLimit]; limit > 0 {
-			limits = append(limits, userLimitOffer{limit: limit, level: level, license: v})
+		if l.userLimit > 0 {
+			limit.consider(userLimitOffer{limit: l.userLimit, level: level, license: l})
 		}
+	}
+	for i, name := range names {
+		f := Feature{Entitlement: EntitlementNotEntitled}
+		switch {
+		case entitled.has(i):
+			f.Entitlement, f.Enabled = EntitlementEntitled, true
+		case grace.has(i):
+			f.Entitlement, f.Enabled = EntitlementGracePeriod, true
+		}
+		ent.Features[name] = f
 	}
 	ent.Trial = ent.HasLicense && allTrial
 
 	// Coder's wording: one warning per feature that only a license in grace still grants.
-	for _, name := range FeatureNames() {
+	for i, name := range names {
 		if name != featureUserLimit && ent.Features[name].Entitlement == EntitlementGracePeriod {
-			src := graceFrom[name]
+			src := graceFrom[i]
+			id := src.id
 			diagnostics = append(diagnostics, Diagnostic{
 				Code: CodeFeatureInGrace, Severity: SeverityWarning, Feature: name,
-				LicenseID: &src.id, At: src.claims.ExpiresAt.Time,
+				LicenseID: &id, At: src.exp,
 				Message: humanize(name) + " is enabled but your license for this feature is expired.",
 			})
 		}
 	}
 
-	expiring, warningChange := expiryWarning(verified, now, ent.Trial)
+	expiring, warningChange := expiryWarning(p.verified, now, ent.Trial)
 	if expiring != nil {
 		diagnostics = append(diagnostics, *expiring)
 	}
@@ -230,14 +241,14 @@ func evaluate(licenses []Stored, now time.Time, usage Usage) evaluation {
 	actual := usage.ActiveUsers
 	users := ent.Features[featureUserLimit]
 	users.Actual = &actual
-	if offer, ok := bestUserLimit(limits, actual); ok {
+	if offer, ok := limit.best, limit.found; ok {
 		users.Entitlement, users.Enabled, users.Limit = offer.level, true, &offer.limit
 		id := offer.license.id
 		switch {
 		case offer.level == EntitlementGracePeriod:
 			diagnostics = append(diagnostics, Diagnostic{
 				Code: CodeUserLimitInGrace, Severity: SeverityWarning, Feature: featureUserLimit,
-				LicenseID: &id, At: offer.license.claims.ExpiresAt.Time,
+				LicenseID: &id, At: offer.license.exp,
 				Message: fmt.Sprintf("Your deployment has %d active users but the license with the limit %d is expired.", actual, offer.limit),
 			})
 		case actual > offer.limit:
@@ -268,58 +279,48 @@ func evaluate(licenses []Stored, now time.Time, usage Usage) evaluation {
 		}
 	}
 
-	events := licenseChanges(verified, now)
-	moments := []time.Time{warningChange}
-	for _, e := range events {
-		moments = append(moments, e.at)
-	}
-	return evaluation{ent: ent, diagnostics: diagnostics, events: events, next: earliestAfter(now, moments...)}
-}
-
-// verifiedLicense is a stored license that verified: its id and its claims.
-type verifiedLicense struct {
-	id     int64
-	claims Claims
-}
-
-// sortedByID orders licenses by id, so warnings and errors come out in the same order whatever
-// order the caller used.
-func sortedByID(licenses []Stored) []Stored {
-	sorted := slices.Clone(licenses)
-	slices.SortStableFunc(sorted, func(a, b Stored) int { return cmp.Compare(a.ID, b.ID) })
-	return sorted
+	next := earliestAfter(now, warningChange)
+	licenseChanges(p.verified, now, func(e licenseEvent) {
+		if e.at.After(now) && (next.IsZero() || e.at.Before(next)) {
+			next = e.at // earliestAfter, without a slice per event
+		}
+	})
+	return evaluation{ent: ent, diagnostics: diagnostics, next: next}
 }
 
 // userLimitOffer is the user limit one counting license gives, and at which level.
 type userLimitOffer struct {
 	limit   int64
 	level   Entitlement
-	license verifiedLicense
+	license *preparedLicense
 }
 
-// bestUserLimit picks the one license whose user limit the deployment gets, whole: limits are
-// never combined across licenses. A limit that covers the active users beats one that does
-// not; then entitled beats grace; then the larger limit wins. This is how Coder's own tests
-// expect it: an entitled 100-seat license beside a 500-seat license in grace, with 200 users,
-// gives grace_period with limit 500.
-func bestUserLimit(offers []userLimitOffer, actual int64) (userLimitOffer, bool) {
-	better := func(a, b userLimitOffer) bool {
-		if aCovers, bCovers := a.limit >= actual, b.limit >= actual; aCovers != bCovers {
-			return aCovers
-		}
-		if a.level.rank() != b.level.rank() {
-			return a.level.rank() > b.level.rank()
-		}
-		return a.limit > b.limit
+// userLimitChoice picks, from the offers it is shown in turn, the one license whose user limit
+// the deployment gets, whole: limits are never combined across licenses. A limit that covers
+// the active users beats one that does not; then entitled beats grace; then the larger limit
+// wins; on a tie the first offer stays. This is how Coder's own tests expect it: an entitled
+// 100-seat license beside a 500-seat license in grace, with 200 users, gives grace_period with
+// limit 500.
+type userLimitChoice struct {
+	actual int64
+	best   userLimitOffer
+	found  bool
+}
+
+func (u *userLimitChoice) consider(o userLimitOffer) {
+	if !u.found || u.better(o, u.best) {
+		u.best, u.found = o, true
 	}
-	var best userLimitOffer
-	found := false
-	for _, o := range offers {
-		if !found || better(o, best) {
-			best, found = o, true
-		}
+}
+
+func (u *userLimitChoice) better(a, b userLimitOffer) bool {
+	if aCovers, bCovers := a.limit >= u.actual, b.limit >= u.actual; aCovers != bCovers {
+		return aCovers
 	}
-	return best, found
+	if a.level.rank() != b.level.rank() {
+		return a.level.rank() > b.level.rank()
+	}
+	return a.limit > b.limit
 }
 
 // cause is the reason a stored license no longer verifies, without the envelope message.
@@ -332,63 +333,6 @@ func cause(err error) string {
 		return err.Error()
 	}
 	return "license was not loaded"
-}
-
-// counts reports whether a license counts at now: nbf <= now < exp.
-func counts(c Claims, now time.Time) bool {
-	if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Time) {
-		return false
-	}
-	return c.NotBefore == nil || !now.Before(c.NotBefore.Time)
-}
-
-// paidEnd is the end of the paid term; upload guarantees license_expires, but a missing one
-// is read as "no grace period" rather than a crash.
-func paidEnd(c Claims) time.Time {
-	if c.LicenseExpires != nil {
-		return c.LicenseExpires.Time
-	}
-	return c.ExpiresAt.Time
-}
-
-// levelAt is the level a counting license gives at now.
-func levelAt(c Claims, now time.Time) Entitlement {
-	if now.Before(paidEnd(c)) {
-		return EntitlementEntitled
-	}
-	return EntitlementGracePeriod
-}
-
-// grantedFeatures lists the features a license turns on, user_limit aside since it carries a limit.
-func grantedFeatures(c Claims) []string {
-	var granted []string
-	known := FeatureNames()
-	set := strings.ToLower(c.FeatureSet)
-	for _, name := range known {
-		switch {
-		case name == featureUserLimit:
-			// Only an explicit limit grants it; Compute handles it.
-		case set == "premium":
-			granted = append(granted, name)
-		case (set == "enterprise" || c.AllFeatures) && name != featureCustomRoles && name != featureMultipleOrganizations:
-			// all_features is the old way of writing "enterprise": with no feature_set it
-			// grants the enterprise set, never the premium-only features.
-			granted = append(granted, name)
-		case c.Features[name] > 0:
-			granted = append(granted, name)
-		}
-	}
-	return granted
-}
-
-// raise lifts a feature to level unless it already has a better one.
-func raise(features map[string]Feature, name string, level Entitlement) {
-	f := features[name]
-	if level.rank() > f.Entitlement.rank() {
-		f.Entitlement = level
-		f.Enabled = true
-	}
-	features[name] = f
 }
 
 // paidTerm is [start, end) of one license's paid term; no start means it began before anything.
@@ -408,19 +352,19 @@ func (p paidTerm) startsBy(t time.Time) bool { return !p.hasStart || !p.start.Af
 // Coverage is the union of the paid terms of every verified license that has not expired,
 // including ones that start later, so a follow-on license uploaded ahead of time that starts no
 // later than the current term ends silences the warning.
-func expiryWarning(verified []verifiedLicense, now time.Time, trial bool) (*Diagnostic, time.Time) {
-	var terms []paidTerm
-	for _, v := range verified {
-		c := v.claims
-		if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Time) {
+func expiryWarning(verified []preparedLicense, now time.Time, trial bool) (*Diagnostic, time.Time) {
+	terms := make([]paidTerm, 0, len(verified))
+	for i := range verified {
+		l := &verified[i]
+		if !l.hasExp || !now.Before(l.exp) {
 			continue
 		}
-		term := paidTerm{license: v.id, end: paidEnd(c)}
+		term := paidTerm{license: l.id, end: l.paidEnd}
 		switch {
-		case c.NotBefore != nil:
-			term.start, term.hasStart = c.NotBefore.Time, true
-		case c.IssuedAt != nil:
-			term.start, term.hasStart = c.IssuedAt.Time, true
+		case l.hasNBF:
+			term.start, term.hasStart = l.nbf, true
+		case l.hasIAT:
+			term.start, term.hasStart = l.iat, true
 		}
 		terms = append(terms, term)
 	}
@@ -487,32 +431,37 @@ type licenseEvent struct {
 	shown   bool
 }
 
-// licenseChanges lists the moments at which a verified license starts counting, enters grace,
-// or stops counting, and when the paid term of one without nbf starts. Moments of a license
-// still in force may already be past; earliestAfter and the timeline skip those.
-func licenseChanges(verified []verifiedLicense, now time.Time) []licenseEvent {
-	var events []licenseEvent
-	for _, v := range verified {
-		c := v.claims
-		if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Time) {
+// licenseChanges calls yield with each moment at which a verified license starts counting,
+// enters grace, or stops counting, and when the paid term of one without nbf starts. Moments of
+// a license still in force may already be past; Compute's next change and the timeline skip
+// those. It hands the events over one by one rather than as a list, since Compute only needs
+// the earliest of them.
+func licenseChanges(verified []preparedLicense, now time.Time, yield func(licenseEvent)) {
+	for i := range verified {
+		l := &verified[i]
+		if !l.hasExp || !now.Before(l.exp) {
 			continue // expired for good: nothing about it changes again
 		}
-		if c.NotBefore != nil && !c.NotBefore.Before(c.ExpiresAt.Time) {
+		if l.hasNBF && !l.nbf.Before(l.exp) {
 			continue // expires before it starts, so it never counts
 		}
-		exp, grace := c.ExpiresAt.Time, paidEnd(c)
-		graceShown := grace.Before(exp) && (c.NotBefore == nil || grace.After(c.NotBefore.Time))
-		events = append(events,
-			licenseEvent{at: exp, event: EventExpires, license: v.id, shown: true},
-			licenseEvent{at: grace, event: EventEntersGrace, license: v.id, shown: graceShown},
-		)
-		if c.NotBefore != nil {
-			events = append(events, licenseEvent{at: c.NotBefore.Time, event: EventStarts, license: v.id, shown: true})
-		} else if c.IssuedAt != nil {
+		exp, grace := l.exp, l.paidEnd
+		graceShown := grace.Before(exp) && (!l.hasNBF || grace.After(l.nbf))
+		yield(licenseEvent{at: exp, event: EventExpires, license: l.id, shown: true})
+		yield(licenseEvent{at: grace, event: EventEntersGrace, license: l.id, shown: graceShown})
+		if l.hasNBF {
+			yield(licenseEvent{at: l.nbf, event: EventStarts, license: l.id, shown: true})
+		} else if l.hasIAT {
 			// Its paid term, and so the warning, starts here; it counted already.
-			events = append(events, licenseEvent{at: c.IssuedAt.Time, event: EventStarts, license: v.id})
+			yield(licenseEvent{at: l.iat, event: EventStarts, license: l.id})
 		}
 	}
+}
+
+// allLicenseChanges is licenseChanges as a list.
+func allLicenseChanges(verified []preparedLicense, now time.Time) []licenseEvent {
+	events := make([]licenseEvent, 0, 3*len(verified))
+	licenseChanges(verified, now, func(e licenseEvent) { events = append(events, e) })
 	return events
 }
 

@@ -136,13 +136,14 @@ type Explanation struct {
 // assuming the usage stays as it is. Its moments are the ones Compute's nextChange walks
 // through, since both come from licenseChanges.
 func Explain(licenses []Stored, now time.Time, usage Usage) Explanation {
-	ev := evaluate(licenses, now, usage)
+	p := Prepare(licenses)
+	ev := evaluate(p, now, usage)
 	users := ev.ent.Features[featureUserLimit]
 	return Explanation{
 		Entitlements: ev.ent,
 		Diagnostics:  ev.diagnostics,
-		Licenses:     licenseStates(licenses, now),
-		Timeline:     timeline(licenses, now, usage, ev.events),
+		Licenses:     licenseStates(p, now),
+		Timeline:     timeline(p, now, usage, allLicenseChanges(p.verified, now)),
 		Seats:        Seats{Active: usage.ActiveUsers, Limit: users.Limit, HighWaterMark: usage.ActiveUsers},
 	}
 }
@@ -168,7 +169,7 @@ func sameLimit(a, b *int64) bool {
 
 // timeline turns the license events after now into entries, each with the features that
 // change at its moment: the result just before the moment against the result at it.
-func timeline(licenses []Stored, now time.Time, usage Usage, events []licenseEvent) []TimelineEvent {
+func timeline(p Prepared, now time.Time, usage Usage, events []licenseEvent) []TimelineEvent {
 	var shown []licenseEvent
 	for _, e := range events {
 		if e.shown && e.at.After(now) {
@@ -184,8 +185,8 @@ func timeline(licenses []Stored, now time.Time, usage Usage, events []licenseEve
 		changes, known := changesAt[e.at]
 		if !known {
 			// The result is constant between moments, so a nanosecond earlier is "just before".
-			before := evaluate(licenses, e.at.Add(-time.Nanosecond), usage).ent
-			after := evaluate(licenses, e.at, usage).ent
+			before := evaluate(p, e.at.Add(-time.Nanosecond), usage).ent
+			after := evaluate(p, e.at, usage).ent
 			changes = FeatureChanges(before, after)
 			changesAt[e.at] = changes
 		}
@@ -195,27 +196,29 @@ func timeline(licenses []Stored, now time.Time, usage Usage, events []licenseEve
 }
 
 // licenseStates says, for each stored license by id, where it stands at now and why.
-func licenseStates(licenses []Stored, now time.Time) []State {
-	states := make([]State, 0, len(licenses))
-	for _, s := range sortedByID(licenses) {
+func licenseStates(p Prepared, now time.Time) []State {
+	states := make([]State, 0, len(p.sorted))
+	verified := p.verified // in the same order as p.sorted, without the invalid ones
+	for _, s := range p.sorted {
 		st := State{ID: s.ID, UUID: s.UUID}
 		if s.Err != nil || s.License == nil {
 			st.Status, st.Reason = StatusInvalid, "It no longer verifies: "+cause(s.Err)+"."
 			states = append(states, st)
 			continue
 		}
-		c := s.License.Claims
-		st.Counts = counts(c, now)
-		exp, grace := c.ExpiresAt.Time, paidEnd(c)
+		l := &verified[0]
+		verified = verified[1:]
+		st.Counts = l.countsAt(now)
+		exp, grace := l.exp, l.paidEnd
 		switch {
 		case !now.Before(exp):
 			st.Status, st.Reason = StatusExpired, "Expired at "+stamp(exp)+", the end of its grace period."
-		case c.NotBefore != nil && !c.NotBefore.Before(exp):
+		case l.hasNBF && !l.nbf.Before(exp):
 			st.Status = StatusNotYetValid
-			st.Reason = "It expires at " + stamp(exp) + ", before it starts at " + stamp(c.NotBefore.Time) + ", so it never counts."
+			st.Reason = "It expires at " + stamp(exp) + ", before it starts at " + stamp(l.nbf) + ", so it never counts."
 		case !st.Counts:
-			st.Status, st.Reason = StatusNotYetValid, "Starts counting at "+stamp(c.NotBefore.Time)+"."
-		case levelAt(c, now) == EntitlementGracePeriod:
+			st.Status, st.Reason = StatusNotYetValid, "Starts counting at "+stamp(l.nbf)+"."
+		case l.levelAt(now) == EntitlementGracePeriod:
 			st.Status = StatusGrace
 			st.Reason = "Its paid term ended at " + stamp(grace) + "; it counts in its grace period until " + stamp(exp) + "."
 		case !grace.Before(exp):
@@ -224,7 +227,7 @@ func licenseStates(licenses []Stored, now time.Time) []State {
 			st.Status = StatusActive
 			st.Reason = "Entitled until " + stamp(grace) + ", then in its grace period until " + stamp(exp) + "."
 		}
-		if st.Status != StatusExpired && len(grantedFeatures(c)) == 0 && c.Features[featureUserLimit] <= 0 {
+		if st.Status != StatusExpired && l.granted == 0 && l.userLimit <= 0 {
 			st.Reason += " It grants no known feature."
 		}
 		states = append(states, st)

@@ -47,6 +47,21 @@ func Hash(password string, cost int) ([]byte, error) {
 	return append([]byte(marker), hashed...), nil
 }
 
+// Unmatchable returns a stored hash at the given bcrypt cost that no password matches (its
+// digest is no bcrypt output, and finding a password for it would mean breaking bcrypt), made
+// without running bcrypt. Matches against it still runs bcrypt once at that cost, as against
+// any stored hash, so comparing a login for an unknown user against it costs what a wrong
+// password costs, while making it costs the server nothing at start.
+func Unmatchable(cost int) ([]byte, error) {
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("bcrypt cost %d is outside %d..%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	// bcrypt's format: version, cost, then 22 characters of salt and 31 of digest in its own
+	// base64 alphabet (./A-Za-z0-9).
+	const salt, digest = "entitleunmatchablesalt", "entitleunmatchabledigestxxxxxxx"
+	return fmt.Appendf([]byte(marker), "$2a$%02d$%s%s", cost, salt, digest), nil
+}
+
 // Matches says whether password is the one stored as hashed. It always runs bcrypt once at
 // the stored cost, so a refusal costs the same whatever the reason.
 func Matches(hashed []byte, password string) bool {

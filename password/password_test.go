@@ -1,6 +1,7 @@
 package password_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -53,4 +54,23 @@ func TestPlainBcryptHashesStillVerify(t *testing.T) {
 	assert.False(t, password.Matches(legacy, p72[:71]), "a shorter one")
 	assert.False(t, password.Matches(legacy, p72+"tail"), "a longer one, whose first 72 bytes are all bcrypt would read")
 	assert.False(t, password.Matches([]byte("not a hash"), p72), "garbage stored")
+}
+
+// An unknown email's login compares against Unmatchable, so that it costs what a wrong
+// password costs; Unmatchable itself costs nothing, so the server need not run bcrypt to start.
+func TestUnmatchableCostsOneBcryptAtItsCostAndMatchesNothing(t *testing.T) {
+	for _, cost := range []int{bcrypt.MinCost, bcrypt.DefaultCost, 12} {
+		hashed, err := password.Unmatchable(cost)
+		require.NoError(t, err)
+		rest, ok := bytes.CutPrefix(hashed, []byte(password.Marker))
+		require.True(t, ok, "it is in Hash's format: %q", hashed)
+		got, err := bcrypt.Cost(rest)
+		require.NoError(t, err)
+		assert.Equal(t, cost, got)
+		// A malformed hash would be refused before any work; a mismatch means bcrypt ran.
+		assert.ErrorIs(t, bcrypt.CompareHashAndPassword(rest, password.PreHash("entitle-timing-equalizer")), bcrypt.ErrMismatchedHashAndPassword)
+		assert.False(t, password.Matches(hashed, ""))
+	}
+	_, err := password.Unmatchable(bcrypt.MaxCost + 1)
+	assert.Error(t, err)
 }

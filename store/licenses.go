@@ -1,13 +1,16 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // InsertLicense stores l and fills in its id; ErrConflict when the identical token is stored.
@@ -31,6 +34,10 @@ type LicenseRow struct {
 	storedID int64
 }
 
+// StoredID is the row's id as stored, which tells rows apart even when it does not fit
+// License.ID (the row then has a Problem and License.ID is zero).
+func (r LicenseRow) StoredID() int64 { return r.storedID }
+
 // Licenses returns every stored license by id. Each column is read as whatever value the
 // driver gives and converted here, so one unreadable value makes one row with a Problem
 // rather than failing the whole list.
@@ -49,7 +56,68 @@ func (s *Store) LicensesPage(ctx context.Context, limit, offset int, afterID int
 // of the range of a license id.
 func (s *Store) licensesAfter(ctx context.Context, limit, offset int, afterID int64) ([]LicenseRow, error) {
 	q := s.with(ctx).Model(&License{}).Select("id", "uploaded_at", "jwt", "exp", "uuid").Where("id > ?", afterID).Order("id")
-	rows, err := limitAndOffset(q, limit, offset).Rows()
+	return scanLicenseRows(limitAndOffset(q, limit, offset))
+}
+
+// LicensesGeneration is a number that every write to licenses raises in the same transaction,
+// through the database's own triggers, so writes made by hand count too. Read before
+// LicenseIDs, an unchanged generation says the ids and rows read after it are unchanged too.
+func (s *Store) LicensesGeneration(ctx context.Context) (int64, error) {
+	var g LicensesGeneration
+	if err := s.with(ctx).Where("id = 1").Take(&g).Error; err != nil {
+		return 0, fmt.Errorf("read the licenses generation: %w", translate(err))
+	}
+	return g.Generation, nil
+}
+
+// licenseIDsChunk bounds how many ids LicensesByID binds in one query, well under SQLite's and
+// PostgreSQL's limits on bound parameters.
+const licenseIDsChunk = 500
+
+// LicenseIDs returns the stored id of every license, in order. A stored license never changes,
+// so a caller that kept what it read of the others needs only the rows of ids it has not seen
+// (LicensesByID): ten thousand ids are a few kilobytes where their rows are megabytes.
+func (s *Store) LicenseIDs(ctx context.Context) ([]int64, error) {
+	// Rows with ids below 1 are left out, as licensesAfter leaves them out of every list.
+	rows, err := s.with(ctx).Model(&License{}).Select("id").Where("id > 0").Order("id").Rows()
+	if err != nil {
+		return nil, fmt.Errorf("list license ids: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	ids := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list license ids: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list license ids: %w", err)
+	}
+	return ids, nil
+}
+
+// LicensesByID returns the licenses with these stored ids, by id, read as Licenses reads them;
+// an id no longer stored is left out.
+func (s *Store) LicensesByID(ctx context.Context, ids []int64) ([]LicenseRow, error) {
+	ls := []LicenseRow{}
+	for chunk := range slices.Chunk(ids, licenseIDsChunk) {
+		q := s.with(ctx).Model(&License{}).Select("id", "uploaded_at", "jwt", "exp", "uuid").Where("id IN ?", chunk).Order("id")
+		rows, err := scanLicenseRows(q)
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, rows...)
+	}
+	slices.SortFunc(ls, func(a, b LicenseRow) int { return cmp.Compare(a.storedID, b.storedID) })
+	return ls, nil
+}
+
+// scanLicenseRows runs q, which selects id, uploaded_at, jwt, exp and uuid, and converts each
+// row it gives with licenseRowOf.
+func scanLicenseRows(q *gorm.DB) ([]LicenseRow, error) {
+	rows, err := q.Rows()
 	if err != nil {
 		return nil, fmt.Errorf("list licenses: %w", err)
 	}

@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,4 +146,92 @@ func randomText(n int) string {
 		b = append(b, uuid.NewString()...)
 	}
 	return string(b[:n])
+}
+
+func TestEveryWriteToTheLicensesRaisesTheirGeneration(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ctx := context.Background()
+		s, _ := openStore(t, db)
+		generation := func() int64 {
+			t.Helper()
+			g, err := s.LicensesGeneration(ctx)
+			require.NoError(t, err)
+			return g
+		}
+		raised := func(t *testing.T, what string, write func()) {
+			t.Helper()
+			before := generation()
+			write()
+			assert.Greater(t, generation(), before, what)
+		}
+		sqlDB, err := s.SQLDB()
+		require.NoError(t, err)
+		bind := func(q string) string {
+			if s.Dialect() == store.DialectPostgres {
+				return strings.NewReplacer("?1", "$1", "?2", "$2").Replace(q)
+			}
+			return q
+		}
+
+		l := store.License{UploadedAt: store.Now(), JWT: "a.token.sig", Exp: store.Now().Add(time.Hour), UUID: uuid.New()}
+		raised(t, "an upload", func() { require.NoError(t, s.InsertLicense(ctx, &l)) })
+		raised(t, "a delete", func() { require.NoError(t, s.DeleteLicense(ctx, l.ID)) })
+		raised(t, "a row written by hand", func() {
+			_, err := sqlDB.ExecContext(ctx, bind("INSERT INTO licenses (uploaded_at, jwt, exp, uuid) VALUES (?1, 'by.hand.sig', ?1, ?2)"), store.Now(), uuid.NewString())
+			require.NoError(t, err)
+		})
+		raised(t, "a row changed by hand", func() {
+			_, err := sqlDB.ExecContext(ctx, "UPDATE licenses SET jwt = 'changed.by.hand' WHERE jwt = 'by.hand.sig'")
+			require.NoError(t, err)
+		})
+		raised(t, "a row deleted by hand", func() {
+			_, err := sqlDB.ExecContext(ctx, "DELETE FROM licenses WHERE jwt = 'changed.by.hand'")
+			require.NoError(t, err)
+		})
+
+		t.Run("other writes leave it", func(t *testing.T) {
+			before := generation()
+			_, _, err := s.ClaimRefresh(ctx, store.Now(), time.Minute)
+			require.NoError(t, err)
+			require.NoError(t, s.Heartbeat(ctx, store.Replica{ID: uuid.New(), Hostname: "h", StartedAt: store.Now(), LastSeenAt: store.Now()}))
+			assert.Equal(t, before, generation())
+		})
+
+		t.Run("a rolled back upload leaves it", func(t *testing.T) {
+			before := generation()
+			rollback := errors.New("roll back")
+			err := s.InTx(ctx, func(tx *store.Store) error {
+				other := store.License{UploadedAt: store.Now(), JWT: "rolled.back.sig", Exp: store.Now().Add(time.Hour), UUID: uuid.New()}
+				require.NoError(t, tx.InsertLicense(ctx, &other))
+				return rollback
+			})
+			require.ErrorIs(t, err, rollback)
+			assert.Equal(t, before, generation())
+		})
+	})
+}
+
+func TestLicensesByIDReadsTheRowsStillStored(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ctx := context.Background()
+		s, _ := openStore(t, db)
+		var ids []int64
+		for i := range 3 {
+			l := store.License{UploadedAt: store.Now(), JWT: fmt.Sprintf("token.%d.sig", i), Exp: store.Now().Add(time.Hour), UUID: uuid.New()}
+			require.NoError(t, s.InsertLicense(ctx, &l))
+			ids = append(ids, int64(l.ID))
+		}
+		require.NoError(t, s.DeleteLicense(ctx, int32(ids[1])))
+
+		listed, err := s.LicenseIDs(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []int64{ids[0], ids[2]}, listed)
+
+		rows, err := s.LicensesByID(ctx, []int64{ids[2], ids[1], ids[0]})
+		require.NoError(t, err)
+		require.Len(t, rows, 2, "the deleted one is left out")
+		assert.Equal(t, ids[0], rows[0].StoredID(), "by id")
+		assert.Equal(t, "token.0.sig", rows[0].JWT)
+		assert.Equal(t, ids[2], rows[1].StoredID())
+	})
 }

@@ -98,6 +98,16 @@ type License struct {
 	UUID       uuid.UUID `gorm:"column:uuid"`
 }
 
+// LicensesGeneration is raised by a trigger on every write to licenses (see LicensesGeneration).
+// There is one row (id 1), made by its migration.
+type LicensesGeneration struct {
+	ID         int `gorm:"primaryKey"`
+	Generation int64
+}
+
+// TableName names the one-row table.
+func (LicensesGeneration) TableName() string { return "licenses_generation" }
+
 // EntitlementsRefresh records when an explicit refresh last ran anywhere in the deployment.
 type EntitlementsRefresh struct {
 	ID          int `gorm:"primaryKey"`
@@ -152,5 +162,5 @@ type AuditLog struct {
 // models lists every table's model, for the test that checks migrations match them.
 func models() []any {
 	return []any{&User{}, &Organization{}, &OrganizationMember{}, &APIKey{}, &SiteConfig{},
-		&License{}, &EntitlementsRefresh{}, &Replica{}, &LoginThrottle{}, &SeatHighWater{}, &AuditLog{}}
+		&License{}, &LicensesGeneration{}, &EntitlementsRefresh{}, &Replica{}, &LoginThrottle{}, &SeatHighWater{}, &AuditLog{}}
 }
