@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -202,12 +204,38 @@ func (c *readCaches) announce(ctx context.Context, names []cacheName) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	a := Announcement{Kind: AnnounceInvalidate, From: c.sender, Detail: formatCacheNames(names)}
-	if err := c.db.WithContext(ctx).Exec("SELECT pg_notify(?, ?)", announcementsChannel, a.payload()).Error; err != nil {
+	if err := c.notify(c.db.WithContext(ctx), names); err != nil {
 		// The other replicas keep what they have until cacheMaxAge, unless their listener is
 		// cut too (then they keep nothing).
-		c.logger.Error("announce a cache invalidation to the other replicas", "caches", a.Detail, "error", err)
+		c.logger.Error("announce a cache invalidation to the other replicas", "caches", formatCacheNames(names), "error", err)
 	}
+}
+
+// announceWithin tells the other replicas, from inside the transaction tx, to drop the caches
+// its writes invalidated. PostgreSQL delivers a notification when, and only when, its
+// transaction commits: the other replicas hear of the writes exactly when they stand, and the
+// announcement costs no statement and no commit of its own after the transaction. A failure
+// fails the transaction, so no write stands unannounced.
+func (c *readCaches) announceWithin(tx *gorm.DB, w *transactionWrites) error {
+	if c.dialect != DialectPostgres || w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	names := slices.Clone(w.names)
+	w.mu.Unlock()
+	if len(names) == 0 {
+		return nil
+	}
+	if err := c.notify(tx, names); err != nil {
+		return fmt.Errorf("announce a cache invalidation to the other replicas: %w", err)
+	}
+	return nil
+}
+
+// notify sends the invalidation of names on db, a connection or a transaction.
+func (c *readCaches) notify(db *gorm.DB, names []cacheName) error {
+	a := Announcement{Kind: AnnounceInvalidate, From: c.sender, Detail: formatCacheNames(names)}
+	return db.Exec("SELECT pg_notify(?, ?)", announcementsChannel, a.payload()).Error
 }
 
 // cachedRead reads through cache, unless this Store runs in a transaction (whose reads must see

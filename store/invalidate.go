@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -209,9 +208,9 @@ func (c *readCaches) endTransaction(pool gorm.ConnPool) {
 }
 
 // afterTransaction empties the caches the transaction's writes invalidated, now that they
-// are committed (or rolled back: a failed COMMIT does not prove nothing was written), and
-// tells the other replicas.
-func (c *readCaches) afterTransaction(ctx context.Context, w *transactionWrites) {
+// are committed (or rolled back: a failed COMMIT does not prove nothing was written). The other
+// replicas were told from inside the transaction (announceWithin).
+func (c *readCaches) afterTransaction(w *transactionWrites) {
 	if w == nil {
 		return
 	}
@@ -222,5 +221,4 @@ func (c *readCaches) afterTransaction(ctx context.Context, w *transactionWrites)
 		return
 	}
 	c.drop(names)
-	c.announce(ctx, names)
 }

@@ -220,9 +220,12 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		writes = s.caches.beginTransaction(tx.Statement.ConnPool)
 		defer s.caches.endTransaction(tx.Statement.ConnPool)
-		return fn(s.within(tx, hooks))
+		if err := fn(s.within(tx, hooks)); err != nil {
+			return err
+		}
+		return s.caches.announceWithin(tx, writes)
 	})
-	s.caches.afterTransaction(ctx, writes)
+	s.caches.afterTransaction(writes)
 	if err == nil {
 		// GORM returns the COMMIT's own error, so nil means committed.
 		for _, fn := range hooks.take() {
