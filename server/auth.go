@@ -77,18 +77,20 @@ func (s *Server) authenticate(ctx context.Context, req *http.Request) (api.Actor
 	if user.Status == store.UserSuspended {
 		return api.Actor{}, &api.Error{Status: http.StatusUnauthorized, Message: fmt.Sprintf(api.MsgUserNotActive, user.Status)}
 	}
-	if now.Sub(key.LastUsed) >= touchInterval {
+	if s.keyTouches.claim(key.ID, key.LastUsed, now) {
 		expiresAt := now.Add(s.cfg.SessionDuration)
 		if key.LoginType == store.LoginTypeToken {
 			expiresAt = key.ExpiresAt // a token keeps the expiry it was made with
 		}
 		if err := s.store.TouchAPIKey(ctx, key.ID, now, expiresAt); err != nil {
+			s.keyTouches.release(key.ID, now)
 			return api.Actor{}, err
 		}
 	}
 	// last_seen_at moves like a session's expiry: at most once a minute.
-	if now.Sub(user.LastSeenAt) >= touchInterval {
+	if s.userTouches.claim(user.ID.String(), user.LastSeenAt, now) {
 		if err := s.store.TouchUser(ctx, user.ID, now); err != nil {
+			s.userTouches.release(user.ID.String(), now)
 			return api.Actor{}, err
 		}
 		user.LastSeenAt = now

@@ -43,6 +43,9 @@ type Server struct {
 	// an entitlements change answer at once rather than hold the drain up.
 	watchersReleased     chan struct{}
 	watchersReleasedOnce sync.Once
+	// keyTouches and userTouches pick the one request that writes a session's last use and a
+	// user's last_seen_at once they are due (touches.go).
+	keyTouches, userTouches *touches
 }
 
 // releaseWatchers answers every request waiting for an entitlements change; it may be called
@@ -107,7 +110,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		_ = st.Close()
 		return nil, specErr
 	}
-	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec, watchersReleased: make(chan struct{})}
+	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec, watchersReleased: make(chan struct{}),
+		keyTouches: newTouches(touchInterval), userTouches: newTouches(touchInterval)}
 	handlers, err := api.New(api.Config{
 		Store:            st,
 		DeploymentID:     deploymentID,
