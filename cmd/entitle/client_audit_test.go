@@ -11,16 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"entitle/gen"
-	"entitle/internal/testenv"
 )
 
 func TestClientAudit(t *testing.T) {
-	bin := buildBinary(t)
-	issuer := testenv.NewIssuer(t, t.TempDir(), "test-key")
-	cfg := testenv.Databases()[0].NewConfig(t)
-	cfg.LicenseKeysDir = issuer.KeysDir
-	e := newCLIEnvOn(t, bin, testenv.Start(t, cfg))
-	owner := e.login(t)
+	e, owner, issuer := newSignedInCLIEnv(t)
 
 	t.Run("without audit_log the log is empty and says why", func(t *testing.T) {
 		res := e.run("", "audit")

@@ -9,20 +9,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"entitle/internal/testenv"
 )
 
 // dateInWordsRE is how the timeline writes a moment: "Wed 9 Dec 2026, 14:00 UTC".
 const dateInWordsRE = `[A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC`
 
 func TestClientExplainAndPreview(t *testing.T) {
-	bin := buildBinary(t)
-	issuer := testenv.NewIssuer(t, t.TempDir(), "test-key")
-	cfg := testenv.Databases()[0].NewConfig(t)
-	cfg.LicenseKeysDir = issuer.KeysDir
-	e := newCLIEnvOn(t, bin, testenv.Start(t, cfg))
-	owner := e.login(t)
+	e, owner, issuer := newSignedInCLIEnv(t)
 	file := filepath.Join(t.TempDir(), "license.jwt")
 	require.NoError(t, os.WriteFile(file, []byte(signLicense(t, issuer, map[string]int64{"user_limit": 10, "audit_log": 1})+"\n"), 0o600))
 

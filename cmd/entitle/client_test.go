@@ -376,6 +376,18 @@ func newCLIEnvOn(t *testing.T, bin string, inst *testenv.Instance) *cliEnv {
 	return &cliEnv{bin: bin, inst: inst, configDir: filepath.Join(t.TempDir(), "config")}
 }
 
+// newSignedInCLIEnv starts a server that trusts a fresh issuer's key, signs the CLI in as the
+// owner, and returns the environment, the owner's own token and the issuer.
+func newSignedInCLIEnv(t *testing.T) (*cliEnv, string, *testenv.Issuer) {
+	t.Helper()
+	bin := buildBinary(t)
+	issuer := testenv.NewIssuer(t, t.TempDir(), "test-key")
+	cfg := testenv.Databases()[0].NewConfig(t)
+	cfg.LicenseKeysDir = issuer.KeysDir
+	e := newCLIEnvOn(t, bin, testenv.Start(t, cfg))
+	return e, e.login(t), issuer
+}
+
 // login creates the owner and signs the CLI in as them; it returns the owner's own token
 // (another session) for setting up through the API.
 func (e *cliEnv) login(t *testing.T) string {
