@@ -45,7 +45,7 @@ func (c *auditCmd) Run(ctx context.Context, stdout io.Writer) error {
 			fmt.Fprintln(w, "No audit entries match the query.")
 			return
 		case len(page.AuditLogs) == 0:
-			fmt.Fprintln(w, "No audit entries. They are recorded only while a license grants audit_log.")
+			fmt.Fprintln(w, "No audit entries yet: changes are recorded only while a license grants audit_log.")
 			return
 		}
 		now := time.Now()

@@ -19,7 +19,7 @@ func TestClientAudit(t *testing.T) {
 	t.Run("without audit_log the log is empty and says why", func(t *testing.T) {
 		res := e.run("", "audit")
 		res.ok(t)
-		assert.Equal(t, "No audit entries. They are recorded only while a license grants audit_log.\n", res.stdout)
+		assert.Equal(t, "No audit entries yet: changes are recorded only while a license grants audit_log.\n", res.stdout)
 	})
 
 	file := filepath.Join(t.TempDir(), "license.jwt")
