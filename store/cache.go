@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,9 +219,7 @@ func (c *readCaches) announceWithin(tx *gorm.DB, w *transactionWrites) error {
 	if c.dialect != DialectPostgres || w == nil {
 		return nil
 	}
-	w.mu.Lock()
-	names := slices.Clone(w.names)
-	w.mu.Unlock()
+	names := w.written()
 	if len(names) == 0 {
 		return nil
 	}

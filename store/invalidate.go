@@ -142,6 +142,13 @@ func (w *transactionWrites) add(names []cacheName) {
 	}
 }
 
+// written is the caches the transaction's writes so far invalidate.
+func (w *transactionWrites) written() []cacheName {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.names)
+}
+
 // registerInvalidation adds the callback after every kind of statement GORM runs.
 func (c *readCaches) registerInvalidation(db *gorm.DB) error {
 	const name = "entitle:invalidate_read_caches"
@@ -214,11 +221,7 @@ func (c *readCaches) afterTransaction(w *transactionWrites) {
 	if w == nil {
 		return
 	}
-	w.mu.Lock()
-	names := slices.Clone(w.names)
-	w.mu.Unlock()
-	if len(names) == 0 {
-		return
+	if names := w.written(); len(names) > 0 {
+		c.drop(names)
 	}
-	c.drop(names)
 }
