@@ -44,6 +44,9 @@ type Spec struct {
 	// strings (see plainParameters), those parameters: a request to it without a query string
 	// is validated by checking its path and header values against their schemas directly.
 	plainParams map[*routers.Route][]*openapi3.Parameter
+	// paramOptions are the options the request validator checks a parameter's value with
+	// (SchemaOptions, every error, and the spec's JSON Schema dialect), made once.
+	paramOptions []openapi3.SchemaValidationOption
 }
 
 // LoadSpec loads the embedded spec and indexes its operations by Echo route template.
@@ -67,6 +70,10 @@ func LoadSpec() (*Spec, error) {
 			openapi3.WithStringFormatValidator("email", openapi3.NewCallbackValidator(validateEmail)),
 			openapi3.WithStringFormatValidator("uuid", openapi3.NewCallbackValidator(validateUUID)),
 		},
+	}
+	spec.paramOptions = append([]openapi3.SchemaValidationOption{openapi3.MultiErrors()}, spec.SchemaOptions...)
+	if doc.IsOpenAPI31OrLater() {
+		spec.paramOptions = append(spec.paramOptions, openapi3.EnableJSONSchema2020())
 	}
 	for path, item := range doc.Paths.Map() {
 		template := EchoTemplate(path)
@@ -264,7 +271,7 @@ func (s *Server) validateRequest(ctx context.Context, req *http.Request, route *
 		return nil
 	}
 	if plain, ok := s.spec.plainParams[route]; ok && req.URL.RawQuery == "" {
-		if checked, err := s.validatePlainParams(req, route, plain, params); checked {
+		if checked, err := s.validatePlainParams(req, plain, params); checked {
 			return err
 		}
 	}
@@ -341,11 +348,7 @@ func plainParameters(route *routers.Route) ([]*openapi3.Parameter, bool) {
 // parameters of its operation, as the request validator would, and says false (checked
 // nothing) where it would answer differently: a required header that is missing, or a header
 // sent empty.
-func (s *Server) validatePlainParams(req *http.Request, route *routers.Route, plain []*openapi3.Parameter, params map[string]string) (checked bool, err error) {
-	opts := append([]openapi3.SchemaValidationOption{openapi3.MultiErrors()}, s.spec.SchemaOptions...)
-	if route.Spec.IsOpenAPI31OrLater() {
-		opts = append(opts, openapi3.EnableJSONSchema2020())
-	}
+func (s *Server) validatePlainParams(req *http.Request, plain []*openapi3.Parameter, params map[string]string) (checked bool, err error) {
 	var problems openapi3.MultiError
 	for _, p := range plain {
 		var value string
@@ -370,7 +373,7 @@ func (s *Server) validatePlainParams(req *http.Request, route *routers.Route, pl
 		if withinLength(p.Schema.Value, value) {
 			continue
 		}
-		if err := p.Schema.Value.VisitJSON(value, opts...); err != nil {
+		if err := p.Schema.Value.VisitJSON(value, s.spec.paramOptions...); err != nil {
 			problems = append(problems, &openapi3filter.RequestError{Parameter: p, Err: err})
 		}
 	}
