@@ -43,14 +43,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf = append(b.buf, p...)
-	if len(b.buf) >= accessLogBufferSize {
-		return len(p), b.flushLocked()
-	}
-	if !b.armed {
-		b.armed = true
-		b.timer.Reset(accessLogFlushInterval)
-	}
-	return len(p), nil
+	return len(p), b.keptLocked(false)
 }
 
 // appendAccessLine keeps the access line l, formatted in place (see accesslog.go), and says
@@ -63,15 +56,21 @@ func (b *logBuffer) appendAccessLine(format string, t time.Time, level slog.Leve
 		return false
 	}
 	b.buf = buf
-	if level >= slog.LevelWarn || len(b.buf) >= accessLogBufferSize {
-		_ = b.flushLocked() // as slog's handlers do, a failed write of a log line is dropped
-		return true
+	_ = b.keptLocked(level >= slog.LevelWarn) // as slog's handlers do, a failed write of a log line is dropped
+	return true
+}
+
+// keptLocked follows what was just added to the buffer: written out now when urgent or when
+// the buffer is full, else within the flush interval.
+func (b *logBuffer) keptLocked(urgent bool) error {
+	if urgent || len(b.buf) >= accessLogBufferSize {
+		return b.flushLocked()
 	}
 	if !b.armed {
 		b.armed = true
 		b.timer.Reset(accessLogFlushInterval)
 	}
-	return true
+	return nil
 }
 
 // Flush writes out what waits.
