@@ -87,6 +87,9 @@ type readCaches struct {
 	listeners int
 	// transactions maps each open transaction's connection to the caches its writes invalidate.
 	transactions map[gorm.ConnPool]*transactionWrites
+
+	// later announces inserts after their transactions, merged (see announcer).
+	later *announcer
 }
 
 func newReadCaches(db *gorm.DB, dialect Dialect, logger *slog.Logger) *readCaches {
@@ -102,6 +105,13 @@ func newReadCaches(db *gorm.DB, dialect Dialect, logger *slog.Logger) *readCache
 		logger:            logger,
 		transactions:      map[gorm.ConnPool]*transactionWrites{},
 	}
+	c.later = newAnnouncer(func(ctx context.Context, names []cacheName) error {
+		return c.notify(c.db.WithContext(ctx), names)
+	}, func(names []cacheName, err error) {
+		// The other replicas list the new rows once their kept lists age out (cacheMaxAge),
+		// or at once if their listener is cut too (then they keep nothing).
+		c.logger.Error("announce a cache invalidation to the other replicas", "caches", formatCacheNames(names), "error", err)
+	})
 	c.byName = map[cacheName]invalidatable{
 		cacheAPIKeys:           c.apiKeys,
 		cacheUsers:             c.users,
@@ -210,17 +220,28 @@ func (c *readCaches) announce(ctx context.Context, names []cacheName) {
 	}
 }
 
+// announceLater tells the other replicas to drop the named caches soon, after a write that only
+// inserted rows (see announcer).
+func (c *readCaches) announceLater(names []cacheName) {
+	if c.dialect != DialectPostgres {
+		return
+	}
+	c.later.add(names)
+}
+
 // announceWithin tells the other replicas, from inside the transaction tx, to drop the caches
-// its writes invalidated. PostgreSQL delivers a notification when, and only when, its
-// transaction commits: the other replicas hear of the writes exactly when they stand, and the
-// announcement costs no statement and no commit of its own after the transaction. A failure
-// fails the transaction, so no write stands unannounced.
+// its writes invalidated, when any of them changed or deleted rows. PostgreSQL delivers a
+// notification when, and only when, its transaction commits: the other replicas hear of the
+// writes exactly when they stand, and no crash between the COMMIT and a later statement can
+// keep a revoked session or a removed member alive on another replica. A failure fails the
+// transaction, so no such write stands unannounced. A transaction that only inserted rows is
+// announced after it ends (afterTransaction, announcer).
 func (c *readCaches) announceWithin(tx *gorm.DB, w *transactionWrites) error {
 	if c.dialect != DialectPostgres || w == nil {
 		return nil
 	}
-	names := w.written()
-	if len(names) == 0 {
+	names, changed := w.written()
+	if len(names) == 0 || !changed {
 		return nil
 	}
 	if err := c.notify(tx, names); err != nil {

@@ -25,25 +25,28 @@ import (
 func TestWhichCachesAStatementEmpties(t *testing.T) {
 	all := []cacheName{cacheUsers, cacheAPIKeys, cacheMemberships, cacheUserOrganizations}
 	for _, tc := range []struct {
-		name string
-		sql  string
-		want []cacheName
+		name    string
+		sql     string
+		want    []cacheName
+		changed bool
 	}{
-		{"a read empties nothing", `SELECT * FROM "users" WHERE id = $1`, nil},
-		{"a read joining two cached tables empties nothing", "SELECT k.id FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?", nil},
-		{"a write to an uncached table empties nothing", `UPDATE "licenses" SET "exp"=$1`, nil},
-		{"an update of users empties what depends on users", `UPDATE "users" SET "status"=$1 WHERE id = $2`, all},
-		{"a delete of an api key empties the keys", "DELETE FROM `api_keys` WHERE id = ?", []cacheName{cacheAPIKeys}},
-		{"a plain insert of a key empties nothing", `INSERT INTO "api_keys" ("id") VALUES ($1)`, nil},
-		{"a plain insert of a member empties the lists of organizations", `INSERT INTO "organization_members" ("organization_id","user_id") VALUES ($1,$2)`, []cacheName{cacheUserOrganizations}},
-		{"an upsert is a change", `INSERT INTO organizations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, []cacheName{cacheOrganizations, cacheMemberships, cacheUserOrganizations}},
-		{"words in upper case count", `DELETE FROM ORGANIZATION_MEMBERS WHERE USER_ID = $1`, []cacheName{cacheMemberships, cacheUserOrganizations}},
-		{"a schema-qualified table counts", `UPDATE public.organizations SET name = $1`, []cacheName{cacheOrganizations, cacheMemberships, cacheUserOrganizations}},
-		{"a string literal is not a verb", `SELECT * FROM users WHERE status = 'update'`, nil},
-		{"a column named like a verb is not one", `SELECT updated_at, deleted FROM users`, nil},
+		{"a read empties nothing", `SELECT * FROM "users" WHERE id = $1`, nil, false},
+		{"a read joining two cached tables empties nothing", "SELECT k.id FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?", nil, false},
+		{"a write to an uncached table empties nothing", `UPDATE "licenses" SET "exp"=$1`, nil, false},
+		{"an update of users empties what depends on users", `UPDATE "users" SET "status"=$1 WHERE id = $2`, all, true},
+		{"a delete of an api key empties the keys", "DELETE FROM `api_keys` WHERE id = ?", []cacheName{cacheAPIKeys}, true},
+		{"a plain insert of a key empties nothing", `INSERT INTO "api_keys" ("id") VALUES ($1)`, nil, false},
+		{"a plain insert of a member empties the lists of organizations", `INSERT INTO "organization_members" ("organization_id","user_id") VALUES ($1,$2)`, []cacheName{cacheUserOrganizations}, false},
+		{"an upsert is a change", `INSERT INTO organizations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, []cacheName{cacheOrganizations, cacheMemberships, cacheUserOrganizations}, true},
+		{"words in upper case count", `DELETE FROM ORGANIZATION_MEMBERS WHERE USER_ID = $1`, []cacheName{cacheMemberships, cacheUserOrganizations}, true},
+		{"a schema-qualified table counts", `UPDATE public.organizations SET name = $1`, []cacheName{cacheOrganizations, cacheMemberships, cacheUserOrganizations}, true},
+		{"a string literal is not a verb", `SELECT * FROM users WHERE status = 'update'`, nil, false},
+		{"a column named like a verb is not one", `SELECT updated_at, deleted FROM users`, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.ElementsMatch(t, tc.want, invalidatedBy(tc.sql))
+			names, changed := invalidatedBy(tc.sql)
+			assert.ElementsMatch(t, tc.want, names)
+			assert.Equal(t, tc.changed, changed, "changes or deletes rows")
 		})
 	}
 }

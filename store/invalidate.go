@@ -35,8 +35,9 @@ var invalidations = map[string]struct{ change, insert []cacheName }{
 // needless invalidation, never a missed one).
 var changeVerbs = []string{"update", "delete", "replace", "upsert", "merge", "truncate", "alter", "drop", "conflict"}
 
-// invalidatedBy returns the caches a statement's SQL may have made stale.
-func invalidatedBy(sql string) []cacheName {
+// invalidatedBy returns the caches a statement's SQL may have made stale, and whether it may
+// have changed or deleted rows (rather than only inserted them).
+func invalidatedBy(sql string) (names []cacheName, changed bool) {
 	var tables []string
 	inserts, changes := false, false
 	forEachWord(sql, func(word string) {
@@ -53,9 +54,8 @@ func invalidatedBy(sql string) []cacheName {
 		}
 	})
 	if len(tables) == 0 || (!inserts && !changes) {
-		return nil
+		return nil, false
 	}
-	var names []cacheName
 	for _, table := range tables {
 		dropped := invalidations[table].change
 		if !changes {
@@ -67,7 +67,10 @@ func invalidatedBy(sql string) []cacheName {
 			}
 		}
 	}
-	return names
+	if len(names) == 0 {
+		return nil, false
+	}
+	return names, changes
 }
 
 // forEachWord calls fn with every identifier or keyword in sql, quoted identifiers included
@@ -130,11 +133,14 @@ func isTouch(db *gorm.DB) bool {
 type transactionWrites struct {
 	mu    sync.Mutex
 	names []cacheName
+	// changed says some write changed or deleted rows, rather than only inserting them.
+	changed bool
 }
 
-func (w *transactionWrites) add(names []cacheName) {
+func (w *transactionWrites) add(names []cacheName, changed bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.changed = w.changed || changed
 	for _, n := range names {
 		if !slices.Contains(w.names, n) {
 			w.names = append(w.names, n)
@@ -142,11 +148,12 @@ func (w *transactionWrites) add(names []cacheName) {
 	}
 }
 
-// written is the caches the transaction's writes so far invalidate.
-func (w *transactionWrites) written() []cacheName {
+// written is the caches the transaction's writes so far invalidate, and whether any of them
+// changed or deleted rows.
+func (w *transactionWrites) written() (names []cacheName, changed bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return slices.Clone(w.names)
+	return slices.Clone(w.names), w.changed
 }
 
 // registerInvalidation adds the callback after every kind of statement GORM runs.
@@ -174,13 +181,13 @@ func (c *readCaches) afterStatement(db *gorm.DB) {
 	if db.Statement.SQL.Len() == 0 || isTouch(db) {
 		return
 	}
-	names := invalidatedBy(db.Statement.SQL.String())
+	names, changed := invalidatedBy(db.Statement.SQL.String())
 	if len(names) == 0 {
 		return
 	}
 	c.drop(names)
 	if w := c.transactionOf(db.Statement.ConnPool); w != nil {
-		w.add(names)
+		w.add(names, changed)
 		return
 	}
 	if _, inTransaction := db.Statement.ConnPool.(gorm.TxCommitter); inTransaction {
@@ -188,6 +195,10 @@ func (c *readCaches) afterStatement(db *gorm.DB) {
 		// commits, and could keep the old row again until cacheMaxAge. Every transaction of
 		// this package goes through InTx (TestTransactionsGoThroughInTx).
 		c.logger.Error("a write in a transaction not begun by InTx: other replicas may keep stale rows", "caches", formatCacheNames(names))
+	}
+	if !changed {
+		c.announceLater(names)
+		return
 	}
 	c.announce(db.Statement.Context, names)
 }
@@ -216,12 +227,18 @@ func (c *readCaches) endTransaction(pool gorm.ConnPool) {
 
 // afterTransaction empties the caches the transaction's writes invalidated, now that they
 // are committed (or rolled back: a failed COMMIT does not prove nothing was written). The other
-// replicas were told from inside the transaction (announceWithin).
+// replicas were told of changes from inside the transaction (announceWithin); of inserts only,
+// they are told now.
 func (c *readCaches) afterTransaction(w *transactionWrites) {
 	if w == nil {
 		return
 	}
-	if names := w.written(); len(names) > 0 {
-		c.drop(names)
+	names, changed := w.written()
+	if len(names) == 0 {
+		return
+	}
+	c.drop(names)
+	if !changed {
+		c.announceLater(names)
 	}
 }

@@ -189,8 +189,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return sqlDB.PingContext(ctx)
 }
 
-// Close releases the database connections.
+// Close sends the announcements still owed to the other replicas, then releases the database
+// connections.
 func (s *Store) Close() error {
+	s.caches.later.stop()
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return fmt.Errorf("database handle: %w", err)
