@@ -26,7 +26,7 @@ func withClientAddress(ctx context.Context, c echo.Context) context.Context {
 	peer, _ := netip.ParseAddrPort(req.RemoteAddr)
 	ctx = api.WithClientAddress(ctx, peer.Addr())
 	return audit.WithRequest(ctx, audit.Request{
-		ID:            audit.RequestID(c.Response().Header().Get(echo.HeaderXRequestID)),
+		ID:            audit.RequestID(requestID(c)),
 		ClientAddress: peer.Addr(),
 		UserAgent:     req.UserAgent(),
 	})

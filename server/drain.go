@@ -70,6 +70,10 @@ func (c *connections) track(conn net.Conn, state http.ConnState) {
 	switch state {
 	case http.StateHijacked, http.StateClosed:
 		delete(c.conns, conn)
+	case http.StateActive:
+		// Only a connection waiting for a request is timed (closeParked); reading the clock
+		// here too would cost every request once more.
+		c.conns[conn] = connActivity{state: state}
 	default:
 		c.conns[conn] = connActivity{state: state, since: time.Now()}
 	}

@@ -82,5 +82,5 @@ func databaseUnavailable(c echo.Context) *api.Error {
 }
 
 func requestID(c echo.Context) string {
-	return c.Response().Header().Get(echo.HeaderXRequestID)
+	return firstValue(c.Response().Header(), requestIDHeader)
 }

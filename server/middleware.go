@@ -1,9 +1,12 @@
 package server
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -60,7 +63,7 @@ func (s *Server) responseHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		res := c.Response()
 		header := res.Header()
-		header[BuildVersionHeader] = []string{s.cfg.Version}
+		header[BuildVersionHeader] = s.versionHeader
 		res.Before(func() {
 			if ct := header[echo.HeaderContentType]; len(ct) == 1 && ct[0] == echo.MIMEApplicationJSON {
 				header[echo.HeaderContentType] = []string{echo.MIMEApplicationJSON + "; charset=utf-8"}
@@ -73,6 +76,18 @@ func (s *Server) responseHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// requestIDHeader is X-Request-ID as net/http keys it. Header.Get and Set would canonicalize
+// echo's spelling ("X-Request-ID") into a new string on every call.
+const requestIDHeader = "X-Request-Id"
+
+// firstValue is h.Get(key) for a key already in canonical form.
+func firstValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // maxRequestIDLength bounds a client's X-Request-ID that is kept; a UUID fits.
 const maxRequestIDLength = 64
 
@@ -82,13 +97,25 @@ const maxRequestIDLength = 64
 // request gets a fresh one.
 func requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		id := firstValue(c.Request().Header, requestIDHeader)
 		if !plainRequestID(id) {
-			id = uuid.NewString()
+			id = newRequestID()
 		}
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.Response().Header()[requestIDHeader] = []string{id}
 		return next(c)
 	}
+}
+
+// newRequestID is a random (version 4) UUID. A request id must be unique, not secret:
+// math/rand/v2's generator (ChaCha8, seeded by the runtime from the operating system) gives its
+// 122 random bits without a call into crypto/rand per request.
+func newRequestID() string {
+	var id uuid.UUID
+	binary.LittleEndian.PutUint64(id[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(id[8:], rand.Uint64())
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // the RFC 4122 variant
+	return id.String()
 }
 
 // plainRequestID accepts 1 to 64 characters of letters, digits, '.', '_' and '-'.
@@ -135,7 +162,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			status:    status,
 			elapsed:   elapsed,
 			bytesOut:  c.Response().Size,
-			remoteIP:  c.RealIP(),
+			remoteIP:  peerHost(c.Request().RemoteAddr),
 		})
 		return nil
 	}
@@ -153,10 +180,24 @@ func (s *Server) routeName(c echo.Context) string {
 	if method == http.MethodHead {
 		method = http.MethodGet // HEAD is answered by the GET route (head.go)
 	}
-	if s.registered[method+" "+c.Path()] {
+	if s.registered[routeKey{method: method, template: c.Path()}] {
 		return c.Path()
 	}
 	return unmatchedRoute
+}
+
+// routeKey is a registered route: its method and its template.
+type routeKey struct{ method, template string }
+
+// peerHost is the address of the connection's peer, for the access log: the same TCP peer the
+// login throttle and the audit log count (see withClientAddress), never X-Forwarded-For or
+// X-Real-IP, which say whatever the client wrote.
+func peerHost(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return remoteAddr
+	}
+	return host
 }
 
 // recoverPanics turns a panic in a handler into an ordinary error (a 500 with no stack in the

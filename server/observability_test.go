@@ -197,3 +197,35 @@ func metricValue(t *testing.T, body, name string) float64 {
 	t.Fatalf("metric %s not found", name)
 	return 0
 }
+
+// The access log names the TCP peer, as the login throttle and the audit log do: X-Forwarded-For
+// and X-Real-IP are whatever a client writes, and a log an attacker can put any address in is
+// no record of who called.
+func TestTheAccessLogNamesThePeerNotWhatTheClientClaims(t *testing.T) {
+	var logs testenv.LockedBuffer
+	cfg := testenv.Databases()[0].NewConfig(t)
+	cfg.LogFormat = "json"
+	inst := testenv.StartWithLogger(t, cfg, cfg.NewLogger(&logs))
+	for _, header := range []string{"X-Forwarded-For", "X-Real-IP"} {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, inst.APIURL()+"/entitlements", nil)
+		require.NoError(t, err)
+		req.Header.Set(header, "203.0.113.9")
+		req.Header.Set("X-Request-ID", "claims-"+header)
+		resp, err := inst.HTTP.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+	}
+	inst.Stop(t)
+
+	seen := 0
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	for sc.Scan() {
+		var line map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &line), sc.Text())
+		if id, _ := line["request_id"].(string); strings.HasPrefix(id, "claims-") {
+			seen++
+			assert.Equal(t, "127.0.0.1", line["remote_ip"], "%s: %s", id, sc.Text())
+		}
+	}
+	assert.Equal(t, 2, seen)
+}

@@ -47,3 +47,20 @@ func TestClientRequestIDsAreKeptOnlyWhenShortAndPlain(t *testing.T) {
 		})
 	}
 }
+
+func TestFreshRequestIDsAreRandomUUIDsThatDoNotRepeat(t *testing.T) {
+	inst := testenv.StartOn(t, testenv.Databases()[0])
+	seen := map[string]bool{}
+	for range 200 {
+		resp, err := http.Get(inst.URL + "/healthz")
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		id := resp.Header.Get("X-Request-ID")
+		parsed, err := uuid.Parse(id)
+		require.NoError(t, err, id)
+		assert.Equal(t, uuid.Version(4), parsed.Version(), id)
+		assert.Equal(t, uuid.RFC4122, parsed.Variant(), id)
+		assert.False(t, seen[id], "request id %s given twice", id)
+		seen[id] = true
+	}
+}

@@ -33,8 +33,11 @@ type Server struct {
 	echo         *echo.Echo
 	// handler is echo behind headAsGet: what net/http serves.
 	handler http.Handler
-	// registered holds "METHOD /route/:template" for every route, for routeName.
-	registered map[string]bool
+	// registered holds the method and template of every route, for routeName.
+	registered map[routeKey]bool
+	// versionHeader is the X-Coder-Build-Version header's value, made once: every response
+	// carries it, and net/http only reads it.
+	versionHeader []string
 	// listenURL is where Serve listens, for the access URL's default.
 	listenURL atomic.Pointer[string]
 	// draining is set once Serve begins to stop: responses then say Connection: close.
@@ -111,7 +114,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		return nil, specErr
 	}
 	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec, watchersReleased: make(chan struct{}),
-		keyTouches: newTouches(touchInterval), userTouches: newTouches(touchInterval)}
+		keyTouches: newTouches(touchInterval), userTouches: newTouches(touchInterval), versionHeader: []string{cfg.Version}}
 	handlers, err := api.New(api.Config{
 		Store:            st,
 		DeploymentID:     deploymentID,
@@ -159,9 +162,9 @@ func (s *Server) routes(handlers *api.API) *echo.Echo {
 	s.registerSwagger(e)
 
 	gen.RegisterHandlersWithBaseURL(e, gen.NewStrictHandler(handlers, nil), APIPrefix)
-	s.registered = map[string]bool{}
+	s.registered = map[routeKey]bool{}
 	for _, r := range e.Routes() {
-		s.registered[r.Method+" "+r.Path] = true
+		s.registered[routeKey{method: r.Method, template: r.Path}] = true
 	}
 	return e
 }

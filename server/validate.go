@@ -245,6 +245,9 @@ func (s *Server) probeAllowedMethods(c echo.Context) []string {
 func pathParams(c echo.Context) (map[string]string, bool) {
 	escaped := c.Request().URL.RawPath != ""
 	names, values := c.ParamNames(), c.ParamValues()
+	if len(names) == 0 {
+		return nil, true
+	}
 	params := make(map[string]string, len(names))
 	for i, name := range names {
 		if i >= len(values) || values[i] == "" {
