@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"entitle/audit"
+	"entitle/entitlements"
 	"entitle/gen"
 	"entitle/license"
 	"entitle/store"
@@ -209,9 +210,11 @@ func (a *API) GetEntitlements(ctx context.Context, req gen.GetEntitlementsReques
 		ifNoneMatch = *req.Params.IfNoneMatch
 	}
 	st, waited := a.awaitChange(ctx, ifNoneMatch, wait)
-	var resp gen.GetEntitlementsResponseObject = gen.GetEntitlements304Response{Headers: gen.GetEntitlements304ResponseHeaders{ETag: st.ETag}}
+	var resp gen.GetEntitlementsResponseObject
 	if ifNoneMatch == "" || !etagMatches(ifNoneMatch, st.ETag) {
-		resp = encodedEntitlements{body: st.Encoded.JSON, etag: st.ETag}
+		resp = encodedEntitlements{encoded: st.Encoded}
+	} else {
+		resp = gen.GetEntitlements304Response{Headers: gen.GetEntitlements304ResponseHeaders{ETag: st.ETag}}
 	}
 	if waited {
 		resp = afterWait{resp}
@@ -221,16 +224,17 @@ func (a *API) GetEntitlements(ctx context.Context, req gen.GetEntitlementsReques
 
 // encodedEntitlements writes entitlements already encoded, with their ETag.
 type encodedEntitlements struct {
-	body []byte
-	etag string
+	encoded *entitlements.Encoded
 }
 
-// VisitGetEntitlementsResponse implements gen.GetEntitlementsResponseObject.
+// VisitGetEntitlementsResponse implements gen.GetEntitlementsResponseObject. The header values
+// were made with the encoding, once per recompute.
 func (e encodedEntitlements) VisitGetEntitlementsResponse(w http.ResponseWriter) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("ETag", e.etag)
+	h := w.Header()
+	h["Content-Type"] = e.encoded.ContentTypeHeader
+	h["Etag"] = e.encoded.ETagHeader
 	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(e.body)
+	_, err := w.Write(e.encoded.JSON)
 	return err
 }
 

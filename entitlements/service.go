@@ -285,7 +285,7 @@ func (s *Service) publish(ent license.Entitlements, stored []license.Stored, usa
 	} else {
 		next.changed = make(chan struct{})
 	}
-	encoded, err := encode(ent)
+	encoded, err := encode(ent, tag)
 	if err != nil {
 		return err
 	}
