@@ -233,8 +233,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Stop accepting before anything else, so that a client told Connection: close below
 	// finds the door shut when it dials again, rather than a fresh connection to drain.
 	_ = ln.Close()
-	serveErr := <-served
+	// At once, not after Serve has returned: a request on a kept-alive connection may be
+	// answered in between, and must already say Connection: close.
 	s.draining.Store(true)
+	serveErr := <-served
 	// Requests waiting for an entitlements change answer now (304, Connection: close), so they
 	// never hold the drain up.
 	s.releaseWatchers()
