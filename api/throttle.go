@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"entitle/audit"
 	"entitle/gen"
 	"entitle/store"
 )
@@ -26,24 +27,18 @@ const (
 	defaultLoginThrottleWindow = 15 * time.Minute
 )
 
-type clientAddressKey struct{}
-
-// WithClientAddress returns a context that carries the address of the client that sent the
-// request; server middleware calls it with the connection's peer address.
-func WithClientAddress(ctx context.Context, addr netip.Addr) context.Context {
-	return context.WithValue(ctx, clientAddressKey{}, addr)
-}
-
 // errNoClientAddress means a handler that throttles by client address ran without one: a
 // wiring bug, since the server's middleware always sets it.
 var errNoClientAddress = errors.New("no client address in the request context")
 
+// clientAddressFrom is the address of the client that sent the request: the connection's peer,
+// which the server's middleware puts in the request's details (audit.Request).
 func clientAddressFrom(ctx context.Context) (netip.Addr, error) {
-	addr, ok := ctx.Value(clientAddressKey{}).(netip.Addr)
+	r, ok := audit.RequestOf(ctx)
 	if !ok {
 		return netip.Addr{}, errNoClientAddress
 	}
-	return addr, nil
+	return r.ClientAddress, nil
 }
 
 // loginThrottle counts login attempts per email and per client address in the database, so

@@ -135,7 +135,7 @@ func (w Writer) Record(ctx context.Context, tx *store.Store, e Entry) error {
 		Action:         string(e.Action),
 		Diff:           string(diffJSON),
 		StatusCode:     int32(status), //nolint:gosec // an HTTP status
-		RequestID:      req.ID,
+		RequestID:      requestUUID(req.ID),
 	}
 	if err := tx.InsertAuditLog(ctx, &row); err != nil {
 		return err
@@ -152,10 +152,12 @@ type Discard struct{}
 // Record implements Recorder.
 func (Discard) Record(context.Context, *store.Store, Entry) error { return nil }
 
-// Request is what an entry takes from the request that made the change.
+// Request is what an entry takes from the request that made the change. The server puts it in
+// every API request's context; the login throttle counts by its ClientAddress too.
 type Request struct {
-	// ID is the request's id (X-Request-ID) as a UUID.
-	ID uuid.UUID
+	// ID is the request's id as X-Request-ID carries it; an entry keeps it as a UUID
+	// (RequestID), worked out only when an entry is recorded.
+	ID string
 	// ClientAddress is the TCP peer of the connection, as the login throttle counts it.
 	ClientAddress netip.Addr
 	UserAgent     string
@@ -171,13 +173,28 @@ func WithRequest(ctx context.Context, r Request) context.Context {
 // RequestFrom returns the request's details, or the zero Request outside a request (a
 // background pass).
 func RequestFrom(ctx context.Context) Request {
-	r, _ := ctx.Value(requestKey{}).(Request)
+	r, _ := RequestOf(ctx)
 	return r
+}
+
+// RequestOf returns the request's details, and whether ctx carries any.
+func RequestOf(ctx context.Context) (Request, bool) {
+	r, ok := ctx.Value(requestKey{}).(Request)
+	return r, ok
 }
 
 // requestIDNamespace turns a client's own X-Request-ID that is not a UUID into one (a
 // name-based UUID), since Coder's request_id is a UUID: the same id always gives the same UUID.
 var requestIDNamespace = uuid.MustParse("3d4c1c1e-7d0f-4d0b-9a55-2f1f5b0f3a61")
+
+// requestUUID is a request's id as a UUID: the id itself when it is one, else derived from it;
+// outside a request, the zero UUID.
+func requestUUID(id string) uuid.UUID {
+	if id == "" {
+		return uuid.Nil
+	}
+	return RequestID(id)
+}
 
 // RequestID is a request's id as a UUID: the id itself when it is one, else derived from it.
 func RequestID(id string) uuid.UUID {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"entitle/api"
 	"entitle/audit"
 )
 
@@ -24,9 +23,8 @@ func withClientAddress(ctx context.Context, c echo.Context) context.Context {
 	// An unparsable peer (never the case on a TCP listener) is the zero address, which the
 	// throttle counts as one "unknown" client.
 	peer, _ := netip.ParseAddrPort(req.RemoteAddr)
-	ctx = api.WithClientAddress(ctx, peer.Addr())
 	return audit.WithRequest(ctx, audit.Request{
-		ID:            audit.RequestID(requestID(c)),
+		ID:            requestID(c),
 		ClientAddress: peer.Addr(),
 		UserAgent:     req.UserAgent(),
 	})

@@ -35,9 +35,9 @@ const APIPrefix = "/api/v2"
 type Spec struct {
 	Doc    *openapi3.T
 	router routers.Router
-	// operations maps "METHOD /api/v2/echo/:template" to the spec's operation, so the server
+	// operations maps each method and Echo route template (/api/v2/echo/:template) to the spec's operation, so the server
 	// decides a request's operation from the route Echo matched: one reading of the path.
-	operations map[string]*routers.Route
+	operations map[routeKey]*routers.Route
 	// SchemaOptions carry the string formats; pass them to any validation of this spec.
 	SchemaOptions []openapi3.SchemaValidationOption
 	// plainParams holds, for each operation without a body whose parameters are all plain
@@ -64,7 +64,7 @@ func LoadSpec() (*Spec, error) {
 	spec := &Spec{
 		Doc:         doc,
 		router:      router,
-		operations:  map[string]*routers.Route{},
+		operations:  map[routeKey]*routers.Route{},
 		plainParams: map[*routers.Route][]*openapi3.Parameter{},
 		SchemaOptions: []openapi3.SchemaValidationOption{
 			openapi3.WithStringFormatValidator("email", openapi3.NewCallbackValidator(validateEmail)),
@@ -83,7 +83,7 @@ func LoadSpec() (*Spec, error) {
 				continue
 			}
 			route := &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
-			spec.operations[method+" "+template] = route
+			spec.operations[routeKey{method: method, template: template}] = route
 			if params, ok := plainParameters(route); ok {
 				spec.plainParams[route] = params
 			}
@@ -102,7 +102,7 @@ var specParam = regexp.MustCompile(`\{([^}/]+)\}`)
 
 // Operation is the spec's operation for a method and the Echo route template that matched.
 func (s *Spec) Operation(method, template string) (*routers.Route, bool) {
-	route, ok := s.operations[method+" "+template]
+	route, ok := s.operations[routeKey{method: method, template: template}]
 	return route, ok
 }
 
