@@ -1,6 +1,7 @@
 -- wrk script for `make bench` (scripts/bench).
 --
 -- Environment:
+--   BENCH_PACE_MS      see below
 --   BENCH_TOKEN        session token sent as Coder-Session-Token (optional)
 --   BENCH_POST_PREFIX  when set, every request is POST {"name": "<prefix>-<thread>-<n>"}: a
 --                      name unique across connections (one counter per wrk thread, and the
@@ -19,6 +20,16 @@ local prefix = os.getenv("BENCH_POST_PREFIX")
 if prefix and prefix ~= "" then
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
+end
+
+-- BENCH_PACE_MS: when set, each connection waits that many milliseconds after each answer
+-- before it sends its next request (wrk's delay()): a paced load below saturation, where the
+-- latency is the server's own rather than the queue that a saturating load builds.
+local pace = tonumber(os.getenv("BENCH_PACE_MS") or "")
+if pace and pace > 0 then
+  function delay()
+    return pace
+  end
 end
 
 local threads = {}
