@@ -44,6 +44,11 @@ func TestAccessLineIsWhatSlogWrites(t *testing.T) {
 		time.Date(2026, 11, 27, 5, 1, 2, 999_999_999, time.UTC),
 		time.Date(2026, 11, 27, 5, 1, 2, 120_400_000, time.FixedZone("", 5*3600+30*60)),
 		time.Date(2026, 1, 1, 0, 0, 0, 1, time.FixedZone("", -8*3600)),
+		time.Date(2026, 1, 1, 0, 0, 0, 100_000_000, time.FixedZone("", -8*3600)),
+		time.Date(2026, 1, 1, 0, 0, 1, 30, time.FixedZone("", -8*3600)),
+		time.Date(2026, 1, 1, 8, 0, 1, 30, time.UTC), // the same instant, in another zone
+		time.Date(999, 12, 31, 23, 59, 59, 5_000_000, time.UTC),
+		time.Now(),
 	}
 	durations := []time.Duration{0, 999 * time.Nanosecond, time.Microsecond, 10 * time.Microsecond,
 		999 * time.Microsecond, 1500 * time.Microsecond, 123456789 * time.Microsecond, 1000 * time.Second,
@@ -55,6 +60,9 @@ func TestAccessLineIsWhatSlogWrites(t *testing.T) {
 		func(l *accessLine) { l.path = "/api/v2/organizations/a%2Fb:c~d!$'()*+,;@" },
 		func(l *accessLine) { l.remoteIP = "2001:db8::1" },
 	}
+	// One stamp throughout, as a log buffer keeps one: the times change second and zone, and
+	// each is formatted many times over.
+	var stamp secondStamp
 	for _, format := range []string{"text", "json"} {
 		for _, level := range []slog.Level{slog.LevelInfo, slog.LevelError} {
 			for _, at := range times {
@@ -63,7 +71,7 @@ func TestAccessLineIsWhatSlogWrites(t *testing.T) {
 						l := base
 						l.elapsed = d
 						vary(&l)
-						got, ok := appendAccessLine(nil, format, at, level, &l)
+						got, ok := appendAccessLine(nil, format, &stamp, at, level, &l)
 						require.True(t, ok, "a plain line was refused: %+v", l)
 						assert.Equal(t, slogLine(t, format, at, level, &l), string(got), "%s %v %v %+v", format, level, at, l)
 					}
@@ -83,7 +91,7 @@ func TestAccessLineNeedingQuotesGoesThroughSlog(t *testing.T) {
 	for _, path := range []string{"/a b", "/a=b", `/a"b`, `/a\b`, "/a<b>&", "/a\x00b", "/ü", "/a\tb", ""} {
 		for _, format := range []string{"text", "json"} {
 			l := accessLine{requestID: "r", method: "GET", route: unmatchedRoute, path: path, status: 404, remoteIP: "127.0.0.1"}
-			got, ok := appendAccessLine([]byte("kept"), format, at, slog.LevelInfo, &l)
+			got, ok := appendAccessLine([]byte("kept"), format, &secondStamp{}, at, slog.LevelInfo, &l)
 			assert.False(t, ok, "%q was appended as it is", path)
 			assert.Equal(t, "kept", string(got), "a refused line left bytes behind")
 

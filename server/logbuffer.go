@@ -29,6 +29,8 @@ type logBuffer struct {
 	buf   []byte
 	timer *time.Timer
 	armed bool
+	// stamp keeps the access lines' last second formatted.
+	stamp secondStamp
 }
 
 func newLogBuffer(out io.Writer) *logBuffer {
@@ -51,7 +53,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 func (b *logBuffer) appendAccessLine(format string, t time.Time, level slog.Level, l *accessLine) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	buf, ok := appendAccessLine(b.buf, format, t, level, l)
+	buf, ok := appendAccessLine(b.buf, format, &b.stamp, t, level, l)
 	if !ok {
 		return false
 	}
