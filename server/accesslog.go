@@ -44,10 +44,11 @@ func (l *accessLine) attrs() []slog.Attr {
 	}
 }
 
-// logAccess writes the line at level, appended directly when logger allows it.
-func logAccess(ctx context.Context, logger *slog.Logger, level slog.Level, line *accessLine) {
+// logAccess writes the line at level, stamped at (the request's end), appended directly when
+// logger allows it.
+func logAccess(ctx context.Context, logger *slog.Logger, level slog.Level, at time.Time, line *accessLine) {
 	if h, ok := logger.Handler().(bufferingHandler); ok && h.format != "" && h.Enabled(ctx, level) {
-		if h.buffer.appendAccessLine(h.format, time.Now(), level, line) {
+		if h.buffer.appendAccessLine(h.format, at, level, line) {
 			return
 		}
 	}

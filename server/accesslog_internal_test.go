@@ -99,7 +99,7 @@ func TestAccessLineNeedingQuotesGoesThroughSlog(t *testing.T) {
 			var out bytes.Buffer
 			cfg := Config{LogFormat: format}
 			logger := cfg.NewLogger(&out)
-			logAccess(context.Background(), logger, slog.LevelInfo, &l)
+			logAccess(context.Background(), logger, slog.LevelInfo, time.Now(), &l)
 			flushLogs(logger)
 			assert.Equal(t, withoutTime(slogLine(t, format, at, slog.LevelInfo, &l)), withoutTime(out.String()), "%s %q", format, path)
 		}

@@ -42,7 +42,12 @@ func (s *Server) pipeline() echo.MiddlewareFunc {
 		s.accessLog,
 		restoreHead,
 		s.recoverPanics,
-		middleware.BodyLimit(bodyLimit),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+			Limit: bodyLimit,
+			// A request without a body has nothing to limit: net/http gives it http.NoBody,
+			// which echo would otherwise wrap in a limited reader all the same.
+			Skipper: func(c echo.Context) bool { return c.Request().Body == http.NoBody },
+		}),
 		s.apiMiddleware,
 	}
 	h := func(c echo.Context) error { return c.Handler()(c) }
@@ -146,7 +151,8 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			// Render the error now, so the status logged is the status sent.
 			c.Error(err)
 		}
-		elapsed := time.Since(start)
+		end := time.Now()
+		elapsed := end.Sub(start)
 		status := c.Response().Status
 		route := s.routeName(c)
 		s.metrics.observe(c.Request().Method, route, status, elapsed)
@@ -154,7 +160,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if status >= http.StatusInternalServerError {
 			level = slog.LevelError
 		}
-		logAccess(c.Request().Context(), s.logger, level, &accessLine{
+		logAccess(c.Request().Context(), s.logger, level, end, &accessLine{
 			requestID: requestID(c),
 			method:    c.Request().Method,
 			route:     route,
