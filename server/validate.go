@@ -184,8 +184,13 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return echo.ErrNotFound
 		}
-		// One copy of the request carries what the handlers take from its context.
-		ctx := withClientAddress(req.Context(), c)
+		// One copy of the request carries what the handlers take from its context: the
+		// request's details for the audit log and the login throttle, on a request that may
+		// change something (a GET or HEAD records nothing), and the signed-in actor.
+		ctx := req.Context()
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			ctx = withClientAddress(ctx, c)
+		}
 		if requiresSession(s.spec.Doc, route.Operation) {
 			actor, err := s.authenticate(ctx, req)
 			if err != nil {
@@ -198,7 +203,9 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 			}
 		}
-		req = req.WithContext(ctx)
+		if ctx != req.Context() {
+			req = req.WithContext(ctx)
+		}
 		if err := s.validateRequest(ctx, req, route, params); err != nil {
 			return err
 		}
