@@ -34,7 +34,9 @@ func (s *Store) migrate(ctx context.Context, cfg Config) error {
 	gooseDialect := goose.DialectSQLite3
 	if s.dialect == DialectPostgres {
 		gooseDialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationsLockID))
+		// Asked for every second (goose's default is every five), for up to five minutes: a
+		// replica starting while another migrates waits for it, not for the next poll.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationsLockID), lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return fmt.Errorf("migration lock: %w", err)
 		}

@@ -101,7 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// sql.Row whose Scan panics, which turned "the database is unavailable" (503) into a
 		// panic. The hot reads are served from memory (cache.go), so few statements reach
 		// SQLite's parser on the hot path anyway.
-		db, err = gorm.Open(sqlite.Open(sqliteDSN(cfg.DataDir, cfg.SQLiteSynchronous)), gormCfg)
+		db, err = openSQLite(ctx, sqliteDSN(cfg.DataDir, cfg.SQLiteSynchronous), gormCfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
@@ -128,6 +128,40 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// sqliteOpenPatience bounds how long openSQLite waits out another process that is turning a
+// new database to WAL at the same moment: the busy timeout's own length.
+const sqliteOpenPatience = 10 * time.Second
+
+// openSQLite opens the database, waiting while another process holds it busy at the first open.
+// Turning a new database to WAL takes an exclusive lock, and SQLite answers a connection that
+// meets that lock while doing the same with SQLITE_BUSY at once, without its busy handler:
+// several processes (or stores) opening one new database together failed so, now and then
+// (TestProcessesStartingAtOnceMigrateOnceAndAgree). Once the database is in WAL mode, which
+// lasts, opening takes no such lock.
+func openSQLite(ctx context.Context, dsn string, cfg *gorm.Config) (*gorm.DB, error) {
+	deadline := time.Now().Add(sqliteOpenPatience)
+	wait := 5 * time.Millisecond
+	for {
+		db, err := gorm.Open(sqlite.Open(dsn), cfg)
+		if err == nil || !isSQLiteBusy(err) || time.Now().After(deadline) {
+			return db, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// isSQLiteBusy says whether err is SQLite's SQLITE_BUSY, extended codes included.
+func isSQLiteBusy(err error) bool {
+	const sqliteBusy = 5
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == sqliteBusy
 }
 
 // sqliteDSN turns on WAL (readers never wait for the writer), a busy timeout (writers queue
