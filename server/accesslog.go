@@ -44,8 +44,8 @@ func (l *accessLine) attrs() []slog.Attr {
 	}
 }
 
-// logAccess writes the line at level, stamped at (the request's end), appended directly when
-// logger allows it.
+// logAccess writes the line at level, appended directly, with the time at (the request's end),
+// when logger allows it; otherwise through slog, which stamps the line itself.
 func logAccess(ctx context.Context, logger *slog.Logger, level slog.Level, at time.Time, line *accessLine) {
 	if h, ok := logger.Handler().(bufferingHandler); ok && h.format != "" && h.Enabled(ctx, level) {
 		if h.buffer.appendAccessLine(h.format, at, level, line) {
