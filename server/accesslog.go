@@ -177,9 +177,10 @@ func (s *secondStamp) appendRFC3339Millis(b []byte, t time.Time) []byte {
 	if !s.kept(t) {
 		return appendRFC3339Millis(b, t)
 	}
+	const digits = "0123456789"
 	ms := t.Nanosecond() / int(time.Millisecond)
 	b = append(b, s.date...)
-	b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	b = append(b, '.', digits[ms/100], digits[ms/10%10], digits[ms%10])
 	return append(b, s.zone...)
 }
 
@@ -191,10 +192,11 @@ func (s *secondStamp) appendRFC3339Nano(b []byte, t time.Time) []byte {
 	}
 	b = append(b, s.date...)
 	if ns := t.Nanosecond(); ns != 0 {
+		const decimal = "0123456789"
 		var digits [10]byte
 		digits[0] = '.'
 		for i := 9; i >= 1; i-- {
-			digits[i] = byte('0' + ns%10)
+			digits[i] = decimal[ns%10]
 			ns /= 10
 		}
 		n := 10
