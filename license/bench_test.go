@@ -114,3 +114,14 @@ func BenchmarkPrepare10k(b *testing.B) {
 		Prepare(stored)
 	}
 }
+
+// BenchmarkExplain10k explains ten thousand licenses whose terms end on a few hundred distinct
+// days (manyStored), as GET /entitlements/explain does.
+func BenchmarkExplain10k(b *testing.B) {
+	now := time.Now()
+	stored := manyStored(10_000, now)
+	b.ReportAllocs()
+	for b.Loop() {
+		Explain(stored, now, Usage{ActiveUsers: 42, Replicas: 1})
+	}
+}
