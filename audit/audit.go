@@ -193,11 +193,6 @@ func requestUUID(id string) uuid.UUID {
 	if id == "" {
 		return uuid.Nil
 	}
-	return RequestID(id)
-}
-
-// RequestID is a request's id as a UUID: the id itself when it is one, else derived from it.
-func RequestID(id string) uuid.UUID {
 	if parsed, err := uuid.Parse(id); err == nil && len(id) == 36 {
 		return parsed
 	}

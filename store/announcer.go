@@ -1,10 +1,8 @@
 package store
 
 import (
-	"context"
 	"slices"
 	"sync"
-	"time"
 )
 
 // announcer tells the other replicas of inserts after their transactions have ended, from one
@@ -20,9 +18,8 @@ import (
 // the new row only when their kept list ages out (cacheMaxAge). Nothing revoked is ever
 // served: changes and deletes are announced from inside their transactions.
 type announcer struct {
-	send func(ctx context.Context, names []cacheName) error
-	// failed is told of an announcement that could not be sent.
-	failed func(names []cacheName, err error)
+	// send announces names now, and reports a failure itself (readCaches.announce).
+	send func(names []cacheName)
 
 	mu      sync.Mutex
 	pending []cacheName
@@ -33,8 +30,8 @@ type announcer struct {
 	done chan struct{}
 }
 
-func newAnnouncer(send func(context.Context, []cacheName) error, failed func([]cacheName, error)) *announcer {
-	return &announcer{send: send, failed: failed, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newAnnouncer(send func([]cacheName)) *announcer {
+	return &announcer{send: send, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // add queues names for the next announcement, starting the sender on first use. After stop,
@@ -46,7 +43,7 @@ func (a *announcer) add(names []cacheName) {
 	a.mu.Lock()
 	if a.stopped {
 		a.mu.Unlock()
-		a.sendNow(names)
+		a.send(names)
 		return
 	}
 	for _, n := range names {
@@ -77,17 +74,8 @@ func (a *announcer) run() {
 			if len(names) == 0 {
 				break
 			}
-			a.sendNow(names)
+			a.send(names)
 		}
-	}
-}
-
-func (a *announcer) sendNow(names []cacheName) {
-	// The writes are made already: no request's end may stop their announcement.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := a.send(ctx, names); err != nil {
-		a.failed(names, err)
 	}
 }
 

@@ -105,13 +105,7 @@ func newReadCaches(db *gorm.DB, dialect Dialect, logger *slog.Logger) *readCache
 		logger:            logger,
 		transactions:      map[gorm.ConnPool]*transactionWrites{},
 	}
-	c.later = newAnnouncer(func(ctx context.Context, names []cacheName) error {
-		return c.notify(c.db.WithContext(ctx), names)
-	}, func(names []cacheName, err error) {
-		// The other replicas list the new rows once their kept lists age out (cacheMaxAge),
-		// or at once if their listener is cut too (then they keep nothing).
-		c.logger.Error("announce a cache invalidation to the other replicas", "caches", formatCacheNames(names), "error", err)
-	})
+	c.later = newAnnouncer(func(names []cacheName) { c.announce(context.Background(), names) })
 	c.byName = map[cacheName]invalidatable{
 		cacheAPIKeys:           c.apiKeys,
 		cacheUsers:             c.users,
