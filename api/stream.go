@@ -34,9 +34,11 @@ const (
 	// server's write timeout bounds a whole response; a long list to a client that keeps
 	// reading must outlast it, so each write moves the deadline on.
 	streamWriteTimeout = 60 * time.Second
-	// requestIDHeader carries the request id the server gave the request (see server/).
-	requestIDHeader = "X-Request-Id"
 )
+
+// RequestIDHeader carries the id the server gave each request, spelled as net/http keys it
+// (X-Request-ID canonicalized), so that it is read and written without canonicalizing again.
+const RequestIDHeader = "X-Request-Id"
 
 // jsonStream is a JSON answer written while its items are read: head, the items separated by
 // commas, then tail.
@@ -197,7 +199,7 @@ func (s jsonStream) abort(w http.ResponseWriter, err error) {
 		level = slog.LevelInfo
 	}
 	s.logger.LogAttrs(s.ctx, level, "list failed after its answer began; connection aborted",
-		slog.String("request_id", w.Header().Get(requestIDHeader)),
+		slog.String("request_id", w.Header().Get(RequestIDHeader)),
 		slog.String("error", err.Error()))
 	panic(http.ErrAbortHandler)
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"entitle/api"
 )
 
 // bodyLimit is the largest request body accepted; bodyLimitText says it in echo's syntax and in words.
@@ -81,9 +83,9 @@ func (s *Server) responseHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requestIDHeader is X-Request-ID as net/http keys it. Header.Get and Set would canonicalize
-// echo's spelling ("X-Request-ID") into a new string on every call.
-const requestIDHeader = "X-Request-Id"
+// requestIDHeader is X-Request-ID as net/http keys it (api.RequestIDHeader). Header.Get and Set
+// would canonicalize echo's spelling ("X-Request-ID") into a new string on every call.
+const requestIDHeader = api.RequestIDHeader
 
 // firstValue is h.Get(key) for a key already in canonical form.
 func firstValue(h http.Header, key string) string {
