@@ -356,15 +356,15 @@ func plainParameters(route *routers.Route) ([]*openapi3.Parameter, bool) {
 
 // validatePlainParams checks a request without a query string or body against the plain
 // parameters of its operation, as the request validator would, and says false (checked
-// nothing) where it would answer differently: a required header that is missing, or a header
-// sent empty.
+// nothing) where it would answer differently: a required header that is missing, or a path
+// parameter or header sent empty.
 func (s *Server) validatePlainParams(req *http.Request, plain []*openapi3.Parameter, params map[string]string) (checked bool, err error) {
 	var problems openapi3.MultiError
 	for _, p := range plain {
 		var value string
 		if p.In == openapi3.ParameterInPath {
 			v, ok := params[p.Name]
-			if !ok {
+			if !ok || v == "" {
 				return false, nil
 			}
 			value = v
@@ -393,12 +393,12 @@ func (s *Server) validatePlainParams(req *http.Request, plain []*openapi3.Parame
 	return true, nil
 }
 
-// withinLength says that value plainly satisfies schema, a string schema whose only constraint
-// is a maximum length, without asking the schema validator (which builds its settings on every
-// call): the value is ASCII, so its length is the same in bytes, runes and UTF-16 units, and
-// within the maximum. Anything else is left to the validator.
+// withinLength says that value plainly satisfies schema, a string schema whose only constraints
+// are a minimum and a maximum length, without asking the schema validator (which builds its
+// settings on every call): the value is ASCII, so its length is the same in bytes, runes and
+// UTF-16 units, and within both. Anything else is left to the validator.
 func withinLength(schema *openapi3.Schema, value string) bool {
-	if schema.Pattern != "" || schema.Format != "" || len(schema.Enum) > 0 || schema.MinLength > 0 ||
+	if schema.Pattern != "" || schema.Format != "" || len(schema.Enum) > 0 || uint64(len(value)) < schema.MinLength ||
 		schema.Not != nil || len(schema.OneOf) > 0 || len(schema.AnyOf) > 0 || len(schema.AllOf) > 0 ||
 		schema.Const != nil || (schema.MaxLength != nil && uint64(len(value)) > *schema.MaxLength) {
 		return false

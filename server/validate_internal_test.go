@@ -22,7 +22,7 @@ func TestPlainParametersAreValidatedAsTheSpecSays(t *testing.T) {
 	require.NotEmpty(t, spec.plainParams, "no operation takes the plain-parameter check")
 
 	values := []string{
-		"x", "default", "me", "1", "8f0e2d8c-5b1a-4f4e-9c3d-7a6b5c4d3e2f", "not-a-uuid",
+		"", "x", "default", "me", "1", "8f0e2d8c-5b1a-4f4e-9c3d-7a6b5c4d3e2f", "not-a-uuid",
 		strings.Repeat("a", 64), strings.Repeat("a", 65), strings.Repeat("ü", 33), "a b", "%", "é",
 		"-", "_", strings.Repeat("9", 100),
 	}
