@@ -249,33 +249,58 @@ func (s *Server) probeAllowedMethods(c echo.Context) []string {
 // matched on the escaped path when the request has one (RawPath), and then each value is
 // decoded once; otherwise the values are already decoded. An empty or undecodable value names
 // nothing.
-func pathParams(c echo.Context) (map[string]string, bool) {
-	escaped := c.Request().URL.RawPath != ""
+func pathParams(c echo.Context) (pathValues, bool) {
 	names, values := c.ParamNames(), c.ParamValues()
 	if len(names) == 0 {
-		return nil, true
+		return pathValues{}, true
 	}
-	params := make(map[string]string, len(names))
-	for i, name := range names {
-		if i >= len(values) || values[i] == "" {
-			return nil, false
-		}
-		v := values[i]
-		if strings.Contains(v, "/") {
-			return nil, false // one segment's value never holds a separator
+	if len(values) < len(names) {
+		return pathValues{}, false
+	}
+	values = values[:len(names)]
+	escaped := c.Request().URL.RawPath != ""
+	if escaped {
+		// Decoded into a slice of its own: Echo's values stay as matched.
+		values = append([]string(nil), values...)
+	}
+	for i, v := range values {
+		if v == "" || strings.Contains(v, "/") {
+			return pathValues{}, false // one segment's value never holds a separator
 		}
 		if escaped {
 			var err error
-			if v, err = url.PathUnescape(v); err != nil || v == "" {
-				return nil, false
+			if values[i], err = url.PathUnescape(v); err != nil || values[i] == "" {
+				return pathValues{}, false
 			}
 		}
-		params[name] = v
 	}
-	return params, true
+	return pathValues{names: names, values: values}, true
 }
 
-func (s *Server) validateRequest(ctx context.Context, req *http.Request, route *routers.Route, params map[string]string) error {
+// pathValues is a request's path parameters, names beside values, read from Echo's own slices
+// (a map per request would cost an allocation on every read of an organization).
+type pathValues struct{ names, values []string }
+
+// get is the value of the named parameter.
+func (p pathValues) get(name string) (string, bool) {
+	for i, n := range p.names {
+		if n == name {
+			return p.values[i], true
+		}
+	}
+	return "", false
+}
+
+// asMap is the parameters as kin-openapi's request validator takes them.
+func (p pathValues) asMap() map[string]string {
+	m := make(map[string]string, len(p.names))
+	for i, n := range p.names {
+		m[n] = p.values[i]
+	}
+	return m
+}
+
+func (s *Server) validateRequest(ctx context.Context, req *http.Request, route *routers.Route, params pathValues) error {
 	if !takesInput(route) {
 		// Nothing the spec could refuse: no body, no parameters (GET /users/me).
 		return nil
@@ -290,7 +315,7 @@ func (s *Server) validateRequest(ctx context.Context, req *http.Request, route *
 
 // validateBySpec reads the body, if the operation takes one, and checks the whole request
 // against the operation with kin-openapi's request validator.
-func (s *Server) validateBySpec(ctx context.Context, req *http.Request, route *routers.Route, params map[string]string) error {
+func (s *Server) validateBySpec(ctx context.Context, req *http.Request, route *routers.Route, params pathValues) error {
 	if route.Operation.RequestBody != nil {
 		body, err := readJSONBody(req)
 		if err != nil {
@@ -303,7 +328,7 @@ func (s *Server) validateBySpec(ctx context.Context, req *http.Request, route *r
 	}
 	input := &openapi3filter.RequestValidationInput{
 		Request:    req,
-		PathParams: params,
+		PathParams: params.asMap(),
 		Route:      route,
 		Options: &openapi3filter.Options{
 			AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
@@ -358,12 +383,12 @@ func plainParameters(route *routers.Route) ([]*openapi3.Parameter, bool) {
 // parameters of its operation, as the request validator would, and says false (checked
 // nothing) where it would answer differently: a required header that is missing, or a path
 // parameter or header sent empty.
-func (s *Server) validatePlainParams(req *http.Request, plain []*openapi3.Parameter, params map[string]string) (checked bool, err error) {
+func (s *Server) validatePlainParams(req *http.Request, plain []*openapi3.Parameter, params pathValues) (checked bool, err error) {
 	var problems openapi3.MultiError
 	for _, p := range plain {
 		var value string
 		if p.In == openapi3.ParameterInPath {
-			v, ok := params[p.Name]
+			v, ok := params.get(p.Name)
 			if !ok || v == "" {
 				return false, nil
 			}

@@ -42,11 +42,12 @@ func TestPlainParametersAreValidatedAsTheSpecSays(t *testing.T) {
 		plain := spec.plainParams[route]
 		for _, value := range values {
 			for _, header := range headers {
-				params := map[string]string{}
+				var params pathValues
 				req := httptest.NewRequest(route.Method, "/", nil)
 				for _, p := range plain {
 					if p.In == "path" {
-						params[p.Name] = value
+						params.names = append(params.names, p.Name)
+						params.values = append(params.values, value)
 					} else if header != "" {
 						req.Header.Set(p.Name, header)
 					}
