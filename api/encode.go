@@ -119,7 +119,9 @@ func appendJSONUUID(b []byte, id uuid.UUID) []byte {
 // is stored (it was checked when it was set); the generated type's marshaler would check it
 // against a regular expression on every answer.
 func userParts(u store.User) (head, tail []byte) {
-	head = make([]byte, 0, 384)
+	// The head is the buffer the answer is gathered in (jsonStream.write): room for it, a few
+	// organization ids and the tail.
+	head = make([]byte, 0, 768)
 	head = append(head, `{"avatar_url":`...)
 	head = appendJSONString(head, u.AvatarURL)
 	head = append(head, `,"created_at":`...)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"log/slog"
 	"net/http"
@@ -127,8 +126,9 @@ func (s jsonStream) write(w http.ResponseWriter) error {
 	start := func() error {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(s.status)
-		out = &pieceWriter{w: deadlineExtender{w: w, rc: http.NewResponseController(w)}}
-		return out.write(s.head)
+		// Every stream's head is its own, so the answer gathers after it, in its spare room.
+		out = &pieceWriter{w: w, buf: s.head}
+		return out.maybeFlush()
 	}
 	for item, err := range s.items {
 		if err != nil {
@@ -162,16 +162,23 @@ func (s jsonStream) write(w http.ResponseWriter) error {
 	return nil
 }
 
-// pieceWriter gathers a streamed answer and writes it in pieces of about streamBufferSize: a
-// short answer costs one small buffer (a user's few organizations), a long one never more than
-// a piece. (A bufio.Writer would allocate the whole piece for every answer.)
+// pieceWriter gathers a streamed answer and writes it in pieces of about streamBufferSize.
+// Each piece after the first moves the write deadline on (see streamWriteTimeout); the first
+// is written within the server's own, so an answer that fits in one piece, nearly every one,
+// sets no deadline of its own.
 type pieceWriter struct {
-	w   io.Writer
-	buf []byte
+	w       http.ResponseWriter
+	buf     []byte
+	written bool // a piece has been written
 }
 
 func (p *pieceWriter) write(b []byte) error {
 	p.buf = append(p.buf, b...)
+	return p.maybeFlush()
+}
+
+// maybeFlush writes what is gathered once it fills a piece.
+func (p *pieceWriter) maybeFlush() error {
 	if len(p.buf) >= streamBufferSize {
 		return p.flush()
 	}
@@ -185,6 +192,14 @@ func (p *pieceWriter) flush() error {
 	if len(p.buf) == 0 {
 		return nil
 	}
+	if p.written {
+		// Not every writer has a deadline (a test's recorder has none); the server's does.
+		err := http.NewResponseController(p.w).SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+	}
+	p.written = true
 	_, err := p.w.Write(p.buf)
 	p.buf = p.buf[:0]
 	return err
@@ -208,20 +223,6 @@ func (s jsonStream) abort(w http.ResponseWriter, err error) {
 // writer sends nothing more; the error only ends the request.
 func clientGone(err error) error {
 	return fmt.Errorf("write streamed answer: %w", err)
-}
-
-// deadlineExtender moves the connection's write deadline on before each write it passes to w.
-type deadlineExtender struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
-}
-
-func (d deadlineExtender) Write(p []byte) (int, error) {
-	// Not every writer has a deadline (a test's recorder has none); the server's does.
-	if err := d.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return 0, err
-	}
-	return d.w.Write(p)
 }
 
 // userStream answers with the user, whose organization_ids are streamed: the owner belongs to

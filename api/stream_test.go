@@ -101,15 +101,23 @@ func TestStreamErrors(t *testing.T) {
 		assert.Less(t, src.yielded, 1000, "the source stopped at the first failed write, after a buffer's worth")
 	})
 
-	t.Run("each write moves the connection's write deadline on", func(t *testing.T) {
+	t.Run("each write after the first moves the connection's write deadline on", func(t *testing.T) {
 		src := &failingSource{n: 2000}
 		w := &recordingWriter{}
 		before := time.Now()
 		require.NoError(t, testStream(t, io.Discard, src.items()).write(w))
 		assert.True(t, json.Valid(w.body.Bytes()))
 		require.Greater(t, w.writes, 1, "a long answer is written in several writes")
-		assert.Equal(t, w.writes, w.deadlines, "one deadline per write")
+		assert.Equal(t, w.writes-1, w.deadlines, "one deadline per write but the first, which the server's own covers")
 		assert.WithinRange(t, w.lastDeadline, before.Add(streamWriteTimeout), time.Now().Add(streamWriteTimeout))
+	})
+
+	t.Run("an answer that fits in one write sets no deadline of its own", func(t *testing.T) {
+		w := &recordingWriter{}
+		require.NoError(t, testStream(t, io.Discard, (&failingSource{n: 3}).items()).write(w))
+		assert.True(t, json.Valid(w.body.Bytes()))
+		assert.Equal(t, 1, w.writes)
+		assert.Zero(t, w.deadlines)
 	})
 }
 

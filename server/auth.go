@@ -88,9 +88,9 @@ func (s *Server) authenticate(ctx context.Context, req *http.Request) (api.Actor
 		}
 	}
 	// last_seen_at moves like a session's expiry: at most once a minute.
-	if s.userTouches.claim(user.ID.String(), user.LastSeenAt, now) {
+	if s.userTouches.claim(user.ID, user.LastSeenAt, now) {
 		if err := s.store.TouchUser(ctx, user.ID, now); err != nil {
-			s.userTouches.release(user.ID.String(), now)
+			s.userTouches.release(user.ID, now)
 			return api.Actor{}, err
 		}
 		user.LastSeenAt = now

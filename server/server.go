@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"entitle/api"
@@ -48,7 +49,8 @@ type Server struct {
 	watchersReleasedOnce sync.Once
 	// keyTouches and userTouches pick the one request that writes a session's last use and a
 	// user's last_seen_at once they are due (touches.go).
-	keyTouches, userTouches *touches
+	keyTouches  *touches[string]
+	userTouches *touches[uuid.UUID]
 }
 
 // releaseWatchers answers every request waiting for an entitlements change; it may be called
@@ -114,7 +116,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		return nil, specErr
 	}
 	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec, watchersReleased: make(chan struct{}),
-		keyTouches: newTouches(touchInterval), userTouches: newTouches(touchInterval), versionHeader: []string{cfg.Version}}
+		keyTouches: newTouches[string](touchInterval), userTouches: newTouches[uuid.UUID](touchInterval), versionHeader: []string{cfg.Version}}
 	handlers, err := api.New(api.Config{
 		Store:            st,
 		DeploymentID:     deploymentID,

@@ -11,24 +11,29 @@ import (
 // concurrent requests of one session made 64 serialized UPDATEs, each with its commit's fsync,
 // and stalled that session for a hundred milliseconds once a minute. Now the first request
 // claims the touch and the others see it done. Across replicas each may still write once.
-type touches struct {
+type touches[ID comparable] struct {
 	interval time.Duration
 
 	mu   sync.Mutex
-	last map[string]time.Time // id → when this replica last claimed its touch
+	last map[ID]time.Time // id → when this replica last claimed its touch
 }
 
 // touchesPruneAt is how many ids touches keeps before it forgets the ones whose claim is older
 // than the interval (the stored value then says as much as the memory did).
 const touchesPruneAt = 10_000
 
-func newTouches(interval time.Duration) *touches {
-	return &touches{interval: interval, last: map[string]time.Time{}}
+func newTouches[ID comparable](interval time.Duration) *touches[ID] {
+	return &touches[ID]{interval: interval, last: map[ID]time.Time{}}
 }
 
 // claim says whether the caller should write the touch of id, whose stored last use is stored,
 // at now: when neither the stored value nor a claim of this replica is within the interval.
-func (t *touches) claim(id string, stored, now time.Time) bool {
+func (t *touches[ID]) claim(id ID, stored, now time.Time) bool {
+	if now.Sub(stored) < t.interval {
+		// Nearly every request: the stored value is recent, and a claim only ever makes it
+		// later, so there is nothing to decide and no lock to take.
+		return false
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if claimed, ok := t.last[id]; ok && claimed.After(stored) {
@@ -49,7 +54,7 @@ func (t *touches) claim(id string, stored, now time.Time) bool {
 }
 
 // release forgets a claim whose write failed, so that the next request tries again.
-func (t *touches) release(id string, at time.Time) {
+func (t *touches[ID]) release(id ID, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.last[id].Equal(at) {

@@ -11,7 +11,7 @@ import (
 )
 
 func TestOneOfManyConcurrentRequestsWritesADueTouch(t *testing.T) {
-	tt := newTouches(time.Minute)
+	tt := newTouches[string](time.Minute)
 	stored := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 	now := stored.Add(61 * time.Second)
 	var writes atomic.Int32
@@ -33,7 +33,7 @@ func TestOneOfManyConcurrentRequestsWritesADueTouch(t *testing.T) {
 }
 
 func TestAFailedTouchIsTriedAgain(t *testing.T) {
-	tt := newTouches(time.Minute)
+	tt := newTouches[string](time.Minute)
 	stored := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 	now := stored.Add(2 * time.Minute)
 	assert.True(t, tt.claim("key", stored, now))
@@ -42,7 +42,7 @@ func TestAFailedTouchIsTriedAgain(t *testing.T) {
 }
 
 func TestTouchesForgetOldClaims(t *testing.T) {
-	tt := newTouches(time.Minute)
+	tt := newTouches[string](time.Minute)
 	start := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 	for i := range touchesPruneAt {
 		tt.claim(fmt.Sprint(i), time.Time{}, start)
