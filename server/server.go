@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,9 +25,11 @@ import (
 
 // Server is entitle's HTTP server over one store.
 type Server struct {
-	cfg          Config
-	logger       *slog.Logger
-	store        *store.Store
+	cfg    Config
+	logger *slog.Logger
+	store  *store.Store
+	// dataDirLock holds the SQLite data directory for this server alone (nil on PostgreSQL).
+	dataDirLock  *os.File
 	entitlements *entitlements.Service
 	api          *api.API
 	spec         *Spec
@@ -72,9 +75,21 @@ func (s *Server) AccessURL() string {
 }
 
 // New opens the database (applying migrations) and builds the HTTP handler. Close releases it.
-func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
+// On SQLite the data directory is the server's alone while it runs (see lockDataDir).
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	var dataDirLock *os.File
+	if cfg.PostgresURL == "" {
+		if dataDirLock, err = lockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				_ = dataDirLock.Close()
+			}
+		}()
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -115,7 +130,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		_ = st.Close()
 		return nil, specErr
 	}
-	s := &Server{cfg: cfg, logger: logger, store: st, entitlements: ent, spec: spec, watchersReleased: make(chan struct{}),
+	s := &Server{cfg: cfg, logger: logger, store: st, dataDirLock: dataDirLock, entitlements: ent, spec: spec, watchersReleased: make(chan struct{}),
 		keyTouches: newTouches[string](touchInterval), userTouches: newTouches[uuid.UUID](touchInterval), versionHeader: []string{cfg.Version}}
 	handlers, err := api.New(api.Config{
 		Store:            st,
@@ -252,7 +267,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the database and writes out the access log lines still waiting.
 func (s *Server) Close() error {
 	defer flushLogs(s.logger)
-	return s.store.Close()
+	err := s.store.Close()
+	if s.dataDirLock != nil {
+		// After the database is closed: the next server may open it at once.
+		_ = s.dataDirLock.Close()
+	}
+	return err
 }
 
 // Run is what `entitle server` does: build the server, listen, serve until ctx ends, close.

@@ -113,7 +113,8 @@ func newReadCaches(db *gorm.DB, dialect Dialect, logger *slog.Logger) *readCache
 		cacheMemberships:       c.memberships,
 		cacheUserOrganizations: c.userOrganizations,
 	}
-	// SQLite serves one replica: every write goes through this Store, so nothing can be missed.
+	// SQLite serves one replica: every write goes through this Store, so nothing can be missed
+	// (a server holds its data directory alone: server/datadir.go).
 	c.setEnabled(dialect == DialectSQLite)
 	return c
 }

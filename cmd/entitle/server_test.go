@@ -188,3 +188,56 @@ func metricOf(t *testing.T, body, name string) float64 {
 	t.Fatalf("no %s in the metrics", name)
 	return 0
 }
+
+// A server on SQLite keeps sessions, users and organizations in memory and empties them on its
+// own writes: nothing tells it of another process's. A second server on the same data
+// directory would serve what the first revoked (a logout, a suspension) for up to the caches'
+// age, so it refuses to start, saying where replicas belong; once the first has stopped, it
+// starts.
+func TestASecondServerOnTheSameSQLiteDataDirectoryRefusesToStart(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	startServer := func(addr string, out *testenv.LockedBuffer) *exec.Cmd {
+		cmd := exec.Command(bin, "server", "--data-dir", dir, "--http-address", addr)
+		cmd.Stdout, cmd.Stderr = out, out
+		require.NoError(t, cmd.Start())
+		return cmd
+	}
+	healthy := func(addr string) bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	firstAddr := testenv.FreeAddress(t)
+	var firstOut testenv.LockedBuffer
+	first := startServer(firstAddr, &firstOut)
+	t.Cleanup(func() { _ = first.Process.Kill(); _ = first.Wait() })
+	require.Eventually(t, func() bool { return healthy(firstAddr) }, 20*time.Second, 50*time.Millisecond, "%s", firstOut.String())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	second := exec.CommandContext(ctx, bin, "server", "--data-dir", dir, "--http-address", testenv.FreeAddress(t))
+	var stderr bytes.Buffer
+	second.Stderr = &stderr
+	err := second.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "the second server must exit non-zero; stderr: %s", stderr.String())
+	lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+	last := lines[len(lines)-1]
+	assert.True(t, strings.HasPrefix(last, "entitle: "), "last line: %q", last)
+	assert.Contains(t, last, "another entitle server is using the data directory "+dir)
+	assert.Contains(t, last, "--postgres-url", "it says where replicas belong")
+	assert.True(t, healthy(firstAddr), "the first server still serves")
+
+	require.NoError(t, first.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, first.Wait())
+	thirdAddr := testenv.FreeAddress(t)
+	var thirdOut testenv.LockedBuffer
+	third := startServer(thirdAddr, &thirdOut)
+	t.Cleanup(func() { _ = third.Process.Kill(); _ = third.Wait() })
+	require.Eventually(t, func() bool { return healthy(thirdAddr) }, 20*time.Second, 50*time.Millisecond,
+		"once the first stopped, another starts on its data directory: %s", thirdOut.String())
+}
