@@ -122,10 +122,12 @@ mb() { awk -v kb="$1" 'BEGIN { printf "%.1f", kb / 1024 }'; }
 
 # run_wrk OUTFILE CONNECTIONS DURATION URL [VAR=VALUE ...]: one wrk run with bench/wrk.lua (VARs
 # are its environment); the BENCH_RESULT json goes to OUTFILE, the whole output to OUTFILE.log.
+# WRK_PIN, when set, is the command wrk runs under (taskset, to keep it on a core of its own).
+WRK_PIN=()
 run_wrk() {
   local out=$1 conns=$2 duration=$3 url=$4
   shift 4
-  env "$@" wrk -t"$THREADS" -c"$conns" -d"$duration" --timeout 10s --latency -s "$ROOT/bench/wrk.lua" "$url" >"$out.log" 2>&1 ||
+  "${WRK_PIN[@]}" env "$@" wrk -t"$THREADS" -c"$conns" -d"$duration" --timeout 10s --latency -s "$ROOT/bench/wrk.lua" "$url" >"$out.log" 2>&1 ||
     die "wrk failed on $url: $(tail -3 "$out.log")"
   grep '^BENCH_RESULT ' "$out.log" | sed 's/^BENCH_RESULT //' >"$out"
   [[ -s $out ]] || die "wrk printed no result for $url: $(tail -3 "$out.log")"
