@@ -1,7 +1,6 @@
 package license
 
 import (
-	"cmp"
 	"slices"
 	"time"
 
@@ -168,7 +167,7 @@ func sameLimit(a, b *int64) bool {
 }
 
 // timeline turns the license events after now into entries, each with the features that
-// change at its moment: the result just before the moment against the result at it.
+// change at its moment (changesAtMoments).
 func timeline(p Prepared, now time.Time, usage Usage, events []licenseEvent) []TimelineEvent {
 	var shown []licenseEvent
 	for _, e := range events {
@@ -176,21 +175,11 @@ func timeline(p Prepared, now time.Time, usage Usage, events []licenseEvent) []T
 			shown = append(shown, e)
 		}
 	}
-	slices.SortFunc(shown, func(a, b licenseEvent) int {
-		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.license, b.license))
-	})
-	changesAt := map[time.Time]map[string]FeatureChange{}
+	slices.SortFunc(shown, compareEvents)
+	changesAt := changesAtMoments(p, now, usage, events)
 	entries := make([]TimelineEvent, 0, len(shown))
 	for _, e := range shown {
-		changes, known := changesAt[e.at]
-		if !known {
-			// The result is constant between moments, so a nanosecond earlier is "just before".
-			before := evaluate(p, e.at.Add(-time.Nanosecond), usage).ent
-			after := evaluate(p, e.at, usage).ent
-			changes = FeatureChanges(before, after)
-			changesAt[e.at] = changes
-		}
-		entries = append(entries, TimelineEvent{At: e.at, Event: e.event, LicenseID: e.license, Changes: changes})
+		entries = append(entries, TimelineEvent{At: e.at, Event: e.event, LicenseID: e.license, Changes: changesAt[e.at]})
 	}
 	return entries
 }
