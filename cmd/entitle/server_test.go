@@ -127,7 +127,7 @@ func TestJSONLogsAreOnlyJSONLinesWithUnitsInTheirKeys(t *testing.T) {
 
 // The server's live heap is small (the spec and bounded caches, a few MB), so with Go's default
 // GOGC of 100 it collected some 40 times a second under load, about a sixth of its CPU on GET
-// /entitlements. `entitle server` collects at GOGC=400 under a soft limit of 128 MiB instead,
+// /entitlements. `entitle server` collects at GOGC=400 under a soft limit of 64 MiB instead,
 // unless the operator set GOGC or GOMEMLIMIT, which always win.
 func TestServerTunesTheGarbageCollectorUnlessTheOperatorDid(t *testing.T) {
 	bin := buildBinary(t)
@@ -136,9 +136,9 @@ func TestServerTunesTheGarbageCollectorUnlessTheOperatorDid(t *testing.T) {
 		env               []string
 		percent, limitMiB float64
 	}{
-		{"by default", nil, 400, 128},
+		{"by default", nil, 400, 64},
 		{"GOGC and GOMEMLIMIT set", []string{"GOGC=150", "GOMEMLIMIT=1GiB"}, 150, 1024},
-		{"only GOGC set", []string{"GOGC=50"}, 50, 128},
+		{"only GOGC set", []string{"GOGC=50"}, 50, 64},
 		{"only GOMEMLIMIT set", []string{"GOMEMLIMIT=300MiB"}, 400, 300},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
