@@ -1,6 +1,7 @@
 package license
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -182,6 +183,11 @@ func timeline(p Prepared, now time.Time, usage Usage, events []licenseEvent) []T
 		entries = append(entries, TimelineEvent{At: e.at, Event: e.event, LicenseID: e.license, Changes: changesAt[e.at]})
 	}
 	return entries
+}
+
+// compareEvents orders a timeline: by moment, then by license id.
+func compareEvents(a, b licenseEvent) int {
+	return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.license, b.license))
 }
 
 // licenseStates says, for each stored license by id, where it stands at now and why.

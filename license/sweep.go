@@ -1,7 +1,6 @@
 package license
 
 import (
-	"cmp"
 	"container/heap"
 	"slices"
 	"time"
@@ -41,7 +40,7 @@ func newFeatureSweep(p Prepared, now time.Time, usage Usage) *featureSweep {
 		version:  make([]int, len(p.verified)),
 		entitled: make([]int, n),
 		grace:    make([]int, n),
-		offers:   offerHeap{actual: usage.ActiveUsers},
+		offers:   offerHeap{choice: userLimitChoice{actual: usage.ActiveUsers}},
 	}
 	for i := range p.verified {
 		s.standing[i] = EntitlementNotEntitled
@@ -131,9 +130,9 @@ type heldOffer struct {
 	index, version int
 }
 
-// offerHeap orders offers as userLimitChoice does, the best first.
+// offerHeap orders offers as choice does, the best first.
 type offerHeap struct {
-	actual int64
+	choice userLimitChoice
 	held   []heldOffer
 }
 
@@ -141,11 +140,10 @@ func (h *offerHeap) Len() int { return len(h.held) }
 
 func (h *offerHeap) Less(i, j int) bool {
 	a, b := h.held[i], h.held[j]
-	choice := userLimitChoice{actual: h.actual}
-	if choice.better(a.userLimitOffer, b.userLimitOffer) {
+	if h.choice.better(a.userLimitOffer, b.userLimitOffer) {
 		return true
 	}
-	if choice.better(b.userLimitOffer, a.userLimitOffer) {
+	if h.choice.better(b.userLimitOffer, a.userLimitOffer) {
 		return false
 	}
 	return a.index < b.index
@@ -193,9 +191,4 @@ func changesAtMoments(p Prepared, now time.Time, usage Usage, events []licenseEv
 		before = after
 	}
 	return changes
-}
-
-// compareEvents orders a timeline: by moment, then by license id.
-func compareEvents(a, b licenseEvent) int {
-	return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.license, b.license))
 }
