@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,37 +47,77 @@ const parkedAfter = 500 * time.Millisecond
 // drainPollInterval is how often the drain looks for parked connections.
 const drainPollInterval = 10 * time.Millisecond
 
-// connections follows every connection's state (http.Server.ConnState), so the drain can tell
-// a connection a client may be about to use from one it has parked.
+// connections follows every connection's state, so the drain can tell a connection a client
+// may be about to use from one it has parked. Every request changes its connection's state
+// twice (active, then idle again), so the http.Server's ConnState hook (track) only stores into
+// the connection's own atomics; the set of connections, behind the mutex, changes only when one
+// is accepted or ends.
 type connections struct {
 	mu    sync.Mutex
-	conns map[net.Conn]connActivity
+	conns map[*trackedConn]struct{}
 }
 
-// connActivity is a connection's state and when it entered it.
-type connActivity struct {
-	state http.ConnState
-	since time.Time
+// trackedConn is an accepted connection with its state, as ConnState reports it.
+type trackedConn struct {
+	net.Conn
+	state atomic.Int32 // an http.ConnState
+	// idleSince is when the connection last began to wait for a request (unix nanoseconds);
+	// only read while state says it waits.
+	idleSince atomic.Int64
+}
+
+// CloseWrite half-closes a TCP connection: net/http does so after answering a request whose
+// body it would not read, so that the client reads the answer rather than a reset.
+func (c *trackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 func newConnections() *connections {
-	return &connections{conns: make(map[net.Conn]connActivity)}
+	return &connections{conns: make(map[*trackedConn]struct{})}
+}
+
+// listen wraps ln so that every connection it accepts is tracked.
+func (c *connections) listen(ln net.Listener) net.Listener { return trackingListener{ln, c} }
+
+type trackingListener struct {
+	net.Listener
+	conns *connections
+}
+
+// Accept implements net.Listener.
+func (l trackingListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tracked := &trackedConn{Conn: conn}
+	tracked.state.Store(int32(http.StateNew))
+	tracked.idleSince.Store(time.Now().UnixNano())
+	l.conns.mu.Lock()
+	l.conns.conns[tracked] = struct{}{}
+	l.conns.mu.Unlock()
+	return tracked, nil
 }
 
 // track is the http.Server's ConnState hook.
 func (c *connections) track(conn net.Conn, state http.ConnState) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	tracked, ok := conn.(*trackedConn)
+	if !ok {
+		return // not accepted through listen
+	}
 	switch state {
 	case http.StateHijacked, http.StateClosed:
-		delete(c.conns, conn)
-	case http.StateActive:
-		// Only a connection waiting for a request is timed (closeParked); reading the clock
-		// here too would cost every request once more.
-		c.conns[conn] = connActivity{state: state}
-	default:
-		c.conns[conn] = connActivity{state: state, since: time.Now()}
+		c.mu.Lock()
+		delete(c.conns, tracked)
+		c.mu.Unlock()
+	case http.StateNew, http.StateIdle:
+		// The time first, then the state: closeParked reads them the other way round.
+		tracked.idleSince.Store(time.Now().UnixNano())
 	}
+	tracked.state.Store(int32(state))
 }
 
 // closeParked closes the connections that have waited for a request for at least parkedAfter,
@@ -84,8 +125,10 @@ func (c *connections) track(conn net.Conn, state http.ConnState) {
 func (c *connections) closeParked(now time.Time) (open int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for conn, activity := range c.conns {
-		if activity.state != http.StateActive && now.Sub(activity.since) >= parkedAfter {
+	for conn := range c.conns {
+		state := http.ConnState(conn.state.Load())
+		waiting := state == http.StateNew || state == http.StateIdle
+		if waiting && now.Sub(time.Unix(0, conn.idleSince.Load())) >= parkedAfter {
 			// Its goroutine in net/http sees the read fail and reports StateClosed.
 			_ = conn.Close()
 			delete(c.conns, conn)

@@ -238,7 +238,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(conns.listen(ln)) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
