@@ -60,7 +60,7 @@ type connections struct {
 // trackedConn is an accepted connection with its state, as ConnState reports it.
 type trackedConn struct {
 	net.Conn
-	state atomic.Int32 // an http.ConnState
+	state atomic.Int64 // an http.ConnState
 	// idleSince is when the connection last began to wait for a request (unix nanoseconds);
 	// only read while state says it waits.
 	idleSince atomic.Int64
@@ -94,7 +94,7 @@ func (l trackingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	tracked := &trackedConn{Conn: conn}
-	tracked.state.Store(int32(http.StateNew))
+	tracked.state.Store(int64(http.StateNew))
 	tracked.idleSince.Store(time.Now().UnixNano())
 	l.conns.mu.Lock()
 	l.conns.conns[tracked] = struct{}{}
@@ -117,7 +117,7 @@ func (c *connections) track(conn net.Conn, state http.ConnState) {
 		// The time first, then the state: closeParked reads them the other way round.
 		tracked.idleSince.Store(time.Now().UnixNano())
 	}
-	tracked.state.Store(int32(state))
+	tracked.state.Store(int64(state))
 }
 
 // closeParked closes the connections that have waited for a request for at least parkedAfter,
