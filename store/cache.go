@@ -30,6 +30,7 @@ const (
 	cachedOrganizationsMax     = 10_000
 	cachedMembershipsMax       = 20_000
 	cachedUserOrganizationsMax = 10_000
+	cachedOffsetMarksMax       = 2_000
 	cacheMaxAge                = 30 * time.Second
 )
 
@@ -42,6 +43,7 @@ const (
 	cacheOrganizations     cacheName = "organizations"
 	cacheMemberships       cacheName = "memberships"
 	cacheUserOrganizations cacheName = "user_organizations"
+	cacheOrganizationMarks cacheName = "organization_offsets"
 )
 
 // organizationKey finds an organization by id, by name (lower-cased), or as the default one.
@@ -68,7 +70,11 @@ type readCaches struct {
 	organizations     *readcache.Cache[organizationKey, Organization]
 	memberships       *readcache.Cache[membershipKey, OrganizationMember]
 	userOrganizations *readcache.Cache[uuid.UUID, []uuid.UUID]
+	// organizationMarks are places in the list of every organization, by offset (offsets.go).
+	organizationMarks *readcache.Cache[int, keyset]
 	byName            map[cacheName]invalidatable
+	// markStride is how many rows apart the offset marks are (offsets.go).
+	markStride int
 
 	// sender identifies this Store in its announcements, so it ignores its own.
 	sender string
@@ -99,6 +105,8 @@ func newReadCaches(db *gorm.DB, dialect Dialect, logger *slog.Logger) *readCache
 		organizations:     readcache.New[organizationKey, Organization](cachedOrganizationsMax, cacheMaxAge),
 		memberships:       readcache.New[membershipKey, OrganizationMember](cachedMembershipsMax, cacheMaxAge),
 		userOrganizations: readcache.New[uuid.UUID, []uuid.UUID](cachedUserOrganizationsMax, cacheMaxAge),
+		organizationMarks: readcache.New[int, keyset](cachedOffsetMarksMax, cacheMaxAge),
+		markStride:        defaultMarkStride,
 		sender:            uuid.NewString(),
 		db:                db,
 		dialect:           dialect,
@@ -112,6 +120,7 @@ func newReadCaches(db *gorm.DB, dialect Dialect, logger *slog.Logger) *readCache
 		cacheOrganizations:     c.organizations,
 		cacheMemberships:       c.memberships,
 		cacheUserOrganizations: c.userOrganizations,
+		cacheOrganizationMarks: c.organizationMarks,
 	}
 	// SQLite serves one replica: every write goes through this Store, so nothing can be missed
 	// (a server holds its data directory alone: server/datadir.go).

@@ -22,11 +22,12 @@ import (
 
 // invalidations says which caches a write to each cached table empties. A plain INSERT only
 // adds a row, so it can make no kept row stale; it empties only the caches of lists (a user's
-// organizations). Deleting a user or an organization cascades to keys and memberships.
+// organizations, and where each offset falls in the list of organizations: a row inserted
+// before a mark moves it). Deleting a user or an organization cascades to keys and memberships.
 var invalidations = map[string]struct{ change, insert []cacheName }{
 	"api_keys":             {change: []cacheName{cacheAPIKeys}},
 	"users":                {change: []cacheName{cacheUsers, cacheAPIKeys, cacheMemberships, cacheUserOrganizations}},
-	"organizations":        {change: []cacheName{cacheOrganizations, cacheMemberships, cacheUserOrganizations}},
+	"organizations":        {change: []cacheName{cacheOrganizations, cacheMemberships, cacheUserOrganizations, cacheOrganizationMarks}, insert: []cacheName{cacheOrganizationMarks}},
 	"organization_members": {change: []cacheName{cacheMemberships, cacheUserOrganizations}, insert: []cacheName{cacheUserOrganizations}},
 }
 

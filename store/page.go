@@ -22,7 +22,8 @@ type Page struct {
 // An offset is skipped on the index alone: the page's keys are found first, reading only
 // (createdAt, key) for the rows skipped, and then only the page's rows are read whole. Read
 // in one query, every skipped row was read whole too: half a million of them for a page in
-// the middle of a million organizations.
+// the middle of a million organizations. The list of every organization, streamed, starts a
+// deep offset from the nearest mark instead (offsets.go).
 func (p Page) of(scoped func() *gorm.DB, createdAt, key string) *gorm.DB {
 	ordered := func() *gorm.DB {
 		q := scoped()

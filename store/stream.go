@@ -69,8 +69,21 @@ type keyset struct {
 // The first chunk starts where page says (after page.AfterID, then page.Offset skipped), and
 // each next one right after the last row read.
 func byKeyset[T any](page Page, scoped func() *gorm.DB, createdAt, key string, placeOf func(T) keyset, what string) iter.Seq2[T, error] {
+	return byKeysetWithMarks(nil, page, scoped, createdAt, key, placeOf, what)
+}
+
+// byKeysetWithMarks is byKeyset for a list that keeps offset marks (offsets.go): the first
+// chunk of a page deep by offset starts from them.
+func byKeysetWithMarks[T any](marks *offsetMarks, page Page, scoped func() *gorm.DB, createdAt, key string, placeOf func(T) keyset, what string) iter.Seq2[T, error] {
 	return chunked(page.Limit, func(after *T, n int) ([]T, error) {
 		var q *gorm.DB
+		if after == nil && marks.covers(page) {
+			rows, err := firstChunk(marks, page, n, scoped, createdAt, key, placeOf)
+			if err != nil {
+				return nil, fmt.Errorf("list %s: %w", what, err)
+			}
+			return rows, nil
+		}
 		if after == nil {
 			first := page
 			first.Limit = n
@@ -95,7 +108,7 @@ func byKeyset[T any](page Page, scoped func() *gorm.DB, createdAt, key string, p
 // StreamOrganizations yields the organizations page selects, oldest first, read a chunk at a
 // time (see chunked).
 func (s *Store) StreamOrganizations(ctx context.Context, page Page) iter.Seq2[Organization, error] {
-	return byKeyset(page, func() *gorm.DB { return s.with(ctx).Model(&Organization{}) },
+	return byKeysetWithMarks(s.organizationMarks(), page, func() *gorm.DB { return s.with(ctx).Model(&Organization{}) },
 		"organizations.created_at", "organizations.id", organizationPlace, "organizations")
 }
 

@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"entitle/internal/testenv"
+	"entitle/store"
+)
+
+// A server keeps where every thousandth organization falls in the list (store/offsets.go), so
+// that a page deep by offset does not step over every row before it. These tests read pages on
+// both sides of those marks, change the list under them, and require every page to be exactly
+// the slice of the whole list it names.
+
+// longListLength crosses two marks, and ends past a third's place.
+const longListLength = 2_300
+
+var everyOrganization = pagedList{name: "organizations", path: "/organizations", idField: "id"}
+
+// seedOrganizations adds n organizations through the server's store, created a millisecond
+// apart from start on: through the API, a list this long would take the test's whole budget.
+func seedOrganizations(t *testing.T, d *deployment, prefix string, n int, start time.Time) {
+	t.Helper()
+	st := d.inst.Server().Store()
+	for i := range n {
+		org := store.Organization{ID: uuid.New(), Name: fmt.Sprintf("%s-%d", prefix, i), CreatedAt: start.Add(time.Duration(i) * time.Millisecond)}
+		require.NoError(t, st.CreateOrganization(context.Background(), &org))
+	}
+}
+
+// deepPages are pages on both sides of the marks at 1000 and 2000, and past the end.
+func deepPages() []string {
+	var queries []string
+	for _, offset := range []int{0, 999, 1000, 1001, 1500, 1999, 2000, 2001, longListLength - 1, longListLength + 5} {
+		for _, limit := range []int{1, 100} {
+			queries = append(queries, fmt.Sprintf("offset=%d&limit=%d", offset, limit))
+		}
+	}
+	rand.Shuffle(len(queries), func(i, j int) { queries[i], queries[j] = queries[j], queries[i] })
+	return queries
+}
+
+// wrongPage returns the first of deepPages that d answers differently from the slice of all it
+// names ("" when every page is right).
+func wrongPage(d *deployment, token string, all []string) string {
+	for _, query := range deepPages() {
+		var offset, limit int
+		_, err := fmt.Sscanf(strings.ReplaceAll(query, "&", " "), "offset=%d limit=%d", &offset, &limit)
+		require.NoError(d.t, err)
+		want := all[min(offset, len(all)):min(offset+limit, len(all))]
+		if got := d.pageIDs(token, everyOrganization, query); !slicesEqual(got, want) {
+			return fmt.Sprintf("%s: %d organizations, first %v; want %d, first %v", query, len(got), first(got), len(want), first(want))
+		}
+	}
+	return ""
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func first(ids []string) []string { return ids[:min(1, len(ids))] }
+
+func (d *deployment) deleteOrganization(token, id string) {
+	d.t.Helper()
+	r := d.send(http.MethodDelete, "/organizations/"+id, nil, withSessionHeader(token))
+	require.Equal(d.t, http.StatusOK, r.Status, "DELETE /organizations/%s: %s", id, r.Body)
+}
+
+func TestPagesByOffsetDeepInALongListAreSlicesOfTheList(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		t.Parallel()
+		d := startDeployment(t, db)
+		token := d.setupOwner()
+		start := time.Now().UTC().Add(-time.Hour)
+		seedOrganizations(t, d, "org", longListLength, start)
+
+		all := d.pageIDs(token, everyOrganization, "")
+		require.Len(t, all, longListLength+1, "and the default organization")
+		require.Empty(t, wrongPage(d, token, all))
+		require.Empty(t, wrongPage(d, token, all), "the same pages again, now from the marks")
+
+		// One removed before every mark, and two added before them by a replica whose clock
+		// is behind: every mark after them moves.
+		d.deleteOrganization(token, all[3])
+		all = d.pageIDs(token, everyOrganization, "")
+		require.Empty(t, wrongPage(d, token, all), "after a delete")
+		seedOrganizations(t, d, "behind", 2, start.Add(-time.Minute))
+		all = d.pageIDs(token, everyOrganization, "")
+		require.Empty(t, wrongPage(d, token, all), "after an insert before the marks")
+	})
+}
+
+func TestADeleteOnOneReplicaMovesTheOtherReplicasDeepPagesWithinASecond(t *testing.T) {
+	t.Parallel()
+	a, b, _, _ := twoReplicas(t)
+	token := a.setupOwner()
+	start := time.Now().UTC().Add(-time.Hour)
+	seedOrganizations(t, a, "org", longListLength, start)
+	all := a.pageIDs(token, everyOrganization, "")
+	require.Empty(t, wrongPage(b, token, all), "B reads the pages, and keeps their marks")
+
+	a.deleteOrganization(token, all[3])
+	all = a.pageIDs(token, everyOrganization, "")
+	pollUntil(t, propagation, "B's deep pages show A's delete", func() (bool, string) {
+		wrong := wrongPage(b, token, all)
+		return wrong == "", wrong
+	})
+
+	seedOrganizations(t, a, "behind", 2, start.Add(-time.Minute))
+	all = a.pageIDs(token, everyOrganization, "")
+	pollUntil(t, propagation, "B's deep pages show A's insert before the marks", func() (bool, string) {
+		wrong := wrongPage(b, token, all)
+		return wrong == "", wrong
+	})
+}
