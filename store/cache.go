@@ -43,7 +43,7 @@ const (
 	cacheOrganizations     cacheName = "organizations"
 	cacheMemberships       cacheName = "memberships"
 	cacheUserOrganizations cacheName = "user_organizations"
-	cacheOrganizationMarks cacheName = "organization_offsets"
+	cacheOrganizationMarks cacheName = "organization_marks"
 )
 
 // organizationKey finds an organization by id, by name (lower-cased), or as the default one.
