@@ -88,8 +88,7 @@ func firstChunk[T any](m *offsetMarks, page Page, n int, scoped func() *gorm.DB,
 }
 
 // skipFrom is the query for at most limit rows of the list scoped selects, in (createdAt, key)
-// order, from the row at place (or the start, when place is nil) with skip rows skipped. As in
-// Page.of, the rows skipped are read on the index alone.
+// order, from the row at place (or the start, when place is nil) with skip rows skipped.
 func skipFrom(scoped func() *gorm.DB, createdAt, key string, place *keyset, skip, limit int) *gorm.DB {
 	ordered := func() *gorm.DB {
 		q := scoped()
@@ -99,9 +98,5 @@ func skipFrom(scoped func() *gorm.DB, createdAt, key string, place *keyset, skip
 		}
 		return q.Order(createdAt).Order(key)
 	}
-	if skip == 0 {
-		return limitAndOffset(ordered(), limit, 0)
-	}
-	keys := limitAndOffset(ordered().Select(key), limit, skip)
-	return scoped().Where(key+" IN (?)", keys).Order(createdAt).Order(key)
+	return skipThenTake(scoped, ordered, createdAt, key, skip, limit)
 }

@@ -33,10 +33,17 @@ func (p Page) of(scoped func() *gorm.DB, createdAt, key string) *gorm.DB {
 		}
 		return q.Order(createdAt).Order(key)
 	}
-	if p.Offset == 0 {
-		return limitAndOffset(ordered(), p.Limit, 0)
+	return skipThenTake(scoped, ordered, createdAt, key, p.Offset, p.Limit)
+}
+
+// skipThenTake is the query for at most limit rows (0: all) of what ordered selects, after skip
+// rows. The rows skipped are read on the index alone (see Page.of): the page's keys first, then
+// only its rows whole, from the list scoped selects.
+func skipThenTake(scoped, ordered func() *gorm.DB, createdAt, key string, skip, limit int) *gorm.DB {
+	if skip == 0 {
+		return limitAndOffset(ordered(), limit, 0)
 	}
-	keys := limitAndOffset(ordered().Select(key), p.Limit, p.Offset)
+	keys := limitAndOffset(ordered().Select(key), limit, skip)
 	return scoped().Where(key+" IN (?)", keys).Order(createdAt).Order(key)
 }
 
