@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
@@ -37,43 +37,33 @@ func seedOrganizations(t *testing.T, d *deployment, prefix string, n int, start 
 	}
 }
 
-// deepPages are pages on both sides of the marks at 1000 and 2000, and past the end.
-func deepPages() []string {
-	var queries []string
+// deepPage is a page by offset: offset rows skipped, then at most limit.
+type deepPage struct{ offset, limit int }
+
+// deepPages are pages on both sides of the marks at 1000 and 2000, and past the end, in a
+// random order.
+func deepPages() []deepPage {
+	var pages []deepPage
 	for _, offset := range []int{0, 999, 1000, 1001, 1500, 1999, 2000, 2001, longListLength - 1, longListLength + 5} {
 		for _, limit := range []int{1, 100} {
-			queries = append(queries, fmt.Sprintf("offset=%d&limit=%d", offset, limit))
+			pages = append(pages, deepPage{offset, limit})
 		}
 	}
-	rand.Shuffle(len(queries), func(i, j int) { queries[i], queries[j] = queries[j], queries[i] })
-	return queries
+	rand.Shuffle(len(pages), func(i, j int) { pages[i], pages[j] = pages[j], pages[i] })
+	return pages
 }
 
 // wrongPage returns the first of deepPages that d answers differently from the slice of all it
 // names ("" when every page is right).
 func wrongPage(d *deployment, token string, all []string) string {
-	for _, query := range deepPages() {
-		var offset, limit int
-		_, err := fmt.Sscanf(strings.ReplaceAll(query, "&", " "), "offset=%d limit=%d", &offset, &limit)
-		require.NoError(d.t, err)
-		want := all[min(offset, len(all)):min(offset+limit, len(all))]
-		if got := d.pageIDs(token, everyOrganization, query); !slicesEqual(got, want) {
+	for _, page := range deepPages() {
+		query := fmt.Sprintf("offset=%d&limit=%d", page.offset, page.limit)
+		want := all[min(page.offset, len(all)):min(page.offset+page.limit, len(all))]
+		if got := d.pageIDs(token, everyOrganization, query); !slices.Equal(got, want) {
 			return fmt.Sprintf("%s: %d organizations, first %v; want %d, first %v", query, len(got), first(got), len(want), first(want))
 		}
 	}
 	return ""
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func first(ids []string) []string { return ids[:min(1, len(ids))] }
