@@ -9,39 +9,52 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/sync/singleflight"
 )
 
-// Cache maps keys to values read from the database. At most size values are kept (the least
-// recently used go first), none for longer than maxAge, and none while the cache is disabled.
+// Cache maps keys to values read from the database. At most size values are kept (those not
+// read lately go first), none for longer than maxAge, and none while the cache is disabled.
 //
 // Invalidate drops every value and starts a new generation. A load records the generation
 // before it reads and keeps its result only if the generation has not moved since: a reader
 // that read the old row before a write committed, and finishes after the write's invalidation,
 // cannot put the old row back.
 //
-// hashicorp/golang-lru's expirable LRU would bound the age by itself, but starts a goroutine
-// per cache that nothing can stop (v2.0.7); the plain LRU under this type's own lock, with the
-// age checked on each read, bounds both without one.
+// Every signed-in request reads three or four of these caches, so a read takes the lock only
+// shared: with an exclusive lock per read (as an LRU list needs, to move what was read to its
+// front), the requests on every core queued for it, and one whose thread the kernel took off
+// its core while it held the lock stopped them all (make bench's mutex profile, two cores:
+// 1.3 s of waiting every 5 s). Which value goes when the cache is full is therefore CLOCK, the
+// usual stand-in for least-recently-used: a read marks its value used (an atomic flag), and a
+// store that needs room moves a hand round the values, clearing marks, to the first one not
+// used since the hand last passed it.
 type Cache[K comparable, V any] struct {
 	size   int
 	maxAge time.Duration
 	now    func() time.Time
 
-	mu         sync.Mutex
-	entries    *simplelru.LRU[K, entry[V]]
+	mu         sync.RWMutex
+	slots      map[K]*slot[K, V]
+	ring       []*slot[K, V] // the clock: at most size slots, nil where one was removed
+	free       []int         // indexes of ring that are nil
+	hand       int
 	generation uint64
 	enabled    bool
 
 	loads singleflight.Group
 }
 
-type entry[V any] struct {
+// slot is one kept value. Only used changes once a slot is in the cache (Update puts a new
+// slot in its place), so a reader may read the rest after letting go of the lock.
+type slot[K comparable, V any] struct {
+	key      K
 	value    V
 	storedAt time.Time
+	used     atomic.Bool
+	index    int // in ring; read and written under the exclusive lock only
 }
 
 // Option changes how New builds a Cache.
@@ -58,46 +71,42 @@ func WithClock(now func() time.Time) Option {
 
 // New makes an enabled, empty cache of at most size values (size > 0), each kept at most maxAge.
 func New[K comparable, V any](size int, maxAge time.Duration, opts ...Option) *Cache[K, V] {
+	if size < 1 {
+		// A programming error in the caller.
+		panic(fmt.Sprintf("readcache: size %d, want at least 1", size))
+	}
 	o := options{now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	c := &Cache[K, V]{size: size, maxAge: maxAge, now: o.now, enabled: true}
-	c.entries = c.newLRU()
+	c.clearLocked()
 	return c
-}
-
-func (c *Cache[K, V]) newLRU() *simplelru.LRU[K, entry[V]] {
-	lru, err := simplelru.NewLRU[K, entry[V]](c.size, nil)
-	if err != nil {
-		// Only a size below 1 fails, which is a programming error in the caller.
-		panic(fmt.Sprintf("readcache: %v", err))
-	}
-	return lru
 }
 
 // Lookup returns the value kept for key, if there is one younger than the maximum age.
 func (c *Cache[K, V]) Lookup(key K) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries.Get(key)
-	if !ok {
+	c.mu.RLock()
+	s := c.slots[key]
+	c.mu.RUnlock()
+	if s == nil || c.now().Sub(s.storedAt) >= c.maxAge {
+		// An expired value stays until a store replaces it or the hand drops it.
 		var zero V
 		return zero, false
 	}
-	if c.now().Sub(e.storedAt) >= c.maxAge {
-		c.entries.Remove(key)
-		var zero V
-		return zero, false
+	if !s.used.Load() {
+		// Written only when it changes: a write per read would bounce the flag's cache line
+		// between cores.
+		s.used.Store(true)
 	}
-	return e.value, true
+	return s.value, true
 }
 
 // Generation identifies the current generation, for StoreIfCurrent: record it before reading
 // from the database.
 func (c *Cache[K, V]) Generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return c.generation
 }
 
@@ -110,22 +119,65 @@ func (c *Cache[K, V]) StoreIfCurrent(generation uint64, key K, value V) {
 		return
 	}
 	now := c.now()
-	c.entries.Add(key, entry[V]{value: value, storedAt: now})
+	s := &slot[K, V]{key: key, value: value, storedAt: now}
+	if old := c.slots[key]; old != nil {
+		s.index = old.index
+		s.used.Store(old.used.Load())
+	} else {
+		s.index = c.placeLocked()
+	}
+	c.slots[key] = s
+	c.ring[s.index] = s
 	c.dropExpiredLocked(now)
 }
 
-// dropExpiredLocked drops a couple of the least recently used values if they are past their
+// placeLocked returns the index of ring where a new slot goes: a free one, a new one while the
+// ring is below the size, or else the first one the hand finds unused since it last passed,
+// whose value is dropped. The hand clears each used mark it passes, so it stops within one
+// turn and a bit.
+func (c *Cache[K, V]) placeLocked() int {
+	if n := len(c.free); n > 0 {
+		i := c.free[n-1]
+		c.free = c.free[:n-1]
+		return i
+	}
+	if len(c.ring) < c.size {
+		c.ring = append(c.ring, nil)
+		return len(c.ring) - 1
+	}
+	for {
+		i := c.hand
+		c.hand = (c.hand + 1) % len(c.ring)
+		if s := c.ring[i]; s.used.Load() {
+			s.used.Store(false)
+			continue
+		}
+		delete(c.slots, c.ring[i].key)
+		return i
+	}
+}
+
+// dropExpiredLocked looks at a couple of the values under the hand and drops those past their
 // maximum age, so that a cache holds about what was used within the maximum age rather than
 // filling up to its size with values nobody will be given again. A couple per store keeps
 // pace with the stores, at a constant cost each.
 func (c *Cache[K, V]) dropExpiredLocked(now time.Time) {
 	for range 2 {
-		_, oldest, ok := c.entries.GetOldest()
-		if !ok || now.Sub(oldest.storedAt) < c.maxAge {
+		if len(c.ring) == 0 {
 			return
 		}
-		c.entries.RemoveOldest()
+		i := c.hand
+		c.hand = (c.hand + 1) % len(c.ring)
+		if s := c.ring[i]; s != nil && now.Sub(s.storedAt) >= c.maxAge {
+			c.removeLocked(s)
+		}
 	}
+}
+
+func (c *Cache[K, V]) removeLocked(s *slot[K, V]) {
+	delete(c.slots, s.key)
+	c.ring[s.index] = nil
+	c.free = append(c.free, s.index)
 }
 
 // Get returns the value kept for key, or loads it. Concurrent Gets of one key in one generation
@@ -163,19 +215,23 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K, load func(context.Context)
 func (c *Cache[K, V]) Update(key K, update func(V) V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries.Peek(key)
-	if !ok {
+	old := c.slots[key]
+	if old == nil {
 		return
 	}
-	e.value = update(e.value)
-	c.entries.Add(key, e)
+	s := &slot[K, V]{key: key, value: update(old.value), storedAt: old.storedAt, index: old.index}
+	s.used.Store(old.used.Load())
+	c.slots[key] = s
+	c.ring[s.index] = s
 }
 
 // Remove drops the value kept for key.
 func (c *Cache[K, V]) Remove(key K) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries.Remove(key)
+	if s := c.slots[key]; s != nil {
+		c.removeLocked(s)
+	}
 }
 
 // Invalidate drops every value and starts a new generation, so loads already under way keep
@@ -188,9 +244,14 @@ func (c *Cache[K, V]) Invalidate() {
 
 func (c *Cache[K, V]) invalidateLocked() {
 	c.generation++
-	if c.entries.Len() > 0 {
-		c.entries = c.newLRU()
+	if len(c.slots) > 0 {
+		c.clearLocked()
 	}
+}
+
+func (c *Cache[K, V]) clearLocked() {
+	c.slots = make(map[K]*slot[K, V])
+	c.ring, c.free, c.hand = nil, nil, 0
 }
 
 // SetEnabled turns keeping values on or off; while off, Lookup finds nothing and Get always
@@ -205,7 +266,7 @@ func (c *Cache[K, V]) SetEnabled(enabled bool) {
 
 // Len is the number of values kept, expired ones not yet dropped included.
 func (c *Cache[K, V]) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.entries.Len()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.slots)
 }

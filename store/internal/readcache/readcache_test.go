@@ -270,3 +270,76 @@ func TestStoringDropsValuesPastTheirAgeThatNobodyAskedFor(t *testing.T) {
 	}
 	assert.Equal(t, 100, c.Len(), "values past their age were kept while new ones came in")
 }
+
+// Reads take the lock only shared and mark what they read with an atomic flag, while stores,
+// updates, removals and invalidations rearrange the clock under the exclusive lock: run all of
+// them at once (with -race, as make test does) and the cache stays within its size, and every
+// value read is one that was stored for that key.
+func TestReadsAndWritesAtOnceKeepTheSizeAndTheKeys(t *testing.T) {
+	const size, keys = 64, 256
+	c := readcache.New[int, int](size, time.Minute)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := (i*7 + w) % keys
+				switch i % 50 {
+				case 0:
+					c.Invalidate()
+				case 1:
+					c.Remove(k)
+				case 2:
+					c.Update(k, func(v int) int { return v })
+				default:
+					c.StoreIfCurrent(c.Generation(), k, k*10)
+				}
+				assert.LessOrEqual(t, c.Len(), size)
+			}
+		}()
+	}
+	for r := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := (i*13 + r) % keys
+				if v, ok := c.Lookup(k); ok && v != k*10 {
+					t.Errorf("key %d read %d", k, v)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	assert.LessOrEqual(t, c.Len(), size)
+}
+
+func TestRemovedValuesFreeTheirPlaceForTheNextOnes(t *testing.T) {
+	c := readcache.New[string, string](3, time.Minute)
+	for _, k := range []string{"a", "b", "c"} {
+		c.StoreIfCurrent(c.Generation(), k, k)
+		_, _ = c.Lookup(k) // used: the hand would rather keep them
+	}
+	c.Remove("b")
+	c.StoreIfCurrent(c.Generation(), "d", "d")
+	for _, k := range []string{"a", "c", "d"} {
+		_, ok := c.Lookup(k)
+		assert.True(t, ok, "%s was dropped while a removed value's place was free", k)
+	}
+	assert.Equal(t, 3, c.Len())
+}
