@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"net/netip"
+	"net/http"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,19 +13,31 @@ import (
 // login throttle and the audit log, together with what else an audit entry takes from the
 // request: its id (as requestIDs chose it) and the user agent.
 //
-// The address is the TCP peer of the connection, never X-Forwarded-For or X-Real-IP (which
-// Echo's RealIP would believe): any client can write those headers, and a per-address limit it
-// can rename itself out of is no limit. Behind a reverse proxy every client shares the proxy's
-// address, so the per-address limit then holds for all of them together; trusting a proxy's
-// headers would need an explicit setting naming the proxies, which entitle does not have yet.
-func withClientAddress(ctx context.Context, c echo.Context) context.Context {
+// The address is the TCP peer of the connection, unless the peer is a proxy that
+// --proxy-trusted-origins names: then it is what that proxy wrote in a --proxy-trusted-headers
+// header (see proxyaddr). Never X-Forwarded-For or X-Real-IP from anyone else (as Echo's RealIP
+// would believe): any client can write those headers, and a per-address limit it can rename
+// itself out of is no limit.
+func (s *Server) withClientAddress(ctx context.Context, c echo.Context) context.Context {
 	req := c.Request()
-	// An unparsable peer (never the case on a TCP listener) is the zero address, which the
-	// throttle counts as one "unknown" client.
-	peer, _ := netip.ParseAddrPort(req.RemoteAddr)
 	return audit.WithRequest(ctx, audit.Request{
-		ID:            requestID(c),
-		ClientAddress: peer.Addr(),
+		ID: requestID(c),
+		// An unreadable peer (never the case on a TCP listener) is the zero address, which the
+		// throttle counts as one "unknown" client.
+		ClientAddress: s.clients.Client(req.RemoteAddr, req.Header),
 		UserAgent:     req.UserAgent(),
 	})
+}
+
+// remoteIP is the client's address for the access log: the one withClientAddress gives the
+// throttle and the audit log. With no proxy trusted it is the peer's host, cut out of
+// RemoteAddr with no parsing, as every request pays for it.
+func (s *Server) remoteIP(req *http.Request) string {
+	if !s.clients.TrustsProxies() {
+		return peerHost(req.RemoteAddr)
+	}
+	if addr := s.clients.Client(req.RemoteAddr, req.Header); addr.IsValid() {
+		return addr.String()
+	}
+	return peerHost(req.RemoteAddr)
 }

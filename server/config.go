@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"entitle/proxyaddr"
 )
 
 // defaultMaxTokenLifetime is --max-token-lifetime's default, as Coder's.
@@ -29,6 +31,8 @@ type Config struct {
 	PrometheusAddress           string        `name:"prometheus-address" env:"ENTITLE_PROMETHEUS_ADDRESS" placeholder:"HOST:PORT" help:"Serve Prometheus metrics at /metrics on this address (off when empty)."`
 	AccessURL                   string        `name:"access-url" env:"ENTITLE_ACCESS_URL" placeholder:"URL" help:"The URL people and clients reach the server at (default: the listen URL)."`
 	LogFormat                   string        `name:"log-format" env:"ENTITLE_LOG_FORMAT" enum:"text,json" default:"text" help:"Log line format: text or json."`
+	ProxyTrustedHeaders         []string      `name:"proxy-trusted-headers" env:"ENTITLE_PROXY_TRUSTED_HEADERS" sep:"," placeholder:"HEADER,..." help:"Headers to take the client's address from, when the request comes from a trusted proxy; e.g. X-Forwarded-For, X-Real-IP, True-Client-IP, CF-Connecting-IP."`
+	ProxyTrustedOrigins         []string      `name:"proxy-trusted-origins" env:"ENTITLE_PROXY_TRUSTED_ORIGINS" sep:"," placeholder:"CIDR,..." help:"Addresses or ranges of the proxies whose --proxy-trusted-headers to believe; e.g. 10.0.0.0/8."`
 
 	// Version is what /buildinfo reports; main sets it.
 	Version string `kong:"-"`
@@ -67,7 +71,16 @@ func (c *Config) Validate() error {
 		// Two listeners on port 0 each get a free port of their own: that is not a clash.
 		return errors.New("--prometheus-address must differ from --http-address")
 	}
+	if _, err := c.clientAddresses(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// clientAddresses finds each request's client address as --proxy-trusted-headers and
+// --proxy-trusted-origins say.
+func (c *Config) clientAddresses() (*proxyaddr.Resolver, error) {
+	return proxyaddr.New(c.ProxyTrustedHeaders, c.ProxyTrustedOrigins)
 }
 
 // KeysDir is where trusted license keys live, with its default filled in.

@@ -170,7 +170,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			status:    status,
 			elapsed:   elapsed,
 			bytesOut:  c.Response().Size,
-			remoteIP:  peerHost(c.Request().RemoteAddr),
+			remoteIP:  s.remoteIP(c.Request()),
 		})
 		return nil
 	}
@@ -197,9 +197,8 @@ func (s *Server) routeName(c echo.Context) string {
 // routeKey is a registered route: its method and its template.
 type routeKey struct{ method, template string }
 
-// peerHost is the address of the connection's peer, for the access log: the same TCP peer the
-// login throttle and the audit log count (see withClientAddress), never X-Forwarded-For or
-// X-Real-IP, which say whatever the client wrote.
+// peerHost is the host of the connection's peer, for the access log when no proxy is trusted
+// (see remoteIP).
 func peerHost(remoteAddr string) string {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"entitle/dormancy"
 	"entitle/entitlements"
 	"entitle/gen"
+	"entitle/proxyaddr"
 	"entitle/store"
 )
 
@@ -50,6 +51,8 @@ type Server struct {
 	// an entitlements change answer at once rather than hold the drain up.
 	watchersReleased     chan struct{}
 	watchersReleasedOnce sync.Once
+	// clients finds a request's client address, through the proxies the configuration trusts.
+	clients *proxyaddr.Resolver
 	// keyTouches and userTouches pick the one request that writes a session's last use and a
 	// user's last_seen_at once they are due (touches.go).
 	keyTouches  *touches[string]
@@ -78,6 +81,10 @@ func (s *Server) AccessURL() string {
 // On SQLite the data directory is the server's alone while it runs (see lockDataDir).
 func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	clients, err := cfg.clientAddresses()
+	if err != nil {
 		return nil, err
 	}
 	var dataDirLock *os.File
@@ -130,7 +137,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		_ = st.Close()
 		return nil, specErr
 	}
-	s := &Server{cfg: cfg, logger: logger, store: st, dataDirLock: dataDirLock, entitlements: ent, spec: spec, watchersReleased: make(chan struct{}),
+	s := &Server{cfg: cfg, logger: logger, clients: clients, store: st, dataDirLock: dataDirLock, entitlements: ent, spec: spec, watchersReleased: make(chan struct{}),
 		keyTouches: newTouches[string](touchInterval), userTouches: newTouches[uuid.UUID](touchInterval), versionHeader: []string{cfg.Version}}
 	handlers, err := api.New(api.Config{
 		Store:            st,

@@ -189,7 +189,7 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		// change something (a GET or HEAD records nothing), and the signed-in actor.
 		ctx := req.Context()
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
-			ctx = withClientAddress(ctx, c)
+			ctx = s.withClientAddress(ctx, c)
 		}
 		if requiresSession(s.spec.Doc, route.Operation) {
 			actor, err := s.authenticate(ctx, req)

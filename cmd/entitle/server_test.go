@@ -47,6 +47,10 @@ func TestServerStartFailuresAreOneLineAndANonZeroExit(t *testing.T) {
 		{"a malformed duration", []string{"server", "--session-duration", "soon"}, "--session-duration"},
 		{"a negative duration", []string{"server", "--session-duration=-1s", "--data-dir", t.TempDir()}, "--session-duration must be positive"},
 		{"an unknown log format", []string{"server", "--log-format", "xml"}, "--log-format"},
+		{"a proxy origin that is no address", []string{"server", "--proxy-trusted-headers", "X-Forwarded-For", "--proxy-trusted-origins", "10.0.0.0/8,proxy.internal", "--data-dir", t.TempDir()},
+			`--proxy-trusted-origins: "proxy.internal" is neither an address nor a CIDR range`},
+		{"proxy headers with no proxy to trust", []string{"server", "--proxy-trusted-headers", "X-Forwarded-For", "--data-dir", t.TempDir()},
+			"--proxy-trusted-headers needs --proxy-trusted-origins"},
 		{"an unreachable database", []string{"server", "--postgres-url", "postgres://postgres@127.0.0.1:1/entitle?connect_timeout=2", "--data-dir", t.TempDir()}, "connect"},
 		{"an address in use", []string{"server", "--http-address", takenAddr, "--data-dir", t.TempDir()}, "listen on " + takenAddr},
 	}
