@@ -35,12 +35,16 @@ const (
 	goUserAgent = "Go-http-client/1.1"
 )
 
-// startAudited starts a deployment whose server trusts issuer's key.
-func startAudited(t *testing.T, db testenv.Database) (*deployment, *testenv.Issuer) {
+// startAudited starts a deployment whose server trusts issuer's key, with whatever else
+// configure (if any) sets.
+func startAudited(t *testing.T, db testenv.Database, configure ...func(*server.Config)) (*deployment, *testenv.Issuer) {
 	t.Helper()
 	issuer := testenv.NewIssuer(t, t.TempDir(), "test-key")
 	cfg := db.NewConfig(t)
 	cfg.LicenseKeysDir = issuer.KeysDir
+	for _, c := range configure {
+		c(&cfg)
+	}
 	return watch(t, testenv.Start(t, cfg)), issuer
 }
 

@@ -18,12 +18,10 @@ import (
 // issuer it trusts (for the audit log).
 func startBehindProxy(t *testing.T, db testenv.Database, origins ...string) (*deployment, *testenv.Issuer) {
 	t.Helper()
-	issuer := testenv.NewIssuer(t, t.TempDir(), "test-key")
-	cfg := db.NewConfig(t)
-	cfg.LicenseKeysDir = issuer.KeysDir
-	cfg.ProxyTrustedHeaders = []string{"X-Forwarded-For"}
-	cfg.ProxyTrustedOrigins = origins
-	return watch(t, testenv.Start(t, cfg)), issuer
+	return startAudited(t, db, func(cfg *server.Config) {
+		cfg.ProxyTrustedHeaders = []string{"X-Forwarded-For"}
+		cfg.ProxyTrustedOrigins = origins
+	})
 }
 
 // forwardedFor is a client whose requests carry X-Forwarded-For: chain, as a proxy in front of

@@ -280,48 +280,47 @@ func TestReadsAndWritesAtOnceKeepTheSizeAndTheKeys(t *testing.T) {
 	c := readcache.New[int, int](size, time.Minute)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	// repeat runs step(0), step(1), ... in a goroutine of its own until stop closes or step
+	// says false.
+	repeat := func(step func(i int) bool) {
+		wg.Go(func() {
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				k := (i*7 + w) % keys
-				switch i % 50 {
-				case 0:
-					c.Invalidate()
-				case 1:
-					c.Remove(k)
-				case 2:
-					c.Update(k, func(v int) int { return v })
-				default:
-					c.StoreIfCurrent(c.Generation(), k, k*10)
+				if !step(i) {
+					return
 				}
-				assert.LessOrEqual(t, c.Len(), size)
 			}
-		}()
+		})
+	}
+	for w := range 4 {
+		repeat(func(i int) bool {
+			k := (i*7 + w) % keys
+			switch i % 50 {
+			case 0:
+				c.Invalidate()
+			case 1:
+				c.Remove(k)
+			case 2:
+				c.Update(k, func(v int) int { return v })
+			default:
+				c.StoreIfCurrent(c.Generation(), k, k*10)
+			}
+			return assert.LessOrEqual(t, c.Len(), size)
+		})
 	}
 	for r := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				k := (i*13 + r) % keys
-				if v, ok := c.Lookup(k); ok && v != k*10 {
-					t.Errorf("key %d read %d", k, v)
-					return
-				}
+		repeat(func(i int) bool {
+			k := (i*13 + r) % keys
+			if v, ok := c.Lookup(k); ok && v != k*10 {
+				t.Errorf("key %d read %d", k, v)
+				return false
 			}
-		}()
+			return true
+		})
 	}
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
