@@ -10,10 +10,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -41,10 +43,15 @@ type cli struct {
 
 type serverCmd struct {
 	server.Config `embed:""`
+	// ProfileContention is the runtime's, so main sets it, not the server.
+	ProfileContention bool `name:"profile-contention" env:"ENTITLE_PROFILE_CONTENTION" help:"Record where goroutines wait for locks and channels, for /debug/pprof/mutex and /debug/pprof/block on --prometheus-address (empty otherwise); costs a little on each contended wait."`
 }
 
 func (c *serverCmd) Run(ctx context.Context) error {
 	tuneGarbageCollector()
+	if c.ProfileContention {
+		profileContention()
+	}
 	stderr := os.Stderr
 	logger := c.NewLogger(stderr)
 	c.Version = buildVersion()
@@ -83,6 +90,20 @@ func tuneGarbageCollector() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(serverMemoryLimit)
 	}
+}
+
+// Contention profiling when asked for: one contended lock in mutexProfileFraction is recorded
+// (the profile scales the samples back up), and waits are sampled about once per
+// blockProfileRate of waiting. Go records neither by default, so without --profile-contention
+// /debug/pprof/mutex and /debug/pprof/block are empty.
+const (
+	mutexProfileFraction = 100
+	blockProfileRate     = time.Millisecond
+)
+
+func profileContention() {
+	runtime.SetMutexProfileFraction(mutexProfileFraction)
+	runtime.SetBlockProfileRate(int(blockProfileRate))
 }
 
 func main() {

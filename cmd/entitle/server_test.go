@@ -170,6 +170,55 @@ func TestServerTunesTheGarbageCollectorUnlessTheOperatorDid(t *testing.T) {
 	}
 }
 
+// Go records no contention by default, so /debug/pprof/mutex and /debug/pprof/block are empty
+// unless --profile-contention (or its variable) turns the recording on; their text form says
+// the sampling period in force.
+func TestContentionProfilesRecordOnlyWhenAskedFor(t *testing.T) {
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		name          string
+		args, env     []string
+		mutexPeriod   string
+		blockRecorded bool
+	}{
+		{"by default", nil, nil, "sampling period=0", false},
+		{"--profile-contention", []string{"--profile-contention"}, nil, "sampling period=100", true},
+		{"ENTITLE_PROFILE_CONTENTION", nil, []string{"ENTITLE_PROFILE_CONTENTION=true"}, "sampling period=100", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			metricsAddr := testenv.FreeAddress(t)
+			args := append([]string{"server", "--data-dir", t.TempDir(), "--http-address", "127.0.0.1:0", "--prometheus-address", metricsAddr}, tc.args...)
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			var stderr testenv.LockedBuffer
+			cmd.Stdout, cmd.Stderr = &stderr, &stderr
+			require.NoError(t, cmd.Start())
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			get := func(path string) (string, bool) {
+				resp, err := http.Get("http://" + metricsAddr + path)
+				if err != nil {
+					return "", false
+				}
+				defer func() { _ = resp.Body.Close() }()
+				b, err := io.ReadAll(resp.Body)
+				return string(b), err == nil && resp.StatusCode == http.StatusOK
+			}
+			var mutex string
+			require.Eventually(t, func() bool {
+				var ok bool
+				mutex, ok = get("/debug/pprof/mutex?debug=1")
+				return ok
+			}, 20*time.Second, 50*time.Millisecond, "the metrics listener never answered; output:\n%s", stderr.String())
+			assert.Contains(t, mutex, tc.mutexPeriod)
+			// A block profile that records anything has seen the server's own goroutines wait
+			// (its listeners, its loops); one that records nothing is a header alone.
+			block, ok := get("/debug/pprof/block?debug=1")
+			require.True(t, ok)
+			assert.Equal(t, tc.blockRecorded, strings.Contains(block, "@ 0x"), "block profile:\n%.400s", block)
+		})
+	}
+}
+
 func withoutGCSettings(env []string) []string {
 	var kept []string
 	for _, kv := range env {
