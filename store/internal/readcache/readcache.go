@@ -120,15 +120,13 @@ func (c *Cache[K, V]) StoreIfCurrent(generation uint64, key K, value V) {
 		return
 	}
 	now := c.now()
-	s := &slot[K, V]{key: key, value: value, storedAt: now}
 	if old := c.slots[key]; old != nil {
-		s.index = old.index
-		s.used.Store(old.used.Load())
+		c.replaceLocked(old, value, now)
 	} else {
-		s.index = c.placeLocked()
+		s := &slot[K, V]{key: key, value: value, storedAt: now, index: c.placeLocked()}
+		c.slots[key] = s
+		c.ring[s.index] = s
 	}
-	c.slots[key] = s
-	c.ring[s.index] = s
 	c.dropExpiredLocked(now)
 }
 
@@ -220,9 +218,15 @@ func (c *Cache[K, V]) Update(key K, update func(V) V) {
 	if old == nil {
 		return
 	}
-	s := &slot[K, V]{key: key, value: update(old.value), storedAt: old.storedAt, index: old.index}
+	c.replaceLocked(old, update(old.value), old.storedAt)
+}
+
+// replaceLocked puts a new slot holding value, stored at storedAt, in old's place: readers
+// that already hold old keep reading what it held.
+func (c *Cache[K, V]) replaceLocked(old *slot[K, V], value V, storedAt time.Time) {
+	s := &slot[K, V]{key: old.key, value: value, storedAt: storedAt, index: old.index}
 	s.used.Store(old.used.Load())
-	c.slots[key] = s
+	c.slots[s.key] = s
 	c.ring[s.index] = s
 }
 
