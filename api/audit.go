@@ -64,7 +64,7 @@ func auditedOrganization(o store.Organization) audited {
 // auditedMember names a membership by its user, as Coder does.
 func auditedMember(m store.OrganizationMember, username string) audited {
 	roles := []string{}
-	for _, r := range memberRoles(m.IsAdmin) {
+	for _, r := range memberRoles(m.OrganizationID, m.IsAdmin) {
 		roles = append(roles, r.Name)
 	}
 	return audited{resourceType: audit.ResourceOrganizationMember, id: m.UserID, target: username, organization: m.OrganizationID,

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/google/uuid"
+
 	"entitle/audit"
 	"entitle/gen"
 	"entitle/store"
@@ -20,10 +22,11 @@ const (
 	forbiddenManagingMembers = "Only the owner and the organization's admins can manage its members."
 )
 
-// Organization roles. Every member holds organization-member; it is implied, never stored.
-var (
-	roleOrgAdmin  = gen.SlimRole{Name: string(gen.OrganizationRoleAdmin), DisplayName: "Organization Admin"}
-	roleOrgMember = gen.SlimRole{Name: string(gen.OrganizationRoleMember), DisplayName: "Organization Member"}
+// Organization roles' display names. Every member holds organization-member; it is implied,
+// never stored.
+const (
+	displayOrgAdmin  = "Organization Admin"
+	displayOrgMember = "Organization Member"
 )
 
 // Until users have these, members are shown as Coder shows a password user who is active.
@@ -231,18 +234,22 @@ func (a *API) memberToManage(ctx context.Context, actor Actor, orgRef, userRef s
 	return org, user, false, nil
 }
 
-func memberRoles(isAdmin bool) []gen.SlimRole {
+// memberRoles are a member's roles in the organization organizationID. Each names the
+// organization, as Coder's organization roles do (its site roles name none): clients tell the
+// two kinds apart by it.
+func memberRoles(organizationID uuid.UUID, isAdmin bool) []gen.SlimRole {
+	roles := []gen.SlimRole{{Name: string(gen.OrganizationRoleMember), DisplayName: displayOrgMember, OrganizationId: &organizationID}}
 	if isAdmin {
-		return []gen.SlimRole{roleOrgMember, roleOrgAdmin}
+		roles = append(roles, gen.SlimRole{Name: string(gen.OrganizationRoleAdmin), DisplayName: displayOrgAdmin, OrganizationId: &organizationID})
 	}
-	return []gen.SlimRole{roleOrgMember}
+	return roles
 }
 
 func memberResponse(m store.OrganizationMember) gen.OrganizationMember {
 	return gen.OrganizationMember{
 		UserId:         m.UserID,
 		OrganizationId: m.OrganizationID,
-		Roles:          memberRoles(m.IsAdmin),
+		Roles:          memberRoles(m.OrganizationID, m.IsAdmin),
 		CreatedAt:      m.CreatedAt.UTC(),
 		UpdatedAt:      m.UpdatedAt.UTC(),
 	}
@@ -255,7 +262,7 @@ func memberWithUserResponse(m store.MemberWithUser) gen.OrganizationMemberWithUs
 		OrganizationId: m.OrganizationID,
 		CreatedAt:      m.CreatedAt.UTC(),
 		UpdatedAt:      m.UpdatedAt.UTC(),
-		Roles:          memberRoles(m.IsAdmin),
+		Roles:          memberRoles(m.OrganizationID, m.IsAdmin),
 		Username:       m.Username,
 		Name:           m.Name,
 		Email:          gen.Email(m.Email),

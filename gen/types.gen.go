@@ -939,13 +939,16 @@ type Seats struct {
 	Suspended int64  `json:"suspended"`
 }
 
-// SlimRole defines model for SlimRole.
+// SlimRole Coder's SlimRole. An organization role (organization-admin, organization-member) names its organization in organization_id, as Coder's API does; a site role (owner, member) leaves it out.
 type SlimRole struct {
 	// DisplayName Example: Owner
 	DisplayName string `json:"display_name"`
 
 	// Name Example: owner
 	Name string `json:"name"`
+
+	// OrganizationId The organization an organization role belongs to; absent on site roles.
+	OrganizationId *openapi_types.UUID `json:"organization_id,omitempty"`
 }
 
 // TimelineEvent defines model for TimelineEvent.

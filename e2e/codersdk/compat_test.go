@@ -184,6 +184,21 @@ func requireEach(t *testing.T, what string, v any, s shape) []map[string]any {
 	return out
 }
 
+// requireRoles checks a list of codersdk.SlimRole. Coder's db2sdk.SlimRole sets organization_id
+// on an organization's roles (its id) and leaves it out of site roles (omitempty): clients
+// tell the two apart by it.
+func requireRoles(t *testing.T, what string, v any, organizationID string) {
+	t.Helper()
+	for i, role := range requireEach(t, what, v, sdkSlimRole) {
+		got, present := role["organization_id"]
+		if organizationID == "" {
+			assert.False(t, present, "%s[%d] (%v): a site role names no organization", what, i, role["name"])
+			continue
+		}
+		assert.Equal(t, organizationID, got, "%s[%d] (%v): organization_id", what, i, role["name"])
+	}
+}
+
 func TestCodersSDKWorksAgainstEntitle(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		t.Parallel()
@@ -204,7 +219,7 @@ func TestCodersSDKWorksAgainstEntitle(t *testing.T) {
 			map[string]any{"email": "admin@example.com", "password": "sdk-password-1"}), sdkLogin)
 		owner := &sdkClient{t: t, url: inst.URL, token: login["session_token"].(string)}
 		me := requireShape(t, "User", owner.expect(http.StatusOK, http.MethodGet, "/users/me", nil), sdkUser)
-		requireEach(t, "User.roles", me["roles"], sdkSlimRole)
+		requireRoles(t, "User.roles", me["roles"], "")
 		assert.Equal(t, first["user_id"], me["id"])
 
 		// Organizations, as `coder organizations` and every --org resolution use them.
@@ -231,15 +246,22 @@ func TestCodersSDKWorksAgainstEntitle(t *testing.T) {
 		users := requireShape(t, "GetUsersResponse", owner.expect(http.StatusOK, http.MethodGet, "/users?q=status:active&limit=25", nil), sdkGetUsers)
 		requireEach(t, "GetUsersResponse.users", users["users"], sdkUser)
 
-		// Members.
+		// Members. Their organization roles name the organization, their site roles none.
 		memberID := member["id"].(string)
-		requireEach(t, "OrganizationMembers", owner.expect(http.StatusOK, http.MethodGet, "/organizations/"+orgID+"/members", nil), sdkOrgMemberUser)
+		for _, m := range requireEach(t, "OrganizationMembers", owner.expect(http.StatusOK, http.MethodGet, "/organizations/"+orgID+"/members", nil), sdkOrgMemberUser) {
+			requireRoles(t, "OrganizationMembers.roles", m["roles"], orgID)
+			requireRoles(t, "OrganizationMembers.global_roles", m["global_roles"], "")
+		}
 		page := requireShape(t, "PaginatedMembersResponse", owner.expect(http.StatusOK, http.MethodGet, "/organizations/"+orgID+"/paginated-members?limit=2", nil), sdkPaginatedMember)
-		requireEach(t, "PaginatedMembersResponse.members", page["members"], sdkOrgMemberUser)
-		requireShape(t, "UpdateOrganizationMemberRoles", owner.expect(http.StatusOK, http.MethodPut, "/organizations/"+orgID+"/members/"+memberID+"/roles",
+		for _, m := range requireEach(t, "PaginatedMembersResponse.members", page["members"], sdkOrgMemberUser) {
+			requireRoles(t, "PaginatedMembersResponse.members.roles", m["roles"], orgID)
+		}
+		updated := requireShape(t, "UpdateOrganizationMemberRoles", owner.expect(http.StatusOK, http.MethodPut, "/organizations/"+orgID+"/members/"+memberID+"/roles",
 			map[string]any{"roles": []string{"organization-admin"}}), sdkOrgMember)
+		requireRoles(t, "UpdateOrganizationMemberRoles.roles", updated["roles"], orgID)
 		owner.expect(http.StatusNoContent, http.MethodDelete, "/organizations/"+orgID+"/members/"+memberID, nil)
-		requireShape(t, "PostOrganizationMember", owner.expect(http.StatusOK, http.MethodPost, "/organizations/"+orgID+"/members/"+memberID, nil), sdkOrgMember)
+		rejoined := requireShape(t, "PostOrganizationMember", owner.expect(http.StatusOK, http.MethodPost, "/organizations/"+orgID+"/members/"+memberID, nil), sdkOrgMember)
+		requireRoles(t, "PostOrganizationMember.roles", rejoined["roles"], orgID)
 
 		// Tokens: `coder tokens create/list/remove`.
 		requireShape(t, "GenerateAPIKeyResponse", owner.expect(http.StatusCreated, http.MethodPost, "/users/me/keys", nil), sdkGenerateAPIKey)
