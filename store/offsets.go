@@ -80,7 +80,7 @@ func firstChunk[T any](m *offsetMarks, page Page, n int, scoped func() *gorm.DB,
 		m.cache.StoreIfCurrent(generation, base, place)
 		from = &place
 	}
-	rows := make([]T, 0, n)
+	rows := make([]T, 0, chunkRoom(false, n))
 	if err := skipFrom(scoped, createdAt, key, from, page.Offset-base, n).Scan(&rows).Error; err != nil {
 		return nil, err
 	}

@@ -57,6 +57,20 @@ func chunked[T any](limit int, read func(after *T, n int) ([]T, error)) iter.Seq
 	}
 }
 
+// firstChunkRoom is how many rows a list's first chunk makes room for before it grows.
+const firstChunkRoom = 32
+
+// chunkRoom is the room to make for a chunk of at most n rows, after a full chunk or (after
+// false) first. A first chunk is often a list's only one, and short (a page, a deployment's
+// handful of organizations): room for a whole chunk up front cost every such list 136 KB. A
+// chunk after a full one is likely full too.
+func chunkRoom(after bool, n int) int {
+	if after {
+		return n
+	}
+	return min(n, firstChunkRoom)
+}
+
 // keyset is the place in a list ordered by (created_at, key) right after one row. It holds the
 // row's values rather than its id, so a row deleted after it was read still marks the place.
 type keyset struct {
@@ -97,7 +111,7 @@ func byKeysetWithMarks[T any](marks *offsetMarks, page Page, scoped func() *gorm
 				Order(createdAt).Order(key).
 				Limit(n)
 		}
-		rows := make([]T, 0, n)
+		rows := make([]T, 0, chunkRoom(after != nil, n))
 		if err := q.Scan(&rows).Error; err != nil {
 			return nil, fmt.Errorf("list %s: %w", what, err)
 		}
