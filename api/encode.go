@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,9 +45,13 @@ func appendOrganization(b []byte, o store.Organization) []byte {
 	return append(b, '}')
 }
 
-// organizationJSON encodes an organization for a list.
-func organizationJSON(o store.Organization) ([]byte, error) {
-	return appendOrganization(make([]byte, 0, 320), o), nil
+// organizationRoom is room for nearly any organization's JSON, made once rather than grown
+// piece by piece.
+const organizationRoom = 320
+
+// organizationItem appends an organization's JSON to a streamed list's buffer.
+func organizationItem(dst []byte, o store.Organization) ([]byte, error) {
+	return appendOrganization(slices.Grow(dst, organizationRoom), o), nil
 }
 
 // organizationAnswer is a 200 with one organization.
@@ -65,7 +70,7 @@ func (a organizationAnswer) VisitGetUserOrganizationByNameResponse(w http.Respon
 func (a organizationAnswer) write(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	body := appendOrganization(make([]byte, 0, 320), a.org)
+	body := appendOrganization(make([]byte, 0, organizationRoom), a.org)
 	_, err := w.Write(append(body, '\n')) // as json.Encoder ends a value
 	return err
 }
@@ -156,7 +161,7 @@ func userParts(u store.User) (head, tail []byte) {
 	return head, tail
 }
 
-// uuidJSON encodes an id for a streamed list.
-func uuidJSON(id uuid.UUID) ([]byte, error) {
-	return appendJSONUUID(make([]byte, 0, 38), id), nil
+// uuidItem appends an id's JSON to a streamed list's buffer.
+func uuidItem(dst []byte, id uuid.UUID) ([]byte, error) {
+	return appendJSONUUID(slices.Grow(dst, len(`""`)+36), id), nil
 }

@@ -32,7 +32,7 @@ func TestOrganizationJSONIsWhatEncodingJSONWrites(t *testing.T) {
 			}
 			want, err := json.Marshal(organizationResponse(o))
 			require.NoError(t, err)
-			got, err := organizationJSON(o)
+			got, err := organizationItem(nil, o)
 			require.NoError(t, err)
 			assert.Equal(t, string(want), string(got))
 
@@ -70,7 +70,7 @@ func TestUserJSONIsWhatEncodingJSONWrites(t *testing.T) {
 						if n > 0 {
 							got = append(got, ',')
 						}
-						item, err := uuidJSON(id)
+						item, err := uuidItem(nil, id)
 						require.NoError(t, err)
 						got = append(got, item...)
 					}

@@ -104,11 +104,11 @@ func (a *API) GetLicenses(ctx context.Context, req gen.GetLicensesRequestObject)
 		return gen.GetLicenses400JSONResponse{BadQueryJSONResponse: *bad}, nil
 	}
 	rows := a.store.StreamLicenses(ctx, page.limit, page.offset, page.afterID)
-	return streamList(ctx, a.logger, rows, func(row store.LicenseRow) ([]byte, error) {
+	return streamList(ctx, a.logger, rows, func(dst []byte, row store.LicenseRow) ([]byte, error) {
 		// A row that no longer decodes is still listed, so the operator can see and delete it;
 		// /entitlements says what is wrong with it.
-		var buf bytes.Buffer
-		err := appendLicense(&buf, licenseResponse(row.License, license.ShownClaims(row.JWT)))
+		buf := bytes.NewBuffer(dst)
+		err := appendLicense(buf, licenseResponse(row.License, license.ShownClaims(row.JWT)))
 		return buf.Bytes(), err
 	}), nil
 }

@@ -102,7 +102,7 @@ func (a *API) ListOrganizations(ctx context.Context, req gen.ListOrganizationsRe
 	if actor.IsOwner() {
 		orgs = a.store.StreamOrganizations(ctx, page)
 	}
-	return streamList(ctx, a.logger, orgs, organizationJSON), nil
+	return streamList(ctx, a.logger, orgs, organizationItem), nil
 }
 
 // UpdateOrganization lets the owner or the organization's admins change its name, display name,
@@ -212,7 +212,7 @@ func (a *API) ListUserOrganizations(ctx context.Context, req gen.ListUserOrganiz
 	if bad != nil {
 		return gen.ListUserOrganizations400JSONResponse{BadQueryJSONResponse: *bad}, nil
 	}
-	return streamList(ctx, a.logger, a.store.StreamOrganizationsOfUser(ctx, user.ID, page), organizationJSON), nil
+	return streamList(ctx, a.logger, a.store.StreamOrganizationsOfUser(ctx, user.ID, page), organizationItem), nil
 }
 
 // GetUserOrganizationByName returns one of a user's organizations by name, ignoring case.

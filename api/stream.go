@@ -48,7 +48,7 @@ type jsonStream struct {
 	// head and tail surround the items: "[" and "]" for a list, or the rest of an object whose
 	// one list is streamed.
 	head, tail []byte
-	// items yields each item's JSON.
+	// items yields each item's JSON, valid until the next is asked for.
 	items iter.Seq2[[]byte, error]
 }
 
@@ -82,15 +82,21 @@ func (s jsonStream) VisitGetLicensesResponse(w http.ResponseWriter) error { retu
 // VisitGetCurrentUserResponse implements gen.GetCurrentUserResponseObject.
 func (s jsonStream) VisitGetCurrentUserResponse(w http.ResponseWriter) error { return s.write(w) }
 
-// streamList answers 200 with the JSON array of rows, each encoded by encode.
-func streamList[T any](ctx context.Context, logger *slog.Logger, rows iter.Seq2[T, error], encode func(T) ([]byte, error)) jsonStream {
+// An itemEncoder appends the JSON of one row of a streamed list to dst.
+type itemEncoder[T any] func(dst []byte, row T) ([]byte, error)
+
+// streamList answers 200 with the JSON array of rows, each encoded by encode. Every row is
+// encoded into the same buffer, which the writer copies from before it asks for the next: a
+// list of a million rows allocates nothing per row to encode it.
+func streamList[T any](ctx context.Context, logger *slog.Logger, rows iter.Seq2[T, error], encode itemEncoder[T]) jsonStream {
 	items := func(yield func([]byte, error) bool) {
+		var item []byte
 		for row, err := range rows {
 			if err != nil {
 				yield(nil, err)
 				return
 			}
-			item, err := encode(row)
+			item, err = encode(item[:0], row)
 			if err != nil {
 				yield(nil, fmt.Errorf("encode %T: %w", row, err))
 				return
@@ -115,8 +121,11 @@ func rowsOf[T any](rows []T) iter.Seq2[T, error] {
 }
 
 // asJSON encodes a row as wire shows it: the bytes it has in the whole list encoded at once.
-func asJSON[T, W any](wire func(T) W) func(T) ([]byte, error) {
-	return func(row T) ([]byte, error) { return json.Marshal(wire(row)) }
+func asJSON[T, W any](wire func(T) W) itemEncoder[T] {
+	return func(dst []byte, row T) ([]byte, error) {
+		encoded, err := json.Marshal(wire(row))
+		return append(dst, encoded...), err
+	}
 }
 
 // write sends the answer. An error before anything is sent is returned, for the server's error
@@ -239,7 +248,7 @@ func (a *API) userStream(ctx context.Context, status int, u store.User) (jsonStr
 	} else {
 		ids = a.store.StreamOrganizationIDsOfUser(ctx, u.ID)
 	}
-	resp := streamList(ctx, a.logger, ids, uuidJSON)
+	resp := streamList(ctx, a.logger, ids, uuidItem)
 	resp.status = status
 	resp.head, resp.tail = userParts(u)
 	resp.tail = append(resp.tail, '\n')
@@ -248,7 +257,7 @@ func (a *API) userStream(ctx context.Context, status int, u store.User) (jsonStr
 
 // streamField answers with whole, an object whose list field is written empty in it, and
 // streams the rows into that list, each encoded by encode.
-func streamField[T any](ctx context.Context, logger *slog.Logger, status int, whole any, field string, rows iter.Seq2[T, error], encode func(T) ([]byte, error)) (jsonStream, error) {
+func streamField[T any](ctx context.Context, logger *slog.Logger, status int, whole any, field string, rows iter.Seq2[T, error], encode itemEncoder[T]) (jsonStream, error) {
 	encoded, err := json.Marshal(whole)
 	if err != nil {
 		return jsonStream{}, err
