@@ -161,6 +161,11 @@ func (a *API) RefreshEntitlements(ctx context.Context, _ gen.RefreshEntitlements
 	if !actor.IsOwner() {
 		return gen.RefreshEntitlements403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner can refresh entitlements.")}, nil
 	}
+	// The keys are read before the cooldown is claimed: a refresh that cannot recompute (a bad
+	// file among the keys) must not make the operator wait a minute after fixing it.
+	if _, err := a.entitlements.Keys(); err != nil {
+		return nil, err
+	}
 	var (
 		ok   bool
 		wait time.Duration

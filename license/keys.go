@@ -13,6 +13,17 @@ import (
 // Keys maps a key id (kid) to a trusted Ed25519 public key.
 type Keys map[string]ed25519.PublicKey
 
+// KeyFileError is a file among the trusted keys that is not one: unreadable (a directory, a
+// link to nothing) or not an Ed25519 public key in PEM.
+type KeyFileError struct {
+	Name string
+	Err  error
+}
+
+func (e *KeyFileError) Error() string { return fmt.Sprintf("load key %s: %v", e.Name, e.Err) }
+
+func (e *KeyFileError) Unwrap() error { return e.Err }
+
 // LoadKeys reads every *.pem file at the top of fsys as a trusted public key whose kid is the
 // file's base name without ".pem"; one bad file fails the whole load so a typo is never silent.
 func LoadKeys(fsys fs.FS) (Keys, error) {
@@ -24,15 +35,15 @@ func LoadKeys(fsys fs.FS) (Keys, error) {
 	for _, name := range names {
 		kid := strings.TrimSuffix(name, ".pem")
 		if kid == "" {
-			return nil, fmt.Errorf("load key %s: file name gives an empty key id", name)
+			return nil, &KeyFileError{Name: name, Err: errors.New("file name gives an empty key id")}
 		}
 		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return nil, fmt.Errorf("load key %s: %w", name, err)
+			return nil, &KeyFileError{Name: name, Err: err}
 		}
 		pub, err := ParsePublicKeyPEM(b)
 		if err != nil {
-			return nil, fmt.Errorf("load key %s: %w", name, err)
+			return nil, &KeyFileError{Name: name, Err: err}
 		}
 		keys[kid] = pub
 	}

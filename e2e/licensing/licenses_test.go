@@ -31,6 +31,7 @@ const (
 	msgWrongDeployment  = "License cannot be used on this deployment."
 	msgAlreadyAdded     = "License has already been added."
 	msgRefreshed        = "Entitlements updated."
+	msgKeysUnreadable   = "The license keys cannot be read."
 )
 
 // bigUserLimit is 2^53+1, the smallest integer a float64 cannot hold: a server that decodes
