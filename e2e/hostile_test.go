@@ -302,6 +302,22 @@ func fieldClass(name string, picks func(s *openapi3.Schema) bool, values func(s 
 	}}
 }
 
+// refusedFieldClass sets each field the filter picks to each of the values, one case each,
+// and every case must be a 400 with message, naming the field.
+func refusedFieldClass(name string, picks func(s *openapi3.Schema) bool, values func(s *openapi3.Schema) []rawValue, message string) hostileClass {
+	class := fieldClass(name, picks, values)
+	cases := class.cases
+	class.cases = func(h *hostileEnv, r specRoute) []hostileCase {
+		made := cases(h, r)
+		for i := range made {
+			field, _, _ := strings.Cut(made[i].name, " ")
+			made[i].want = want{status: []int{http.StatusBadRequest}, messages: []string{message}, names: field}
+		}
+		return made
+	}
+	return class
+}
+
 func isString(s *openapi3.Schema) bool  { return s.Type.Is("string") }
 func isNumeric(s *openapi3.Schema) bool { return s.Type.Is("integer") || s.Type.Is("number") }
 func anyField(*openapi3.Schema) bool    { return true }
@@ -740,20 +756,21 @@ var hostileClasses = []hostileClass{
 		rawValue{"holding a NUL", []byte(`"hostile\u0000nul"`)},
 		rawValue{"that is a NUL", []byte(`"\u0000"`)},
 	)),
-	// Invalid UTF-8 is not JSON (RFC 8259 §8.1), but Go's decoder (and so Coder's) reads it as
-	// U+FFFD: either refusal is right, and so is that reading; never a 500.
-	fieldClass("invalid UTF-8 in a string field is refused or read as U+FFFD", isString, stringValues(
+	// Invalid UTF-8 is not JSON (RFC 8259 §8.1), and an unpaired surrogate escape stands for no
+	// character (I-JSON, RFC 7493, refuses it). Go's decoder (and so Coder's) would read either
+	// as U+FFFD and store that, which is not what was sent: refused, naming the field.
+	refusedFieldClass("invalid UTF-8 in a string field is refused naming it", isString, stringValues(
 		rawValue{"with byte 0xff", []byte("\"hostile\xff\xfe\"")},
 		rawValue{"with a truncated sequence", []byte("\"hostile\xe2\x82\"")},
-	), msgValidationFailed, msgInvalidJSON),
-	fieldClass("overlong UTF-8 in a string field is refused or read as U+FFFD", isString, stringValues(
+	), msgInvalidJSON),
+	refusedFieldClass("overlong UTF-8 in a string field is refused naming it", isString, stringValues(
 		rawValue{"with an overlong slash", []byte("\"hostile\xc0\xaf\"")},
 		rawValue{"with an overlong NUL", []byte("\"hostile\xc0\x80\"")},
-	), msgValidationFailed, msgInvalidJSON),
-	fieldClass("a lone surrogate in a string field is only data", isString, stringValues(
+	), msgInvalidJSON),
+	refusedFieldClass("a lone surrogate in a string field is refused naming it", isString, stringValues(
 		rawValue{"with a lone high surrogate", []byte(`"hostile\ud800"`)},
 		rawValue{"with a lone low surrogate", []byte(`"\udc00hostile"`)},
-	)),
+	), msgInvalidJSON),
 	fieldClass("unusual Unicode in a string field is only data", isString, stringValues(
 		rawValue{"with a right-to-left override", []byte(`"hostile\u202egpj.exe"`)},
 		rawValue{"with a zero-width joiner", []byte(`"host\u200dile"`)},

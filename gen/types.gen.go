@@ -571,8 +571,12 @@ type CreateOrganizationRequest struct {
 	// Description Example: Everything Acme builds.
 	Description *OrganizationDescription `json:"description,omitempty"`
 
-	// DisplayName At most 64 characters, without leading or trailing white space. Empty means "not given":
-	// the name on create, unchanged on update.
+	// DisplayName At most 64 characters, without leading or trailing white space: any character
+	// JavaScript's \s matches (U+0009 to U+000D, U+0020, U+00A0, U+1680, U+2000 to U+200A,
+	// U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF). The pattern writes those characters
+	// out, because \s alone means only ASCII white space to some validators (Go's) and all of
+	// them to others (JavaScript's). Empty means "not given": the name on create, unchanged
+	// on update.
 	//
 	//
 	// Example: Acme Corporation
@@ -841,8 +845,12 @@ type Organization struct {
 // OrganizationDescription Example: Everything Acme builds.
 type OrganizationDescription = string
 
-// OrganizationDisplayName At most 64 characters, without leading or trailing white space. Empty means "not given":
-// the name on create, unchanged on update.
+// OrganizationDisplayName At most 64 characters, without leading or trailing white space: any character
+// JavaScript's \s matches (U+0009 to U+000D, U+0020, U+00A0, U+1680, U+2000 to U+200A,
+// U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF). The pattern writes those characters
+// out, because \s alone means only ASCII white space to some validators (Go's) and all of
+// them to others (JavaScript's). Empty means "not given": the name on create, unchanged
+// on update.
 //
 // Example: Acme Corporation
 type OrganizationDisplayName = string
@@ -977,8 +985,12 @@ type UpdateOrganizationRequest struct {
 	// Description Example: Everything Acme builds.
 	Description *OrganizationDescription `json:"description,omitempty"`
 
-	// DisplayName At most 64 characters, without leading or trailing white space. Empty means "not given":
-	// the name on create, unchanged on update.
+	// DisplayName At most 64 characters, without leading or trailing white space: any character
+	// JavaScript's \s matches (U+0009 to U+000D, U+0020, U+00A0, U+1680, U+2000 to U+200A,
+	// U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF). The pattern writes those characters
+	// out, because \s alone means only ASCII white space to some validators (Go's) and all of
+	// them to others (JavaScript's). Empty means "not given": the name on create, unchanged
+	// on update.
 	//
 	//
 	// Example: Acme Corporation

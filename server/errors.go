@@ -1,14 +1,19 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"entitle/api"
+	"entitle/gen"
+	"entitle/license"
 	"entitle/store"
 )
 
@@ -47,12 +52,26 @@ func (s *Server) toAPIError(err error, c echo.Context) *api.Error {
 				Detail: "The limit is " + bodyLimitText + "."}
 		case http.StatusBadRequest:
 			// The binder refused the body: validation normally catches this first.
+			if e := numberDoesNotFit(httpErr); e != nil {
+				return e
+			}
 			detail, _ := httpErr.Message.(string)
 			return &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: detail}
 		}
 		if httpErr.Code < http.StatusInternalServerError {
 			return &api.Error{Status: httpErr.Code, Message: http.StatusText(httpErr.Code) + "."}
 		}
+	}
+	// Before the database's check: a key file that is a directory fails as a file system
+	// error, which is no sign of the database.
+	var keyErr *license.KeyFileError
+	if errors.As(err, &keyErr) {
+		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "license keys unreadable",
+			slog.String("request_id", requestID(c)),
+			slog.String("route", c.Path()),
+			slog.String("error", err.Error()))
+		return &api.Error{Status: http.StatusServiceUnavailable, Message: api.MsgLicenseKeysUnreadable,
+			Detail: "A file among the server's trusted license keys is not an Ed25519 public key in PEM; the server's log names it. Fix or remove it, then try again."}
 	}
 	if store.IsUnavailable(err) {
 		s.logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "database unavailable",
@@ -83,4 +102,28 @@ func databaseUnavailable(c echo.Context) *api.Error {
 
 func requestID(c echo.Context) string {
 	return firstValue(c.Response().Header(), requestIDHeader)
+}
+
+// numberDoesNotFit is the 400 for a JSON number the binder could not put in an integer field:
+// 3.6e12 or 3600000000000.0 (a whole number, so the schema's "integer" takes it, but Go reads
+// integers only as digits) or a number past the field's range. The body is valid JSON, so it
+// is a validation of that field, in the client's words rather than the decoder's.
+func numberDoesNotFit(httpErr *echo.HTTPError) *api.Error {
+	var typeErr *json.UnmarshalTypeError
+	if !errors.As(httpErr.Internal, &typeErr) || typeErr.Field == "" || typeErr.Type == nil || !strings.HasPrefix(typeErr.Value, "number") {
+		return nil
+	}
+	var detail string
+	switch typeErr.Type.Kind() {
+	case reflect.Int64:
+		detail = "must be a whole number from -9223372036854775808 to 9223372036854775807, written in digits without a fraction or exponent"
+	case reflect.Int32:
+		detail = "must be a whole number from -2147483648 to 2147483647, written in digits without a fraction or exponent"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		detail = "must be a whole number in range, written in digits without a fraction or exponent"
+	default:
+		return nil
+	}
+	return &api.Error{Status: http.StatusBadRequest, Message: api.MsgValidationFailed,
+		Validations: []gen.ValidationError{{Field: typeErr.Field, Detail: detail}}}
 }

@@ -12,8 +12,10 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -100,6 +102,17 @@ func EchoTemplate(specPath string) string {
 
 var specParam = regexp.MustCompile(`\{([^}/]+)\}`)
 
+// isTemplate says whether template is the Echo route of one of the spec's paths, under any
+// method.
+func (s *Spec) isTemplate(template string) bool {
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if _, ok := s.operations[routeKey{method: method, template: template}]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Operation is the spec's operation for a method and the Echo route template that matched.
 func (s *Spec) Operation(method, template string) (*routers.Route, bool) {
 	route, ok := s.operations[routeKey{method: method, template: template}]
@@ -171,6 +184,13 @@ func (s *Server) apiMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			if err := s.methodNotAllowed(c); err != nil {
 				return err
+			}
+			if s.spec.isTemplate(c.Path()) {
+				// Echo matched an API template under another method, but only by letting a
+				// parameter take several segments (/licenses/x/y as DELETE /licenses/:id):
+				// no method answers this path. Echo's own answer would be a 405 (or, for
+				// OPTIONS, a 204) with an Allow that names that method.
+				return echo.ErrNotFound
 			}
 			return next(c)
 		}
@@ -323,6 +343,9 @@ func (s *Server) validateBySpec(ctx context.Context, req *http.Request, route *r
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
+	if err := unreadableQueryValues(req.URL.RawQuery, route); err != nil {
+		return err
+	}
 	if err := singleQueryValues(req, route); err != nil {
 		return err
 	}
@@ -442,6 +465,61 @@ func takesInput(route *routers.Route) bool {
 		(route.PathItem != nil && len(route.PathItem.Parameters) > 0)
 }
 
+// unreadableQueryValues refuses a value of a query parameter the operation declares that cannot
+// be read as it was sent. Go's query parser drops a pair with a bad escape or a ";" in it, so
+// ?limit=%zz would quietly mean no limit at all; a NUL or bytes that are not UTF-8 would reach
+// the database, where PostgreSQL refuses them with an error of its own (a 500). Parameters the
+// operation does not declare are ignored, junk and all, as unknown parameters always are.
+func unreadableQueryValues(rawQuery string, route *routers.Route) error {
+	if rawQuery == "" {
+		return nil
+	}
+	var problems []gen.ValidationError
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		rawKey, rawValue, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil || !declaresQueryParam(route, key) ||
+			slices.ContainsFunc(problems, func(p gen.ValidationError) bool { return p.Field == key }) {
+			continue
+		}
+		detail := ""
+		value, err := url.QueryUnescape(rawValue)
+		switch {
+		case strings.Contains(pair, ";"):
+			detail = fmt.Sprintf("Query param %q cannot be read: \";\" does not separate query parameters; use \"&\".", key)
+		case err != nil:
+			detail = fmt.Sprintf("Query param %q cannot be read: %s.", key, err)
+		case strings.ContainsRune(value, 0):
+			detail = fmt.Sprintf("Query param %q must not contain the character U+0000.", key)
+		case !utf8.ValidString(value):
+			detail = fmt.Sprintf("Query param %q must be UTF-8 text.", key)
+		default:
+			continue
+		}
+		problems = append(problems, gen.ValidationError{Field: key, Detail: detail})
+	}
+	if len(problems) > 0 {
+		return &api.Error{Status: http.StatusBadRequest, Message: api.MsgBadQuery, Validations: problems}
+	}
+	return nil
+}
+
+// declaresQueryParam says whether the operation takes a query parameter named name.
+func declaresQueryParam(route *routers.Route, name string) bool {
+	lists := []openapi3.Parameters{route.Operation.Parameters}
+	if route.PathItem != nil {
+		lists = append(lists, route.PathItem.Parameters)
+	}
+	for _, params := range lists {
+		for _, ref := range params {
+			if p := ref.Value; p != nil && p.In == openapi3.ParameterInQuery && p.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // singleQueryValues refuses a query parameter given more than once where the operation takes
 // one value, with Coder's words. The schema validator reads only the first value, and the
 // generated binder would refuse the request as if its body were not JSON.
@@ -500,6 +578,9 @@ func readJSONBody(req *http.Request) ([]byte, error) {
 	if !json.Valid(body) {
 		var v any
 		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: jsonErrorDetail(json.Unmarshal(body, &v))}
+	}
+	if detail, found := notUnicodeText(body); found {
+		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: detail}
 	}
 	if key, where, found := duplicateKey(body); found {
 		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: duplicateKeyDetail(key, where)}
