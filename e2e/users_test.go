@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -81,6 +82,24 @@ func TestTheOwnerCreatesUsers(t *testing.T) {
 			})
 			require.NoError(t, err)
 			requireError(t, resp.StatusCode(), resp.Body, http.StatusConflict, msgUserExists)
+		})
+
+		t.Run("an email with letters beyond ASCII is taken in another case too, and signs in in any", func(t *testing.T) {
+			d := d.in(t)
+			resp, err := d.as(ownerToken).CreateUserWithResponse(ctx, gen.CreateUserRequest{
+				Email: "éloïse@exämple.com", Username: "eloise", Password: memberPassword,
+			})
+			require.NoError(t, err)
+			require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
+			again, err := d.as(ownerToken).CreateUserWithResponse(ctx, gen.CreateUserRequest{
+				Email: "ÉLOÏSE@EXÄMPLE.COM", Username: "eloise2", Password: memberPassword,
+			})
+			require.NoError(t, err)
+			requireError(t, again.StatusCode(), again.Body, http.StatusConflict, msgUserExists)
+			d.login("Éloïse@Exämple.com", memberPassword)
+			search := d.send(http.MethodGet, "/users?q="+url.QueryEscape("ÉLOÏSE"), nil, withSessionHeader(ownerToken))
+			require.Equal(t, http.StatusOK, search.Status, string(search.Body))
+			assert.Contains(t, string(search.Body), `"count":1`, "a search ignores case beyond ASCII too")
 		})
 
 		t.Run("the owner's email is taken too", func(t *testing.T) {

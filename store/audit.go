@@ -95,7 +95,7 @@ func (s *Store) auditLogsOf(ctx context.Context, f AuditFilter) *gorm.DB {
 		q = q.Where("lower(users.username) = lower(?)", f.Username)
 	}
 	if f.Email != "" {
-		q = q.Where("lower(users.email) = lower(?)", f.Email)
+		q = q.Where(s.lowerEmail("users.email")+" = "+s.lowerEmail("?"), f.Email)
 	}
 	if f.UserID != uuid.Nil {
 		q = q.Where("audit_logs.user_id = ?", f.UserID)

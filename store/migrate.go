@@ -42,6 +42,7 @@ func (s *Store) migrate(ctx context.Context, cfg Config) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	} else {
+		opts = append(opts, goose.WithGoMigrations(emailIndexMigration))
 		unlock, err := lockFile(filepath.Join(cfg.DataDir, "migrate.lock"))
 		if err != nil {
 			return err

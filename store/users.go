@@ -52,7 +52,7 @@ func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (User, error) {
 // UserByEmail returns the user with that email, ignoring case.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	var u User
-	if err := translate(s.with(ctx).Where("lower(email) = lower(?)", email).Take(&u).Error); err != nil {
+	if err := translate(s.with(ctx).Where(s.lowerEmail("email")+" = "+s.lowerEmail("?"), email).Take(&u).Error); err != nil {
 		return User{}, fmt.Errorf("select user by email: %w", err)
 	}
 	return u, nil
@@ -103,7 +103,7 @@ func (s *Store) ListUsers(ctx context.Context, search UserSearch, page Page) ([]
 		}
 		for _, w := range search.Words {
 			pattern := "%" + escapeLike(strings.ToLower(w)) + "%"
-			q = q.Where(`(lower(users.username) LIKE ? ESCAPE '\' OR lower(users.email) LIKE ? ESCAPE '\')`, pattern, pattern)
+			q = q.Where(`(lower(users.username) LIKE ? ESCAPE '\' OR `+s.lowerEmail("users.email")+` LIKE ? ESCAPE '\')`, pattern, pattern)
 		}
 		return q
 	}
