@@ -177,10 +177,7 @@ func TestBodiesOverOneMebibyteAreTooLarge(t *testing.T) {
 func TestSQLInInputIsOnlyData(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		t.Parallel()
-		d := startDeployment(t, db)
-		token := d.setupOwner()
-		d.createOrganization(token, "victim")
-		before := d.listOrganizations(token)
+		d, token, before := startWithOrganization(t, db, "victim")
 
 		assertUnchanged := func(t *testing.T) {
 			t.Helper()

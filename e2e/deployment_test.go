@@ -205,6 +205,17 @@ func (d *deployment) defaultOrganization(token string) gen.Organization {
 	return *resp.JSON200
 }
 
+// startWithOrganization starts a deployment whose owner has made the organization name, for a
+// test that then checks what bad input does not change: the owner's token, and the list of
+// organizations as it stands.
+func startWithOrganization(t *testing.T, db testenv.Database, name string) (d *deployment, token string, before []byte) {
+	t.Helper()
+	d = startDeployment(t, db)
+	token = d.setupOwner()
+	d.createOrganization(token, name)
+	return d, token, d.listOrganizations(token)
+}
+
 // listOrganizations returns the raw body of GET /organizations as token's user.
 func (d *deployment) listOrganizations(token string) []byte {
 	d.t.Helper()

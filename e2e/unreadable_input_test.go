@@ -73,10 +73,7 @@ func TestPathsBelowAParameterRouteAreNotFound(t *testing.T) {
 func TestBodyTextThatIsNotUnicodeIsRefused(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		t.Parallel()
-		d := startDeployment(t, db)
-		token := d.setupOwner()
-		d.createOrganization(token, "plain")
-		before := d.listOrganizations(token)
+		d, token, before := startWithOrganization(t, db, "plain")
 		cases := []struct {
 			name, method, path string
 			body               []byte
@@ -131,10 +128,7 @@ func TestIntegersWrittenWithAnExponentOrPastInt64AreValidationErrors(t *testing.
 func TestDisplayNamesRefuseUnicodeWhiteSpaceAtEitherEnd(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		t.Parallel()
-		d := startDeployment(t, db)
-		token := d.setupOwner()
-		d.createOrganization(token, "spaced")
-		before := d.listOrganizations(token)
+		d, token, before := startWithOrganization(t, db, "spaced")
 		for _, name := range []string{`\u000bx`, `x\u2003`, `\u3000x`, `\u00a0padded\u00a0`, `\u2028x`, `\ufeffx`, `\u1680x`, `x\u202f`} {
 			t.Run(name, func(t *testing.T) {
 				r := d.in(t).send(http.MethodPatch, "/organizations/spaced", []byte(`{"display_name":"`+name+`"}`), withSessionHeader(token))
