@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -52,6 +53,13 @@ func TestProfilesAreServedOnTheMetricsAddressOnly(t *testing.T) {
 		status, body := get(metricsURL + "/debug/pprof/heap")
 		require.Equal(t, http.StatusOK, status, string(body))
 		assertProfile(t, body)
+	})
+	// The command line holds --postgres-url, password and all, and anyone who reaches the
+	// metrics address would read it there.
+	t.Run("the metrics address does not serve the command line", func(t *testing.T) {
+		status, body := get(metricsURL + "/debug/pprof/cmdline")
+		assert.Equal(t, http.StatusNotFound, status, string(body))
+		assert.NotContains(t, string(body), os.Args[0])
 	})
 	for _, path := range []string{"/debug/pprof/", "/debug/pprof/profile?seconds=1", "/debug/pprof/heap", "/debug/pprof/cmdline"} {
 		t.Run("the API address answers 404 for "+path, func(t *testing.T) {
