@@ -156,11 +156,28 @@ func normalizeURL(raw string) (string, error) {
 	return u.String(), nil
 }
 
+// sameHostRedirects follows a redirect only on the same host, and never from https down to
+// http. The API never redirects, but a proxy in front of it may (http to https); Go's client
+// would send the session token along to wherever a redirect points, since it strips only
+// Authorization and Cookie.
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	switch {
+	case req.URL.Hostname() != first.Hostname():
+		return fmt.Errorf("the server at %s redirected to another host, %s: entitle sends your session to no other host (use --url with that address if you trust it)", first.Host, req.URL.Host)
+	case first.Scheme == "https" && req.URL.Scheme != "https":
+		return fmt.Errorf("the server at %s redirected from https to %s: entitle sends your session unencrypted nowhere", first.Host, req.URL.Scheme)
+	case len(via) >= 10:
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
+}
+
 // newAPIClient talks to the API under root, sending token (when not empty) the way Coder's
 // clients do.
 func newAPIClient(root, token string) (*gen.ClientWithResponses, error) {
 	opts := []gen.ClientOption{
-		gen.WithHTTPClient(&http.Client{Timeout: requestTimeout}),
+		gen.WithHTTPClient(&http.Client{Timeout: requestTimeout, CheckRedirect: sameHostRedirects}),
 		gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 			req.Header.Set("User-Agent", "entitle-cli/"+buildVersion())
 			if token != "" {
