@@ -210,6 +210,11 @@ func parseAuditQuery(q string) (store.AuditFilter, []gen.ValidationError) {
 	}
 	if !filter.Before.IsZero() {
 		filter.Before = filter.Before.Add(24 * time.Hour) // date_to includes its whole day
+		if filter.Before.Year() > 9999 {
+			// After 9999-12-31 is year 10000, which no stored time reaches, and which SQLite,
+			// comparing times as text, would put before all of them: no bound at all.
+			filter.Before = time.Time{}
+		}
 	}
 	filter.ResourceType = oneOf(&p, "resource_type", audit.ResourceTypes)
 	filter.Action = oneOf(&p, "action", audit.Actions)
@@ -268,6 +273,12 @@ func (p *searchParams) fail(key, detail string) {
 // value is the key's value, or "" when absent.
 func (p *searchParams) value(key string) string {
 	p.parsed[key] = true
+	if n := len(p.values[key]); n > 1 {
+		// As Coder's query parameter parser words it; a second value would otherwise be
+		// dropped without a word.
+		p.fail(key, fmt.Sprintf("Query param %q provided more than once, found %d times. Only provide 1 instance of this query param.", key, n))
+		return ""
+	}
 	return p.values.Get(key)
 }
 

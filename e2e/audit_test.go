@@ -539,6 +539,10 @@ func TestSearchingTheAuditLog(t *testing.T) {
 			{"date_from:" + yesterday + " date_to:" + today, all},
 			{"date_from:" + tomorrow, []string{}},
 			{"date_to:" + yesterday, []string{}},
+			// The last day a date can name: the day after it is in year 10000, which a
+			// time written as text (SQLite) would put before every other.
+			{"date_to:9999-12-31", all},
+			{"date_from:0001-01-01 date_to:9999-12-31", all},
 		}
 		for _, s := range searches {
 			page := d.auditLogs(owner, s.q)
@@ -603,6 +607,8 @@ func TestSearchingTheAuditLog(t *testing.T) {
 				{"a:b:c", []gen.ValidationError{{Field: "q", Detail: `Query element "a:b:c" can only contain 1 ':'`}}},
 				{":x", []gen.ValidationError{{Field: "q", Detail: `Query element ":x" cannot start or end with ':'`}}},
 				{"action:", []gen.ValidationError{{Field: "q", Detail: `Query element "action:" cannot start or end with ':'`}}},
+				{"action:login action:nope", []gen.ValidationError{{Field: "action", Detail: `Query param "action" provided more than once, found 2 times. Only provide 1 instance of this query param.`}}},
+				{"username:a username:a", []gen.ValidationError{{Field: "username", Detail: `Query param "username" provided more than once, found 2 times. Only provide 1 instance of this query param.`}}},
 				{"action:nope colour:red", []gen.ValidationError{
 					{Field: "action", Detail: `Query param "action" has invalid value: "nope" is not a valid value`},
 					{Field: "colour", Detail: `Query param "colour" is not a valid query param`},
