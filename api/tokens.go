@@ -242,7 +242,7 @@ func (a *API) issueKey(ctx context.Context, userID uuid.UUID, loginType, name st
 		CreatedAt:       now,
 		UpdatedAt:       now,
 		LastUsed:        now,
-		ExpiresAt:       now.Add(lifetime),
+		ExpiresAt:       now.Add(lifetime).Truncate(time.Microsecond), // stored times keep microseconds
 	}
 	err = a.store.InTx(ctx, func(tx *store.Store) error {
 		if err := tx.CreateAPIKey(ctx, &key); err != nil {

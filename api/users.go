@@ -146,7 +146,7 @@ func (a *API) LoginWithPassword(ctx context.Context, req gen.LoginWithPasswordRe
 		UserID:       user.ID,
 		CreatedAt:    now,
 		LastUsed:     now,
-		ExpiresAt:    now.Add(a.sessionDuration),
+		ExpiresAt:    now.Add(a.sessionDuration).Truncate(time.Microsecond),
 	}
 	err = a.store.InTx(ctx, func(tx *store.Store) error {
 		if err := tx.CreateAPIKey(ctx, &key); err != nil {

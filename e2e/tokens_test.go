@@ -643,3 +643,25 @@ func TestTokensNeverReachTheLog(t *testing.T) {
 	require.Contains(t, logs.String(), "/users/me/keys/tokens", "the requests were logged")
 	assert.NotContains(t, logs.String(), secret, "no log line carries the token's secret")
 }
+
+// A lifetime is in nanoseconds, but stored times keep microseconds (all PostgreSQL keeps): an
+// expiry is cut to the microsecond when the token is made, so it reads back the same on both
+// databases and in the audit entry.
+func TestATokenExpiryKeepsMicroseconds(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		t.Parallel()
+		d := startDeployment(t, db)
+		owner := d.setupOwner()
+		for _, lifetime := range []string{"3600000000999", "1500"} {
+			r := d.send(http.MethodPost, "/users/me/keys/tokens", []byte(`{"token_name":"ns`+lifetime+`","lifetime":`+lifetime+`}`), withSessionHeader(owner))
+			require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+			r = d.send(http.MethodGet, "/users/me/keys/tokens/ns"+lifetime, nil, withSessionHeader(owner))
+			require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+			var key struct {
+				ExpiresAt string `json:"expires_at"`
+			}
+			require.NoError(t, json.Unmarshal(r.Body, &key))
+			assert.Regexp(t, `^[0-9-]+T[0-9:]+(\.[0-9]{1,6})?Z$`, key.ExpiresAt, "lifetime %s ns", lifetime)
+		}
+	})
+}

@@ -78,7 +78,7 @@ func (s *Server) authenticate(ctx context.Context, req *http.Request) (api.Actor
 		return api.Actor{}, &api.Error{Status: http.StatusUnauthorized, Message: fmt.Sprintf(api.MsgUserNotActive, user.Status)}
 	}
 	if s.keyTouches.claim(key.ID, key.LastUsed, now) {
-		expiresAt := now.Add(s.cfg.SessionDuration)
+		expiresAt := now.Add(s.cfg.SessionDuration).Truncate(time.Microsecond)
 		if key.LoginType == store.LoginTypeToken {
 			expiresAt = key.ExpiresAt // a token keeps the expiry it was made with
 		}
