@@ -123,8 +123,9 @@ func (a *API) DeleteLicense(ctx context.Context, req gen.DeleteLicenseRequestObj
 		return gen.DeleteLicense403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner can delete licenses.")}, nil
 	}
 	id, parseErr := strconv.ParseInt(req.Id, 10, 32)
-	if parseErr != nil || id <= 0 {
-		// Not an id at all: as unknown as any other id.
+	if parseErr != nil || id <= 0 || strconv.FormatInt(id, 10) != req.Id {
+		// Not an id at all, or one not written in plain digits ("+1", "01"): as unknown as
+		// any other id, so that one license has one name.
 		return gen.DeleteLicense404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	}
 	licenseID := int32(id)

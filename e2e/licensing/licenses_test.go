@@ -413,6 +413,19 @@ func TestDeletingLicenses(t *testing.T) {
 			assert.Equal(t, keep.Id, (*listed.JSON200)[0].Id)
 		})
 
+		t.Run("an id written other than in plain digits names no license", func(t *testing.T) {
+			kept := d.upload(t, d.issuer.Sign(t, claims(allFeatures)))
+			n := strconv.Itoa(int(kept.Id))
+			for _, id := range []string{"+" + n, "0" + n, " " + n, n + " "} {
+				resp, err := d.owner.DeleteLicenseWithResponse(ctx, id)
+				require.NoError(t, err)
+				require.Equal(t, http.StatusNotFound, resp.StatusCode(), "%q: %s", id, resp.Body)
+			}
+			listed, err := d.owner.GetLicensesWithResponse(ctx, nil)
+			require.NoError(t, err)
+			assert.Contains(t, string(listed.Body), kept.Uuid.String(), "the license is still there")
+		})
+
 		for _, id := range []string{"abc", "-1", "0", "99999999999", "1.0", "1e3"} {
 			t.Run("deleting license "+id+" gives 404", func(t *testing.T) {
 				resp, err := d.owner.DeleteLicenseWithResponse(ctx, id)
