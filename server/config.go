@@ -5,8 +5,10 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -70,6 +72,14 @@ func (c *Config) Validate() error {
 	case c.PrometheusAddress != "" && c.PrometheusAddress == c.HTTPAddress && !strings.HasSuffix(c.HTTPAddress, ":0"):
 		// Two listeners on port 0 each get a free port of their own: that is not a clash.
 		return errors.New("--prometheus-address must differ from --http-address")
+	}
+	if c.AccessURL != "" {
+		// Clients are sent to it (buildinfo's dashboard_url): "not a url" would start and
+		// send them nowhere.
+		u, err := url.Parse(c.AccessURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--access-url: %q is not an http or https URL, such as https://entitle.example.com", c.AccessURL)
+		}
 	}
 	if _, err := c.clientAddresses(); err != nil {
 		return err

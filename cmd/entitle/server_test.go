@@ -51,6 +51,9 @@ func TestServerStartFailuresAreOneLineAndANonZeroExit(t *testing.T) {
 			`--proxy-trusted-origins: "proxy.internal" is neither an address nor a CIDR range`},
 		{"proxy headers with no proxy to trust", []string{"server", "--proxy-trusted-headers", "X-Forwarded-For", "--data-dir", t.TempDir()},
 			"--proxy-trusted-headers needs --proxy-trusted-origins"},
+		{"an access URL that is no URL", []string{"server", "--access-url", "not a url", "--data-dir", t.TempDir()}, `--access-url: "not a url" is not an http or https URL`},
+		{"an access URL without a host", []string{"server", "--access-url", "https://", "--data-dir", t.TempDir()}, `--access-url: "https://" is not an http or https URL`},
+		{"an access URL of another scheme", []string{"server", "--access-url", "ftp://entitle.example.com", "--data-dir", t.TempDir()}, `--access-url: "ftp://entitle.example.com" is not an http or https URL`},
 		{"an unreachable database", []string{"server", "--postgres-url", "postgres://postgres@127.0.0.1:1/entitle?connect_timeout=2", "--data-dir", t.TempDir()}, "connect"},
 		{"an address in use", []string{"server", "--http-address", takenAddr, "--data-dir", t.TempDir()}, "listen on " + takenAddr},
 	}
