@@ -291,21 +291,21 @@ func responseError(status int, body []byte) error {
 		if len(text) > 200 {
 			text = text[:200] + "..."
 		}
-		return fmt.Errorf("the server answered %d %s: %s", status, http.StatusText(status), text)
+		return fmt.Errorf("the server answered %d %s: %s", status, http.StatusText(status), printable(text))
 	}
-	lines := []string{env.Message}
+	lines := []string{printable(env.Message)}
 	if env.Detail != nil && *env.Detail != "" {
 		// "Invalid license" + "token is malformed" reads as one sentence; a message that is
 		// already a sentence gets the detail on a line of its own.
 		if strings.HasSuffix(env.Message, ".") {
-			lines = append(lines, *env.Detail)
+			lines = append(lines, printable(*env.Detail))
 		} else {
-			lines[0] += ": " + *env.Detail
+			lines[0] += ": " + printable(*env.Detail)
 		}
 	}
 	if env.Validations != nil {
 		for _, v := range *env.Validations {
-			lines = append(lines, v.Field+": "+v.Detail)
+			lines = append(lines, printable(v.Field)+": "+printable(v.Detail))
 		}
 	}
 	return errors.New(strings.Join(lines, "\n"))
@@ -328,8 +328,12 @@ func (o outputFlags) print(stdout io.Writer, body []byte, table func(w io.Writer
 	return tw.Flush()
 }
 
-// row writes one table row; cells are tab-separated for the tabwriter.
+// row writes one table row; cells are tab-separated for the tabwriter, each made printable
+// (cells hold server text; see terminal.go).
 func row(w io.Writer, cells ...string) {
+	for i, c := range cells {
+		cells[i] = printable(c)
+	}
 	fmt.Fprintln(w, strings.Join(cells, "\t"))
 }
 

@@ -110,7 +110,7 @@ func writeExplanation(w io.Writer, x gen.Explanation, now time.Time, name func(i
 		if d.Severity == "error" {
 			severity = "Error"
 		}
-		fmt.Fprintf(w, "%s (%s): %s\n", severity, d.Code, d.Message)
+		fmt.Fprintf(w, "%s (%s): %s\n", severity, printable(string(d.Code)), printable(d.Message))
 		if d.At != nil {
 			fmt.Fprintf(w, "    %s %s (%s)\n", dueWord(d.Code), relativeTime(*d.At, now), dateInWords(*d.At))
 		}
@@ -176,7 +176,7 @@ func writeChanges(w io.Writer, indent string, changes gen.FeatureChanges) {
 	}
 	for _, name := range names {
 		c := changes[name]
-		fmt.Fprintf(w, "%s%s: %s -> %s\n", indent, name, withLimit(c.From, c.FromLimit), withLimit(c.To, c.ToLimit))
+		fmt.Fprintf(w, "%s%s: %s -> %s\n", indent, printable(name), withLimit(c.From, c.FromLimit), withLimit(c.To, c.ToLimit))
 	}
 }
 

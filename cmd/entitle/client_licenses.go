@@ -241,10 +241,10 @@ func (c *entitlementsShowCmd) Run(ctx context.Context, stdout io.Writer) error {
 		}
 		// Lines without tabs end the tabwriter's columns, so these are not padded.
 		for _, msg := range ent.Warnings {
-			fmt.Fprintf(w, "Warning: %s\n", msg)
+			fmt.Fprintf(w, "Warning: %s\n", printable(msg))
 		}
 		for _, msg := range ent.Errors {
-			fmt.Fprintf(w, "Error: %s\n", msg)
+			fmt.Fprintf(w, "Error: %s\n", printable(msg))
 		}
 	})
 }

@@ -85,7 +85,7 @@ func (c *loginCmd) Run(ctx context.Context, kctx *kong.Context, stdin io.Reader,
 		return err
 	}
 	return c.print(stdout, me.Body, func(w io.Writer) {
-		fmt.Fprintf(w, "Welcome, %s!\n", me.JSON200.Username)
+		fmt.Fprintf(w, "Welcome, %s!\n", printable(me.JSON200.Username))
 	})
 }
 

@@ -153,6 +153,6 @@ func (c *usersActivateCmd) Run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	return c.print(stdout, res.Body, func(w io.Writer) {
-		fmt.Fprintf(w, "%s is now active.\n", res.JSON200.Username)
+		fmt.Fprintf(w, "%s is now active.\n", printable(res.JSON200.Username))
 	})
 }
