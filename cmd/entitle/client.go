@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"entitle/api"
 	"entitle/gen"
 	"entitle/server"
 )
@@ -266,7 +267,8 @@ func check(res apiResult, err error) error {
 		return nil
 	}
 	apiErr := responseError(status, res.GetBody())
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && envelopeOf(res.GetBody()).Message == api.MsgSignedOut {
+		// Signing in again helps a session that ended, not a suspended account.
 		return fmt.Errorf("%w\nRun 'entitle login URL' to sign in again.", apiErr) //nolint:revive,staticcheck // a sentence printed to a person as is
 	}
 	return apiErr
@@ -279,6 +281,13 @@ func checkFound(res apiResult, err error, what, listing string) error {
 		return fmt.Errorf("%s was not found, or you cannot see it. See '%s'", what, listing)
 	}
 	return check(res, err)
+}
+
+// envelopeOf decodes an error envelope; a body that is not one gives the zero envelope.
+func envelopeOf(body []byte) gen.Response {
+	var env gen.Response
+	_ = json.Unmarshal(body, &env)
+	return env
 }
 
 // responseError renders the error envelope as lines a person reads: the message, the

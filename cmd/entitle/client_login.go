@@ -14,6 +14,7 @@ import (
 	"github.com/alecthomas/kong"
 	"golang.org/x/term"
 
+	"entitle/api"
 	"entitle/gen"
 )
 
@@ -247,16 +248,35 @@ func (c *logoutCmd) Run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	root, token, stored, err := c.target()
+	if err != nil {
+		return err
+	}
+	// Only the stored session is forgotten, and only when it is the one signed out: a token
+	// given with --token or ENTITLE_SESSION_TOKEN is another session, and the stored one,
+	// still valid, could not be ended later if its only copy were gone.
+	ending := stored != nil && stored.URL == root && stored.SessionToken == token
+	forget := func() error {
+		if !ending {
+			return nil
+		}
+		return removeSession(dir)
+	}
 	res, err := client.LogoutWithResponse(ctx)
 	if err != nil {
-		if rmErr := removeSession(dir); rmErr != nil {
+		if rmErr := forget(); rmErr != nil {
 			return rmErr
 		}
 		return fmt.Errorf("could not reach the server to end the session (%w). The session is forgotten on this machine; its token stays valid on the server until it expires", err)
 	}
 	if res.StatusCode() == http.StatusUnauthorized {
-		if err := removeSession(dir); err != nil {
+		if err := forget(); err != nil {
 			return err
+		}
+		if env := envelopeOf(res.Body); env.Message != api.MsgSignedOut {
+			// Refused for another reason (a suspended account): the session is not ended,
+			// and will work again if the account does.
+			return fmt.Errorf("%s\nThe server did not end the session: it is forgotten on this machine, but its token stays valid on the server until it expires", responseError(res.StatusCode(), res.Body))
 		}
 		return c.print(stdout, res.Body, func(w io.Writer) {
 			fmt.Fprintln(w, "Your session had already ended; it is forgotten now.")
@@ -265,10 +285,14 @@ func (c *logoutCmd) Run(ctx context.Context, stdout io.Writer) error {
 	if err := check(res, err); err != nil {
 		return err
 	}
-	if err := removeSession(dir); err != nil {
+	if err := forget(); err != nil {
 		return err
 	}
 	return c.print(stdout, res.Body, func(w io.Writer) {
-		fmt.Fprintln(w, "You are signed out.")
+		if ending || stored == nil {
+			fmt.Fprintln(w, "You are signed out.")
+			return
+		}
+		fmt.Fprintln(w, "That token is signed out; the session stored on this machine is kept ('entitle logout' without --token ends it).")
 	})
 }
