@@ -16,6 +16,7 @@ import (
 
 	"entitle/api"
 	"entitle/gen"
+	"entitle/server"
 )
 
 // loginCmd signs in with an email and password and stores the session for later commands.
@@ -98,6 +99,12 @@ func (c *loginCmd) createFirstUserIfNone(ctx context.Context, client *gen.Client
 	if err != nil {
 		return false, fmt.Errorf("could not talk to the server at %s: %w", root, err)
 	}
+	// Every answer of entitle (and Coder) carries its version; a 404 from anything else (a
+	// metrics port, a web server) would read as "no users yet".
+	if first.HTTPResponse.Header.Get(server.BuildVersionHeader) == "" {
+		return false, fmt.Errorf("the server at %s is not an entitle server: its answer (%d %s) lacks the %s header every entitle answer carries. Check the URL",
+			root, first.StatusCode(), http.StatusText(first.StatusCode()), server.BuildVersionHeader)
+	}
 	switch first.StatusCode() {
 	case http.StatusOK:
 		return false, nil
@@ -105,9 +112,17 @@ func (c *loginCmd) createFirstUserIfNone(ctx context.Context, client *gen.Client
 	default:
 		return false, responseError(first.StatusCode(), first.Body)
 	}
-	if c.FirstUserEmail == "" || c.FirstUserUsername == "" || c.FirstUserPassword == "" {
-		return false, fmt.Errorf("the server at %s has no users yet. Create the first one (the owner) as you sign in:\n"+
-			"  entitle login %s --first-user-email EMAIL --first-user-username NAME --first-user-password PASSWORD", root, root)
+	var missing []string
+	for _, f := range []struct{ flag, value string }{
+		{"--first-user-email", c.FirstUserEmail}, {"--first-user-username", c.FirstUserUsername}, {"--first-user-password", c.FirstUserPassword},
+	} {
+		if f.value == "" {
+			missing = append(missing, f.flag)
+		}
+	}
+	if len(missing) > 0 {
+		return false, fmt.Errorf("the server at %s has no users yet. Create the first one (the owner) as you sign in (missing: %s):\n"+
+			"  entitle login %s --first-user-email EMAIL --first-user-username NAME --first-user-password PASSWORD", root, strings.Join(missing, ", "), root)
 	}
 	if err := validEmail(c.FirstUserEmail); err != nil {
 		return false, err

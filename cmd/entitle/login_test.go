@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,6 +21,24 @@ func TestLoginBootstrapsAndExplains(t *testing.T) {
 		res.fails(t, "has no users yet")
 		assert.Contains(t, res.stderr, "--first-user-email")
 		assert.NotContains(t, res.stderr, "Incorrect email or password")
+	})
+
+	t.Run("login on a server that is not entitle says so, not that it has no users", func(t *testing.T) {
+		t.Parallel()
+		e := newCLIEnv(t, bin)
+		other := httptest.NewServer(http.NotFoundHandler()) // a metrics port, a web server
+		t.Cleanup(other.Close)
+		res := e.run("", "login", other.URL, "--email", "someone@example.com", "--password", "whatever-pass")
+		res.fails(t, "is not an entitle server")
+		assert.NotContains(t, res.stderr, "no users yet")
+	})
+
+	t.Run("login with only some --first-user-* flags names the missing ones", func(t *testing.T) {
+		t.Parallel()
+		e := newCLIEnv(t, bin)
+		res := e.run("", "login", e.inst.URL, "--first-user-email", "admin@example.com", "--first-user-username", "admin")
+		res.fails(t, "has no users yet")
+		assert.Contains(t, res.stderr, "missing: --first-user-password")
 	})
 
 	t.Run("login with --first-user-* creates the owner and signs in", func(t *testing.T) {
