@@ -325,7 +325,8 @@ func responseError(status int, body []byte) error {
 func (o outputFlags) print(stdout io.Writer, body []byte, table func(w io.Writer)) error {
 	if o.Output == "json" {
 		var out bytes.Buffer
-		if err := json.Indent(&out, body, "", "  "); err != nil {
+		// The API ends a body with a line break (as json.Encoder does); Indent keeps it.
+		if err := json.Indent(&out, bytes.TrimSpace(body), "", "  "); err != nil {
 			return fmt.Errorf("the server's answer is not JSON: %w", err)
 		}
 		out.WriteByte('\n')

@@ -66,6 +66,7 @@ func TestClientAudit(t *testing.T) {
 			Count int `json:"count"`
 		}
 		require.NoError(t, json.Unmarshal([]byte(res.stdout), &page), res.stdout)
+		assert.False(t, strings.HasSuffix(res.stdout, "\n\n"), "one line break ends it, no blank line")
 		require.Equal(t, 1, page.Count)
 		assert.Equal(t, "platform", page.AuditLogs[0].ResourceTarget)
 	})
