@@ -57,7 +57,7 @@ func indexEmailsByUnicodeLower(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return fmt.Errorf("read emails: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	seen := map[string]bool{}
 	unique := true
 	for rows.Next() {

@@ -291,7 +291,7 @@ func (c *logoutCmd) Run(ctx context.Context, stdout io.Writer) error {
 		if env := envelopeOf(res.Body); env.Message != api.MsgSignedOut {
 			// Refused for another reason (a suspended account): the session is not ended,
 			// and will work again if the account does.
-			return fmt.Errorf("%s\nThe server did not end the session: it is forgotten on this machine, but its token stays valid on the server until it expires", responseError(res.StatusCode(), res.Body))
+			return fmt.Errorf("%w\nThe server did not end the session: it is forgotten on this machine, but its token stays valid on the server until it expires", responseError(res.StatusCode(), res.Body))
 		}
 		return c.print(stdout, res.Body, func(w io.Writer) {
 			fmt.Fprintln(w, "Your session had already ended; it is forgotten now.")
