@@ -79,7 +79,7 @@ func LoadSpec() (*Spec, error) {
 	}
 	for path, item := range doc.Paths.Map() {
 		template := EchoTemplate(path)
-		for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		for _, method := range specMethods {
 			op := item.GetOperation(method)
 			if op == nil {
 				continue
@@ -94,6 +94,9 @@ func LoadSpec() (*Spec, error) {
 	return spec, nil
 }
 
+// specMethods are the methods the spec's operations use.
+var specMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
 // EchoTemplate turns a spec path such as /organizations/{organization} into the route Echo
 // registers for it under the API prefix, /api/v2/organizations/:organization.
 func EchoTemplate(specPath string) string {
@@ -105,7 +108,7 @@ var specParam = regexp.MustCompile(`\{([^}/]+)\}`)
 // isTemplate says whether template is the Echo route of one of the spec's paths, under any
 // method.
 func (s *Spec) isTemplate(template string) bool {
-	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+	for _, method := range specMethods {
 		if _, ok := s.operations[routeKey{method: method, template: template}]; ok {
 			return true
 		}
@@ -253,7 +256,7 @@ func (s *Server) methodNotAllowed(c echo.Context) error {
 func (s *Server) probeAllowedMethods(c echo.Context) []string {
 	var allowed []string
 	path := echo.GetPath(c.Request())
-	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+	for _, method := range specMethods {
 		probe := s.echo.NewContext(c.Request(), nil)
 		s.echo.Router().Find(method, path, probe)
 		if _, ok := s.spec.Operation(method, probe.Path()); ok {
