@@ -115,6 +115,17 @@ func byKeysetWithMarks[T any](marks *offsetMarks, page Page, scoped func() *gorm
 		if err := q.Scan(&rows).Error; err != nil {
 			return nil, fmt.Errorf("list %s: %w", what, err)
 		}
+		if after != nil {
+			// On SQLite times compare as text: one stored in another form than entitle
+			// writes (an import) can make the next chunk start over, and the list repeat
+			// forever. A chunk that gives the row it was to follow has not moved on.
+			last := placeOf(*after)
+			for _, row := range rows {
+				if p := placeOf(row); p.createdAt.Equal(last.createdAt) && p.key == last.key {
+					return nil, fmt.Errorf("list %s: the list did not move on after the row at %s (a stored time not in the form entitle writes?)", what, last.createdAt.UTC().Format(time.RFC3339Nano))
+				}
+			}
+		}
 		return rows, nil
 	})
 }
