@@ -8,15 +8,15 @@ import (
 
 // Messages of the error envelope that more than one place uses.
 const (
-	MsgNotFound         = "Resource not found or you do not have access to this resource"
-	MsgValidationFailed = "Validation failed."
-	MsgInvalidJSON      = "Request body must be valid JSON."
+	MsgNotFound            = "Resource not found or you do not have access to this resource"
+	MsgValidationFailed    = "Validation failed."
+	MsgInvalidJSON         = "Request body must be valid JSON."
+	MsgSignedOut           = "You are signed out or your session has expired. Please sign in again to continue."
+	MsgForbidden           = "Forbidden."
+	MsgDatabaseUnavailable = "The database is unavailable."
+	MsgInternal            = "An internal error occurred. Try again, and report it if it persists."
 	// MsgLicenseKeysUnreadable is the 503 while a file among the trusted keys is not one.
 	MsgLicenseKeysUnreadable = "The license keys cannot be read."
-	MsgSignedOut             = "You are signed out or your session has expired. Please sign in again to continue."
-	MsgForbidden             = "Forbidden."
-	MsgDatabaseUnavailable   = "The database is unavailable."
-	MsgInternal              = "An internal error occurred. Try again, and report it if it persists."
 )
 
 // Error is an error with its HTTP status and envelope. The server's one error writer renders

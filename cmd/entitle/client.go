@@ -193,17 +193,32 @@ func newAPIClient(root, token string) (*gen.ClientWithResponses, error) {
 // client builds the authenticated client from the flags, the environment and the stored
 // session, in that order of precedence.
 func (f sessionFlags) client() (*gen.ClientWithResponses, error) {
+	client, _, err := f.clientAndTarget()
+	return client, err
+}
+
+// signedInTarget is what client signed in with: the server, the token it sends, and the stored
+// session (nil when none).
+type signedInTarget struct {
+	root, token string
+	stored      *session
+}
+
+// clientAndTarget is client, also saying what it signed in with (logout needs to know whether
+// that is the stored session).
+func (f sessionFlags) clientAndTarget() (*gen.ClientWithResponses, signedInTarget, error) {
 	root, token, stored, err := f.target()
 	if err != nil {
-		return nil, err
+		return nil, signedInTarget{}, err
 	}
 	if root != "" && token == "" && stored != nil && stored.URL != root {
-		return nil, fmt.Errorf("the stored session belongs to %s, not %s. Run 'entitle login %s' to sign in there, or pass --token", stored.URL, root, root)
+		return nil, signedInTarget{}, fmt.Errorf("the stored session belongs to %s, not %s. Run 'entitle login %s' to sign in there, or pass --token", stored.URL, root, root)
 	}
 	if root == "" || token == "" {
-		return nil, errNotSignedIn
+		return nil, signedInTarget{}, errNotSignedIn
 	}
-	return newAPIClient(root, token)
+	client, err := newAPIClient(root, token)
+	return client, signedInTarget{root: root, token: token, stored: stored}, err
 }
 
 // optionalClient is client for commands anyone may run (entitlements): signed in when a
@@ -294,8 +309,8 @@ func envelopeOf(body []byte) gen.Response {
 // detail, then one "field: detail" line per validation. A body that is not the envelope
 // (a proxy's error page, say) is shown with the HTTP status instead.
 func responseError(status int, body []byte) error {
-	var env gen.Response
-	if err := json.Unmarshal(body, &env); err != nil || env.Message == "" {
+	env := envelopeOf(body)
+	if env.Message == "" {
 		text := strings.TrimSpace(string(body))
 		if len(text) > 200 {
 			text = text[:200] + "..."

@@ -255,7 +255,7 @@ type logoutCmd struct {
 // Coder's CLI does: the person asked to be signed out on this machine), with an error that
 // says the token may still work there until it expires. Any other failure keeps it.
 func (c *logoutCmd) Run(ctx context.Context, stdout io.Writer) error {
-	client, err := c.client()
+	client, signedIn, err := c.clientAndTarget()
 	if err != nil {
 		return err
 	}
@@ -263,14 +263,11 @@ func (c *logoutCmd) Run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	root, token, stored, err := c.target()
-	if err != nil {
-		return err
-	}
 	// Only the stored session is forgotten, and only when it is the one signed out: a token
 	// given with --token or ENTITLE_SESSION_TOKEN is another session, and the stored one,
 	// still valid, could not be ended later if its only copy were gone.
-	ending := stored != nil && stored.URL == root && stored.SessionToken == token
+	stored := signedIn.stored
+	ending := stored != nil && stored.URL == signedIn.root && stored.SessionToken == signedIn.token
 	forget := func() error {
 		if !ending {
 			return nil
