@@ -213,8 +213,12 @@ func TestContentionProfilesRecordOnlyWhenAskedFor(t *testing.T) {
 				return ok
 			}, 20*time.Second, 50*time.Millisecond, "the metrics listener never answered; output:\n%s", stderr.String())
 			assert.Contains(t, mutex, tc.mutexPeriod)
-			// A block profile that records anything has seen the server's own goroutines wait
-			// (its listeners, its loops); one that records nothing is a header alone.
+			// A CPU profile of one second waits in a select for that second: a wait far longer
+			// than the sampling period, so a block profile that records is sure to hold it (the
+			// server's own waits at start-up may all be short and go unsampled). One that
+			// records nothing is a header alone.
+			_, ok := get("/debug/pprof/profile?seconds=1")
+			require.True(t, ok)
 			block, ok := get("/debug/pprof/block?debug=1")
 			require.True(t, ok)
 			assert.Equal(t, tc.blockRecorded, strings.Contains(block, "@ 0x"), "block profile:\n%.400s", block)
