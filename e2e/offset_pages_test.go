@@ -95,6 +95,16 @@ func TestPagesByOffsetDeepInALongListAreSlicesOfTheList(t *testing.T) {
 		seedOrganizations(t, d, "behind", 2, start.Add(-time.Minute))
 		all = d.pageIDs(token, everyOrganization, "")
 		require.Empty(t, wrongPage(d, token, all), "after an insert before the marks")
+
+		// An insert moves only the marks after it: one created through the API lands at the
+		// end and moves none; one between the marks at 1000 and 2000 moves the second.
+		require.Empty(t, wrongPage(d, token, all), "the pages again, from the marks")
+		d.createOrganization(token, "at-the-end")
+		all = d.pageIDs(token, everyOrganization, "")
+		require.Empty(t, wrongPage(d, token, all), "after an insert at the end")
+		seedOrganizations(t, d, "middle", 1, start.Add(1500*time.Millisecond+time.Millisecond/2))
+		all = d.pageIDs(token, everyOrganization, "")
+		require.Empty(t, wrongPage(d, token, all), "after an insert between the marks")
 	})
 }
 
@@ -117,6 +127,17 @@ func TestADeleteOnOneReplicaMovesTheOtherReplicasDeepPagesWithinASecond(t *testi
 	seedOrganizations(t, a, "behind", 2, start.Add(-time.Minute))
 	all = a.pageIDs(token, everyOrganization, "")
 	pollUntil(t, propagation, "B's deep pages show A's insert before the marks", func() (bool, string) {
+		wrong := wrongPage(b, token, all)
+		return wrong == "", wrong
+	})
+
+	// An insert on A between the marks at 1000 and 2000, after B has kept both again: B moves
+	// the second and keeps the first; one at the end (through the API) moves neither.
+	require.Empty(t, wrongPage(b, token, all), "B keeps the marks again")
+	seedOrganizations(t, a, "middle", 1, start.Add(1500*time.Millisecond+time.Millisecond/2))
+	a.createOrganization(token, "at-the-end")
+	all = a.pageIDs(token, everyOrganization, "")
+	pollUntil(t, propagation, "B's deep pages show A's inserts between the marks and at the end", func() (bool, string) {
 		wrong := wrongPage(b, token, all)
 		return wrong == "", wrong
 	})

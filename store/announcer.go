@@ -1,7 +1,6 @@
 package store
 
 import (
-	"slices"
 	"sync"
 )
 
@@ -46,11 +45,7 @@ func (a *announcer) add(names []cacheName) {
 		a.send(names)
 		return
 	}
-	for _, n := range names {
-		if !slices.Contains(a.pending, n) {
-			a.pending = append(a.pending, n)
-		}
-	}
+	a.pending = mergeCacheNames(a.pending, names)
 	if !a.running {
 		a.running = true
 		go a.run()

@@ -138,6 +138,15 @@ func (c *readCaches) setEnabled(enabled bool) {
 // drop empties the named caches; a name it does not know (from a newer replica) empties all.
 func (c *readCaches) drop(names []cacheName) {
 	for _, name := range names {
+		if at, partial, err := marksFromTime(name); partial {
+			if err != nil {
+				c.logger.Warn("an invalidation this replica cannot read: dropping every cache", "error", err)
+				c.dropAll()
+				return
+			}
+			c.dropMarksFrom(at)
+			continue
+		}
 		cache, ok := c.byName[name]
 		if !ok {
 			c.dropAll()

@@ -23,7 +23,8 @@ import (
 // invalidations says which caches a write to each cached table empties. A plain INSERT only
 // adds a row, so it can make no kept row stale; it empties only the caches of lists (a user's
 // organizations, and where each offset falls in the list of organizations: a row inserted
-// before a mark moves it). Deleting a user or an organization cascades to keys and memberships.
+// before a mark moves it; afterCreate narrows that to the marks after the rows it knows).
+// Deleting a user or an organization cascades to keys and memberships.
 var invalidations = map[string]struct{ change, insert []cacheName }{
 	"api_keys":             {change: []cacheName{cacheAPIKeys}},
 	"users":                {change: []cacheName{cacheUsers, cacheAPIKeys, cacheMemberships, cacheUserOrganizations}},
@@ -142,11 +143,40 @@ func (w *transactionWrites) add(names []cacheName, changed bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.changed = w.changed || changed
+	w.names = mergeCacheNames(w.names, names)
+}
+
+// mergeCacheNames adds names to into, once each. The marks from the earliest place stand for
+// every later one (offsets.go), and all the marks for any of them.
+func mergeCacheNames(into, names []cacheName) []cacheName {
 	for _, n := range names {
-		if !slices.Contains(w.names, n) {
-			w.names = append(w.names, n)
+		at, partial, err := marksFromTime(n)
+		switch {
+		case slices.Contains(into, n):
+		case partial && err == nil:
+			if slices.Contains(into, cacheOrganizationMarks) {
+				continue
+			}
+			i := slices.IndexFunc(into, func(m cacheName) bool {
+				_, partial, err := marksFromTime(m)
+				return partial && err == nil
+			})
+			if i < 0 {
+				into = append(into, n)
+			} else if earlier, _, _ := marksFromTime(into[i]); at.Before(earlier) {
+				into[i] = n
+			}
+		case n == cacheOrganizationMarks:
+			into = slices.DeleteFunc(into, func(m cacheName) bool {
+				_, partial, _ := marksFromTime(m)
+				return partial
+			})
+			into = append(into, n)
+		default:
+			into = append(into, n)
 		}
 	}
+	return into
 }
 
 // written is the caches the transaction's writes so far invalidate, and whether any of them
@@ -162,7 +192,7 @@ func (c *readCaches) registerInvalidation(db *gorm.DB) error {
 	const name = "entitle:invalidate_read_caches"
 	cb := db.Callback()
 	for what, err := range map[string]error{
-		"create": cb.Create().After("gorm:create").Register(name, c.afterStatement),
+		"create": cb.Create().After("gorm:create").Register(name, c.afterCreate),
 		"update": cb.Update().After("gorm:update").Register(name, c.afterStatement),
 		"delete": cb.Delete().After("gorm:delete").Register(name, c.afterStatement),
 		"query":  cb.Query().After("gorm:query").Register(name, c.afterStatement),
@@ -179,12 +209,27 @@ func (c *readCaches) registerInvalidation(db *gorm.DB) error {
 // afterStatement runs after every statement, failed ones included (a failure does not prove
 // that nothing changed).
 func (c *readCaches) afterStatement(db *gorm.DB) {
+	c.invalidateAfter(db, false)
+}
+
+// afterCreate is afterStatement for GORM's creates, whose rows are known: a plain insert of
+// organizations drops only the offset marks from the earliest of them on (offsets.go).
+func (c *readCaches) afterCreate(db *gorm.DB) {
+	c.invalidateAfter(db, true)
+}
+
+func (c *readCaches) invalidateAfter(db *gorm.DB, rowsKnown bool) {
 	if db.Statement.SQL.Len() == 0 || isTouch(db) {
 		return
 	}
 	names, changed := invalidatedBy(db.Statement.SQL.String())
 	if len(names) == 0 {
 		return
+	}
+	if i := slices.Index(names, cacheOrganizationMarks); i >= 0 && rowsKnown && !changed {
+		if at, ok := earliestInserted(db); ok {
+			names[i] = marksFrom(at)
+		}
 	}
 	c.drop(names)
 	if w := c.transactionOf(db.Statement.ConnPool); w != nil {

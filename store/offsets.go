@@ -2,6 +2,9 @@ package store
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -20,8 +23,9 @@ import (
 //
 // A mark is a place in the list as it was, so any write that may add a row before it, or
 // remove one, must drop it: the marks are one of the store's read caches (cache.go), emptied by
-// every write to organizations, plain inserts included, here and on every other replica, and
-// kept only while the caches keep anything. A page read while a write commits elsewhere may be
+// every change to organizations here and on every other replica, and kept only while the caches
+// keep anything. A plain insert whose rows are known drops only the marks from its earliest row
+// on (marksFrom, below), so creating organizations, which adds them at the end, keeps them all. A page read while a write commits elsewhere may be
 // off by the rows that write added or removed until its announcement arrives, as any offset
 // page read during a write is.
 
@@ -99,4 +103,73 @@ func skipFrom(scoped func() *gorm.DB, createdAt, key string, place *keyset, skip
 		return q.Order(createdAt).Order(key)
 	}
 	return skipThenTake(scoped, ordered, createdAt, key, skip, limit)
+}
+
+// An insert moves only the marks at or after the rows it adds. Organizations are created at the
+// end of the list (created_at is the time of the request), so the invalidation of an insert
+// whose rows are known names the earliest created_at it added, and drops only the marks from
+// there: paging by offset stays cheap while organizations are created. The name is one cache
+// name on the wire; a replica that does not know it drops every cache, as for any name it does
+// not know.
+const marksFromPrefix = string(cacheOrganizationMarks) + "_from:"
+
+// placeMargin widens the marks an insert drops by the rounding of a time stored by the database
+// (PostgreSQL keeps microseconds) and ignores the key: a mark kept that an insert moved would
+// put a page in the wrong place, one dropped too many only costs a read.
+const placeMargin = time.Microsecond
+
+// marksFrom names the marks at or after at.
+func marksFrom(at time.Time) cacheName {
+	return cacheName(marksFromPrefix + at.UTC().Format(time.RFC3339Nano))
+}
+
+// marksFromTime reads what marksFrom named: ok is false for any other name.
+func marksFromTime(name cacheName) (at time.Time, ok bool, err error) {
+	rest, ok := strings.CutPrefix(string(name), marksFromPrefix)
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	at, err = time.Parse(time.RFC3339Nano, rest)
+	if err != nil {
+		return time.Time{}, true, fmt.Errorf("read the invalidation %q: %w", name, err)
+	}
+	return at, true, nil
+}
+
+// dropMarksFrom drops the marks an insert of a row created at at may have moved.
+func (c *readCaches) dropMarksFrom(at time.Time) {
+	from := at.Add(-placeMargin)
+	c.organizationMarks.InvalidateWhere(func(_ int, place keyset) bool { return !place.createdAt.Before(from) })
+}
+
+// earliestInserted returns the earliest created_at among the organizations a create statement
+// inserted, when it inserted organizations and every one of them has one.
+func earliestInserted(db *gorm.DB) (time.Time, bool) {
+	stmt := db.Statement
+	if stmt.Schema == nil || stmt.Schema.Table != "organizations" || !stmt.ReflectValue.IsValid() {
+		return time.Time{}, false
+	}
+	field := stmt.Schema.LookUpField("created_at")
+	if field == nil {
+		return time.Time{}, false
+	}
+	rows := []reflect.Value{stmt.ReflectValue}
+	if k := stmt.ReflectValue.Kind(); k == reflect.Slice || k == reflect.Array {
+		rows = rows[:0]
+		for i := range stmt.ReflectValue.Len() {
+			rows = append(rows, reflect.Indirect(stmt.ReflectValue.Index(i)))
+		}
+	}
+	var earliest time.Time
+	for _, row := range rows {
+		value, zero := field.ValueOf(stmt.Context, row)
+		at, ok := value.(time.Time)
+		if zero || !ok {
+			return time.Time{}, false
+		}
+		if earliest.IsZero() || at.Before(earliest) {
+			earliest = at
+		}
+	}
+	return earliest, !earliest.IsZero()
 }

@@ -100,6 +100,56 @@ func TestPagesByOffsetFromTheMarksAreThePagesOfTheList(t *testing.T) {
 	}
 }
 
+// marksKeptFrom counts the marks kept at or after at.
+func marksKeptFrom(s *Store, at time.Time) int {
+	n := 0
+	for offset := s.caches.markStride; offset <= 1000*s.caches.markStride; offset += s.caches.markStride {
+		if place, ok := s.caches.organizationMarks.Lookup(offset); ok && !place.createdAt.Before(at) {
+			n++
+		}
+	}
+	return n
+}
+
+// Organizations are mostly created at the end of the list (created_at is the time of the
+// request), where they move no mark: such an insert keeps every mark, so a deployment creating
+// organizations still pages by offset at any depth from the marks. One created before some
+// marks (a replica with a slower clock, an import) drops those, and only those.
+func TestAnInsertDropsOnlyTheMarksAfterIt(t *testing.T) {
+	for name, config := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openForTest(t, config(t))
+			s.caches.markStride = testMarkStride
+			start := time.Now().UTC().Add(-time.Hour)
+			orgs := createOrganizations(t, s, "org", 20, start)
+			rows := len(orgs) + 1
+
+			require.Empty(t, pagesDiffer(t, s, s, rows))
+			kept := s.caches.organizationMarks.Len()
+			require.NotZero(t, kept)
+
+			createOrganizations(t, s, "newer", 2, time.Now().UTC())
+			require.NoError(t, s.InTx(ctx, func(tx *Store) error {
+				_ = createOrganizations(t, tx, "newer-in-a-transaction", 1, time.Now().UTC())
+				return nil
+			}))
+			assert.Equal(t, kept, s.caches.organizationMarks.Len(), "an insert after every mark dropped some")
+			rows += 3
+			require.Empty(t, pagesDiffer(t, s, s, rows))
+
+			middle := orgs[10].CreatedAt.Add(time.Millisecond / 2)
+			require.NotZero(t, marksKeptFrom(s, middle))
+			before := s.caches.organizationMarks.Len() - marksKeptFrom(s, middle)
+			require.NotZero(t, before)
+			createOrganizations(t, s, "middle", 1, middle)
+			assert.Zero(t, marksKeptFrom(s, middle), "an insert left the marks after it")
+			assert.Equal(t, before, s.caches.organizationMarks.Len(), "an insert dropped the marks before it")
+			require.Empty(t, pagesDiffer(t, s, s, rows+1))
+		})
+	}
+}
+
 func TestAWriteOnOneStoreDropsTheMarksOfAnotherWithinASecond(t *testing.T) {
 	ctx := context.Background()
 	cfg := freshPostgres(t)
@@ -120,5 +170,62 @@ func TestAWriteOnOneStoreDropsTheMarksOfAnotherWithinASecond(t *testing.T) {
 	// A plain insert is announced after its transaction, merged with others: still within 1s.
 	createOrganizations(t, a, "older", 2, start.Add(-time.Minute))
 	eventually(t, func() bool { return b.caches.organizationMarks.Len() == 0 }, "an insert on the other store left the marks after 1s")
+	rows++
+	require.Empty(t, pagesDiffer(t, b, a, rows))
+
+	// Inserts at the end of the list move no mark, there or here; one in the middle drops the
+	// marks after it, and only those.
+	kept := b.caches.organizationMarks.Len()
+	require.NotZero(t, kept)
+	createOrganizations(t, a, "newer", 3, time.Now().UTC())
+	time.Sleep(1500 * time.Millisecond) // past when the announcement arrives
+	assert.Equal(t, kept, b.caches.organizationMarks.Len(), "an insert at the end on the other store dropped marks")
+	rows += 3
+	require.Empty(t, pagesDiffer(t, b, a, rows))
+
+	middle := orgs[10].CreatedAt.Add(time.Millisecond / 2)
+	before := b.caches.organizationMarks.Len() - marksKeptFrom(b, middle)
+	require.NotZero(t, marksKeptFrom(b, middle))
+	require.NotZero(t, before)
+	createOrganizations(t, a, "middle", 1, middle)
+	eventually(t, func() bool { return marksKeptFrom(b, middle) == 0 }, "an insert in the middle on the other store left the marks after it")
+	assert.Equal(t, before, b.caches.organizationMarks.Len(), "an insert on the other store dropped the marks before it")
 	require.Empty(t, pagesDiffer(t, b, a, rows+1))
+}
+
+// Inserts waiting to be announced together are one name for the marks: a burst of creates
+// stays one short announcement (PostgreSQL refuses a payload of 8000 bytes), naming the earliest
+// place, and any write that drops every mark stands for all of them.
+func TestWaitingInvalidationsOfTheMarksMergeIntoTheEarliest(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	var names []cacheName
+	for i := range 1000 {
+		names = mergeCacheNames(names, []cacheName{cacheUserOrganizations, marksFrom(at.Add(time.Duration(i-500) * time.Second))})
+	}
+	assert.Equal(t, []cacheName{cacheUserOrganizations, marksFrom(at.Add(-500 * time.Second))}, names)
+
+	names = mergeCacheNames(names, []cacheName{cacheOrganizationMarks, cacheUsers})
+	assert.Equal(t, []cacheName{cacheUserOrganizations, cacheOrganizationMarks, cacheUsers}, names)
+	names = mergeCacheNames(names, []cacheName{marksFrom(at.Add(-time.Hour))})
+	assert.Equal(t, []cacheName{cacheUserOrganizations, cacheOrganizationMarks, cacheUsers}, names)
+
+	// On the wire, and back.
+	heard := parseCacheNames(formatCacheNames([]cacheName{marksFrom(at)}))
+	got, partial, err := marksFromTime(heard[0])
+	require.NoError(t, err)
+	assert.True(t, partial)
+	assert.True(t, got.Equal(at))
+}
+
+// A replica that cannot read the place in an invalidation of the marks drops every cache.
+func TestAnUnreadableInvalidationOfTheMarksDropsEveryCache(t *testing.T) {
+	s := openForTest(t, Config{DataDir: t.TempDir()})
+	ctx := context.Background()
+	org, err := s.DefaultOrganization(ctx)
+	require.NoError(t, err)
+	_, err = s.OrganizationByID(ctx, org.ID)
+	require.NoError(t, err)
+	require.NotZero(t, s.caches.organizations.Len())
+	s.caches.heard(Announcement{Kind: AnnounceInvalidate, From: "another replica", Detail: marksFromPrefix + "yesterday"})
+	assert.Zero(t, s.caches.organizations.Len())
 }

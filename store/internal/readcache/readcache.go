@@ -275,3 +275,16 @@ func (c *Cache[K, V]) Len() int {
 	defer c.mu.RUnlock()
 	return len(c.slots)
 }
+
+// InvalidateWhere drops the values for which drop says so and starts a new generation, so loads
+// already under way keep nothing: for a write the store knows can have made only those stale.
+func (c *Cache[K, V]) InvalidateWhere(drop func(K, V) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.generation++
+	for key, s := range c.slots {
+		if drop(key, s.value) {
+			c.removeLocked(s)
+		}
+	}
+}

@@ -342,3 +342,33 @@ func TestRemovedValuesFreeTheirPlaceForTheNextOnes(t *testing.T) {
 	}
 	assert.Equal(t, 3, c.Len())
 }
+
+// InvalidateWhere drops only the values it is told to, and, like Invalidate, starts a new
+// generation: a load under way may have read what the write changed, whichever value it is for.
+func TestInvalidateWhereDropsOnlyTheChosenValuesAndStartsAGeneration(t *testing.T) {
+	c := readcache.New[int, string](10, time.Minute)
+	for i := range 6 {
+		c.StoreIfCurrent(c.Generation(), i, fmt.Sprint("v", i))
+	}
+	generation := c.Generation()
+	c.InvalidateWhere(func(key int, _ string) bool { return key >= 3 })
+	for i := range 6 {
+		_, ok := c.Lookup(i)
+		assert.Equal(t, i < 3, ok, "value %d", i)
+	}
+	assert.Equal(t, 3, c.Len())
+
+	c.StoreIfCurrent(generation, 9, "read before")
+	_, ok := c.Lookup(9)
+	assert.False(t, ok, "a value read before InvalidateWhere was kept")
+
+	// The places of the dropped values are free for the next ones.
+	for i := 10; i < 17; i++ {
+		c.StoreIfCurrent(c.Generation(), i, "new")
+	}
+	assert.Equal(t, 10, c.Len())
+	for i := range 3 {
+		_, ok := c.Lookup(i)
+		assert.True(t, ok, "value %d was evicted though the cache had room", i)
+	}
+}
