@@ -23,7 +23,8 @@ import (
 // invalidations says which caches a write to each cached table empties. A plain INSERT only
 // adds a row, so it can make no kept row stale; it empties only the caches of lists (a user's
 // organizations, and where each offset falls in the list of organizations: a row inserted
-// before a mark moves it; afterCreate narrows that to the marks after the rows it knows).
+// before a mark moves it; afterCreate narrows that to the marks after the rows it knows, and
+// afterUpdate keeps the marks through an update that moves no row, such as a rename).
 // Deleting a user or an organization cascades to keys and memberships.
 var invalidations = map[string]struct{ change, insert []cacheName }{
 	"api_keys":             {change: []cacheName{cacheAPIKeys}},
@@ -193,7 +194,7 @@ func (c *readCaches) registerInvalidation(db *gorm.DB) error {
 	cb := db.Callback()
 	for what, err := range map[string]error{
 		"create": cb.Create().After("gorm:create").Register(name, c.afterCreate),
-		"update": cb.Update().After("gorm:update").Register(name, c.afterStatement),
+		"update": cb.Update().After("gorm:update").Register(name, c.afterUpdate),
 		"delete": cb.Delete().After("gorm:delete").Register(name, c.afterStatement),
 		"query":  cb.Query().After("gorm:query").Register(name, c.afterStatement),
 		"row":    cb.Row().After("gorm:row").Register(name, c.afterStatement),
@@ -209,27 +210,31 @@ func (c *readCaches) registerInvalidation(db *gorm.DB) error {
 // afterStatement runs after every statement, failed ones included (a failure does not prove
 // that nothing changed).
 func (c *readCaches) afterStatement(db *gorm.DB) {
-	c.invalidateAfter(db, false)
+	c.invalidateAfter(db, nil)
 }
 
-// afterCreate is afterStatement for GORM's creates, whose rows are known: a plain insert of
-// organizations drops only the offset marks from the earliest of them on (offsets.go).
+// afterCreate and afterUpdate are afterStatement for GORM's creates and updates, which know
+// their rows or columns: they drop fewer offset marks (offsets.go).
 func (c *readCaches) afterCreate(db *gorm.DB) {
-	c.invalidateAfter(db, true)
+	c.invalidateAfter(db, marksAnInsertMoves)
 }
 
-func (c *readCaches) invalidateAfter(db *gorm.DB, rowsKnown bool) {
+func (c *readCaches) afterUpdate(db *gorm.DB) {
+	c.invalidateAfter(db, marksAnUpdateMoves)
+}
+
+// invalidateAfter empties the caches db's statement may have made stale; narrow, when not nil,
+// may name fewer of them from what it knows of the statement.
+func (c *readCaches) invalidateAfter(db *gorm.DB, narrow func(db *gorm.DB, names []cacheName, changed bool) []cacheName) {
 	if db.Statement.SQL.Len() == 0 || isTouch(db) {
 		return
 	}
 	names, changed := invalidatedBy(db.Statement.SQL.String())
+	if narrow != nil && slices.Contains(names, cacheOrganizationMarks) {
+		names = narrow(db, names, changed)
+	}
 	if len(names) == 0 {
 		return
-	}
-	if i := slices.Index(names, cacheOrganizationMarks); i >= 0 && rowsKnown && !changed {
-		if at, ok := earliestInserted(db); ok {
-			names[i] = marksFrom(at)
-		}
 	}
 	c.drop(names)
 	if w := c.transactionOf(db.Statement.ConnPool); w != nil {

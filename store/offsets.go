@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,7 +26,8 @@ import (
 // remove one, must drop it: the marks are one of the store's read caches (cache.go), emptied by
 // every change to organizations here and on every other replica, and kept only while the caches
 // keep anything. A plain insert whose rows are known drops only the marks from its earliest row
-// on (marksFrom, below), so creating organizations, which adds them at the end, keeps them all. A page read while a write commits elsewhere may be
+// on (marksFrom, below), so creating organizations, which adds them at the end, keeps them all;
+// an update that sets neither created_at nor id (a rename) keeps them too. A page read while a write commits elsewhere may be
 // off by the rows that write added or removed until its announcement arrives, as any offset
 // page read during a write is.
 
@@ -140,6 +142,39 @@ func marksFromTime(name cacheName) (at time.Time, ok bool, err error) {
 func (c *readCaches) dropMarksFrom(at time.Time) {
 	from := at.Add(-placeMargin)
 	c.organizationMarks.InvalidateWhere(func(_ int, place keyset) bool { return !place.createdAt.Before(from) })
+}
+
+// marksAnInsertMoves narrows names, what a create statement invalidates, to the marks from the
+// earliest organization it inserted, when it only inserted and its rows are known.
+func marksAnInsertMoves(db *gorm.DB, names []cacheName, changed bool) []cacheName {
+	at, ok := earliestInserted(db)
+	if changed || !ok {
+		return names
+	}
+	return slices.Replace(slices.Clone(names), slices.Index(names, cacheOrganizationMarks), slices.Index(names, cacheOrganizationMarks)+1, marksFrom(at))
+}
+
+// marksAnUpdateMoves takes the marks out of names, what an update statement invalidates, when it
+// updated organizations and set neither of the columns that place a row in the list: renaming
+// an organization moves nothing.
+func marksAnUpdateMoves(db *gorm.DB, names []cacheName, _ bool) []cacheName {
+	stmt := db.Statement
+	if stmt.Schema == nil || stmt.Schema.Table != "organizations" {
+		return names
+	}
+	// GORM drops the SET clause once the update has run; the columns are those of the map
+	// given to Updates (isTouch reads it the same way). An update from a struct drops the marks.
+	set, ok := stmt.Dest.(map[string]any)
+	if !ok || len(set) == 0 {
+		return names
+	}
+	for key := range set {
+		field := stmt.Schema.LookUpField(key)
+		if field == nil || field.DBName == "created_at" || field.DBName == "id" {
+			return names
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(names), func(n cacheName) bool { return n == cacheOrganizationMarks })
 }
 
 // earliestInserted returns the earliest created_at among the organizations a create statement
