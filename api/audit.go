@@ -357,6 +357,14 @@ func auditLogResponse(e store.AuditLogWithUser) gen.AuditLog {
 		Description:    auditDescription(audit.Action(e.Action), audit.ResourceType(e.ResourceType), int(e.StatusCode)),
 		OrganizationId: e.OrganizationID,
 	}
+	if e.OrganizationName != nil {
+		resp.Organization = &gen.MinimalOrganization{
+			Id:          e.OrganizationID,
+			Name:        *e.OrganizationName,
+			DisplayName: deref(e.OrganizationDisplayName),
+			Icon:        deref(e.OrganizationIcon),
+		}
+	}
 	if e.UserUsername != nil {
 		user := gen.User{
 			Id:              e.UserID,

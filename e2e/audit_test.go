@@ -292,6 +292,24 @@ func TestEveryAuditedChangeIsRecordedOnce(t *testing.T) {
 				diff: map[string]gen.AuditDiffField{"roles": {Old: []any{"organization-member", "organization-admin"}}},
 			})
 		})
+		// As Coder's AuditLog: the organization as it is now, beside organization_id; absent
+		// for an entry about no organization, and once the organization is deleted.
+		organizationsNamed := func(d *deployment) map[string]int {
+			named := map[string]int{}
+			for _, e := range d.auditLogs(owner, "").AuditLogs {
+				switch {
+				case e.OrganizationId == uuid.Nil:
+					assert.Nil(t, e.Organization, "%s %s names an organization", e.Action, e.ResourceType)
+				case e.Organization != nil:
+					assert.Equal(t, e.OrganizationId, e.Organization.Id)
+					named[e.Organization.Name+"/"+e.Organization.DisplayName]++
+				}
+			}
+			return named
+		}
+		t.Run("an entry names its organization", func(t *testing.T) {
+			assert.Equal(t, 5, organizationsNamed(d.in(t))["acme/Acme Corp"], "the entries about acme and its member")
+		})
 		t.Run("deleting an organization", func(t *testing.T) {
 			check(t, func(d *deployment) {
 				resp, err := d.as(owner).DeleteOrganizationWithResponse(ctx, "acme")
@@ -302,6 +320,9 @@ func TestEveryAuditedChangeIsRecordedOnce(t *testing.T) {
 				user: "owner", resourceID: acme.Id, orgID: acme.Id, description: "{user} deleted organization {target}",
 				diff: map[string]gen.AuditDiffField{"name": {Old: "acme"}, "display_name": {Old: "Acme Corp"}},
 			})
+		})
+		t.Run("an entry about a deleted organization names none", func(t *testing.T) {
+			assert.Zero(t, organizationsNamed(d.in(t))["acme/Acme Corp"])
 		})
 		t.Run("suspending a user", func(t *testing.T) {
 			check(t, func(d *deployment) { d.setStatus(owner, "bob", gen.UserStatusSuspended) }, wantEntry{

@@ -457,6 +457,10 @@ type AuditLog struct {
 	// Example: 192.0.2.10
 	Ip string `json:"ip"`
 
+	// Organization The organization an audit entry is about, as it is now (Coder's MinimalOrganization):
+	// absent when the entry is about no organization, or the organization has been deleted.
+	Organization *MinimalOrganization `json:"organization,omitempty"`
+
 	// OrganizationId The organization of the resource; the nil UUID when none.
 	OrganizationId openapi_types.UUID `json:"organization_id"`
 
@@ -813,6 +817,15 @@ type LoginWithPasswordResponse struct {
 	//
 	// Example: a1B2c3D4e5-f6G7h8I9j0K1l2M3n4O5p6Q7r8
 	SessionToken string `json:"session_token"`
+}
+
+// MinimalOrganization The organization an audit entry is about, as it is now (Coder's MinimalOrganization):
+// absent when the entry is about no organization, or the organization has been deleted.
+type MinimalOrganization struct {
+	DisplayName string             `json:"display_name"`
+	Icon        string             `json:"icon"`
+	Id          openapi_types.UUID `json:"id"`
+	Name        string             `json:"name"`
 }
 
 // Name 1 to 32 letters, digits and single inner hyphens; unique ignoring case. `default` is reserved.

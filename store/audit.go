@@ -33,7 +33,8 @@ type AuditFilter struct {
 }
 
 // AuditLogWithUser is an audit entry with its acting user's details, which are nil when the
-// entry has no user or the user no longer exists.
+// entry has no user or the user no longer exists, and its organization's as it is now, nil
+// when it names none or the organization no longer exists.
 type AuditLogWithUser struct {
 	AuditLog      `gorm:"embedded"`
 	UserUsername  *string
@@ -45,6 +46,10 @@ type AuditLogWithUser struct {
 	UserCreatedAt *time.Time
 	UserUpdatedAt *time.Time
 	UserLastSeen  *time.Time
+
+	OrganizationName        *string
+	OrganizationDisplayName *string
+	OrganizationIcon        *string
 }
 
 // AuditLogs returns a page of the entries filter selects, newest first (at most limit, 0 for
@@ -63,7 +68,10 @@ func (s *Store) AuditLogs(ctx context.Context, filter AuditFilter, limit, offset
 			users.username AS user_username, users.name AS user_name, users.email AS user_email,
 			users.avatar_url AS user_avatar_url, users.site_role AS user_site_role,
 			users.status AS user_status, users.created_at AS user_created_at,
-			users.updated_at AS user_updated_at, users.last_seen_at AS user_last_seen`).
+			users.updated_at AS user_updated_at, users.last_seen_at AS user_last_seen,
+			organizations.name AS organization_name, organizations.display_name AS organization_display_name,
+			organizations.icon AS organization_icon`).
+			Joins("LEFT JOIN organizations ON organizations.id = audit_logs.organization_id").
 			Order("audit_logs.time DESC").Order("audit_logs.id DESC")
 		if err := limitAndOffset(q, limit, offset).Scan(&entries).Error; err != nil {
 			return fmt.Errorf("list audit logs: %w", err)

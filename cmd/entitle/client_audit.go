@@ -60,10 +60,14 @@ func (c *auditCmd) Run(ctx context.Context, stdout io.Writer) error {
 }
 
 // auditSentence fills in the entry's description, Coder's "{user} created organization
-// {target}", and for a change of existing fields adds what changed.
+// {target}", names the organization of a member's entry (while it exists), and for a change of
+// existing fields adds what changed.
 func auditSentence(e gen.AuditLog) string {
 	s := strings.NewReplacer("{user}", auditActor(e), "{target}", e.ResourceTarget).Replace(e.Description)
 	s = strings.TrimSpace(s)
+	if e.ResourceType == gen.AuditResourceTypeOrganizationMember && e.Organization != nil {
+		s += " in " + e.Organization.Name
+	}
 	if e.Action == "write" && len(e.Diff) > 0 {
 		s += " (" + diffWords(e.Diff) + ")"
 	}

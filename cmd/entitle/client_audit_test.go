@@ -115,6 +115,19 @@ func TestAuditSentences(t *testing.T) {
 			want:  "an unknown user unsuccessfully attempted to login",
 		},
 		{
+			name: "a member's entry names the organization, by its name as it is now",
+			entry: gen.AuditLog{Action: "delete", Description: "{user} deleted organization member {target}", ResourceTarget: "dana",
+				ResourceType: gen.AuditResourceTypeOrganizationMember, StatusCode: 204, User: &gen.User{Username: "owner"},
+				Organization: &gen.MinimalOrganization{Name: "acme", DisplayName: "Acme Corp"}},
+			want: "owner deleted organization member dana in acme",
+		},
+		{
+			name: "a member's entry whose organization is gone names none",
+			entry: gen.AuditLog{Action: "delete", Description: "{user} deleted organization member {target}", ResourceTarget: "dana",
+				ResourceType: gen.AuditResourceTypeOrganizationMember, StatusCode: 204, User: &gen.User{Username: "owner"}},
+			want: "owner deleted organization member dana",
+		},
+		{
 			name:  "a creation shows no fields, and an empty target leaves no trailing space",
 			entry: gen.AuditLog{Action: "create", Description: "{user} created token {target}", StatusCode: 201, User: &gen.User{Username: "ci"}},
 			want:  "ci created token",
