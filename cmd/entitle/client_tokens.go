@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"entitle/gen"
@@ -112,6 +114,9 @@ func (c *tokensRemoveCmd) Run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	res, err := client.DeleteAPIKeyWithResponse(ctx, c.User, id)
+	if err == nil && res.StatusCode() == http.StatusNotFound {
+		return c.notFound()
+	}
 	// Success is 204 with no body, which check (made for JSON answers) would refuse.
 	if err != nil || res.StatusCode() != http.StatusNoContent {
 		if err := check(res, err); err != nil {
@@ -120,6 +125,22 @@ func (c *tokensRemoveCmd) Run(ctx context.Context, stdout io.Writer) error {
 	}
 	_, err = fmt.Fprintf(stdout, "Token %s deleted.\n", c.Token)
 	return err
+}
+
+// notFound says that no token of the user's is named or identified by the argument, and where
+// to look: the tokens of another user are reached only with --user. A token given whole is
+// named by its id, never echoed.
+func (c *tokensRemoveCmd) notFound() error {
+	ref := strconv.Quote(c.Token)
+	if tok, err := sessiontoken.Parse(c.Token); err == nil {
+		ref = "with the id " + strconv.Quote(tok.ID)
+	} else {
+		ref = "named or with the id " + ref
+	}
+	if strings.EqualFold(c.User, "me") {
+		return fmt.Errorf("you have no token %s. See 'entitle tokens list'; another user's token needs --user USER", printable(ref))
+	}
+	return fmt.Errorf("%s has no token %s, or you cannot see their tokens. See 'entitle tokens list --user %s'", printable(c.User), printable(ref), printable(c.User))
 }
 
 // keyID is the id of the token the argument names: by name first, as Coder's CLI looks it up.

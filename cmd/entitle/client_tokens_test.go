@@ -130,7 +130,11 @@ func TestTokensCommands(t *testing.T) {
 		res.ok(t)
 		assert.Equal(t, 1, strings.Count(res.stdout, "\n"), "only the header is left: %s", res.stdout)
 
-		e.run("", "tokens", "rm", "by-name").fails(t, "Resource not found or you do not have access to this resource")
+		e.run("", "tokens", "rm", "by-name").fails(t, `you have no token named or with the id "by-name". See 'entitle tokens list'; another user's token needs --user USER`)
+		res = e.run("", "tokens", "rm", keys["by-token"])
+		res.fails(t, `you have no token with the id "`+keyLine.FindStringSubmatch(keys["by-token"] + "\n")[1]+`"`)
+		assert.NotContains(t, res.stderr, keys["by-token"], "the token itself is never echoed")
+		e.run("", "tokens", "rm", "by-name", "--user", "owner").fails(t, `owner has no token named or with the id "by-name", or you cannot see their tokens. See 'entitle tokens list --user owner'`)
 	})
 
 	t.Run("failures print the server's message", func(t *testing.T) {
