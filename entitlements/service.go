@@ -452,8 +452,7 @@ func (s *Service) Run(ctx context.Context) {
 		case next := <-s.rescheduled:
 			changeTimer.Stop()
 			if !next.IsZero() {
-				// A moment late rather than early, so the recompute sees the new state.
-				changeTimer.Reset(time.Until(next) + time.Millisecond)
+				changeTimer.Reset(changeWait(time.Until(next)))
 			}
 		case <-changeTimer.C:
 			reload("license state change")
@@ -465,6 +464,20 @@ func (s *Service) Run(ctx context.Context) {
 			s.beat(ctx)
 		}
 	}
+}
+
+// maxChangeWait bounds the wait for the next change moment. A license may name one centuries
+// ahead (the contract allows times up to the year 9999), past what a time.Duration holds: the
+// wait is cut to a day, after which the recompute finds the same moment and waits again.
+const maxChangeWait = 24 * time.Hour
+
+// changeWait is how long to wait for a change moment until away: a moment late rather than
+// early, so the recompute sees the new state, and never longer than maxChangeWait.
+func changeWait(until time.Duration) time.Duration {
+	if until >= maxChangeWait {
+		return maxChangeWait
+	}
+	return until + time.Millisecond
 }
 
 // beat writes this replica's heartbeat and re-counts the live replicas, recomputing when the
