@@ -379,12 +379,15 @@ func expiryWarning(verified []preparedLicense, now time.Time, trial bool) (*Diag
 	}
 	// Days left, rounded up, so the last hours read "1 day", never "0 days". As in Coder, the
 	// warning shows while that count is below the window's: exactly 30 days left is silent.
+	// Days rounded up reach the window's exactly when more than window less a day is left;
+	// asked that way first, a term ending centuries ahead (more than a Duration holds, so
+	// Sub saturates) cannot overflow the rounding.
 	end := last.end
 	left := end.Sub(now)
-	days := (left + day - 1) / day
-	if days >= window/day {
+	if left > window-day {
 		return nil, end.Add(-(window - day))
 	}
+	days := (left + day - 1) / day
 	next := end.Add(-(days - 1) * day)
 	message := fmt.Sprintf("Your license expires in %d days.", days)
 	if days == 1 {

@@ -499,3 +499,27 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// A paid term ending centuries ahead (the contract allows times up to the year 9999) is more
+// days away than a time.Duration holds: the days left once overflowed, and the deployment was
+// told its license "expires in -106750 days".
+func TestAPaidTermEndingCenturiesAheadDoesNotWarn(t *testing.T) {
+	pub, priv := newKey(t)
+	for _, end := range []time.Time{
+		time.Date(9999, 12, 1, 0, 0, 0, 0, time.UTC),
+		now.AddDate(399, 0, 0),
+		now.AddDate(250, 0, 0), // within what a Duration holds: the same answer
+	} {
+		c := license.Claims{
+			ID: termUUID(1).String(), IssuedAt: date(now.Add(-day)), NotBefore: date(now.Add(-day)),
+			LicenseExpires: date(end), ExpiresAt: date(end.Add(7 * day)), Version: 3,
+			Features: map[string]int64{"scim": 1},
+		}
+		lic, err := license.VerifyStored(sign(t, priv, "k1", c), license.Keys{"k1": pub})
+		require.NoError(t, err)
+		ent, next := license.Compute([]license.Stored{{ID: 1, UUID: lic.UUID, License: lic}}, now, license.Usage{})
+		assert.Empty(t, ent.Warnings, "a term ending %s", end)
+		assert.Equal(t, license.EntitlementEntitled, ent.Features["scim"].Entitlement)
+		assert.True(t, next.Equal(end.Add(-29*day)), "the next change is when the warning starts, 29 days before %s; got %s", end, next)
+	}
+}
