@@ -183,22 +183,23 @@ func writeChanges(w io.Writer, indent string, changes gen.FeatureChanges) {
 // relativeTime says how far at is from now in the largest unit that still reads well:
 // "in 12 days", "in 5 hours", "3 days ago".
 func relativeTime(at, now time.Time) string {
-	d := at.Sub(now)
-	past := d < 0
+	// In seconds, not a time.Duration, which holds only 292 years: a license may end in 9999.
+	seconds := float64(at.Unix()-now.Unix()) + float64(at.Nanosecond()-now.Nanosecond())/1e9
+	past := seconds < 0
 	if past {
-		d = -d
+		seconds = -seconds
 	}
 	var n int64
 	var unit string
-	switch {
-	case d >= 48*time.Hour:
-		n, unit = int64(math.Round(d.Hours()/24)), "day"
-	case d >= 2*time.Hour:
-		n, unit = int64(math.Round(d.Hours())), "hour"
-	case d >= 2*time.Minute:
-		n, unit = int64(math.Round(d.Minutes())), "minute"
+	switch hours := seconds / 3600; {
+	case hours >= 48:
+		n, unit = int64(math.Round(hours/24)), "day"
+	case hours >= 2:
+		n, unit = int64(math.Round(hours)), "hour"
+	case seconds >= 120:
+		n, unit = int64(math.Round(seconds/60)), "minute"
 	default:
-		n, unit = int64(math.Round(d.Seconds())), "second"
+		n, unit = int64(math.Round(seconds)), "second"
 	}
 	if n == 0 {
 		return "now"

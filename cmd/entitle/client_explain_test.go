@@ -112,6 +112,9 @@ func TestRelativeTimes(t *testing.T) {
 		{now.Add(time.Second), "in 1 second"},
 		{now, "now"},
 		{now.Add(-3 * 24 * time.Hour), "3 days ago"},
+		// Further than a time.Duration holds (292 years): a license may end in 9999.
+		{time.Date(9999, 11, 27, 12, 0, 0, 0, time.UTC), "in 2912078 days"},
+		{time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), "20785 days ago"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			assert.Equal(t, tc.want, relativeTime(tc.at, now))
