@@ -26,6 +26,7 @@ import (
 
 	"entitle/api"
 	"entitle/gen"
+	"entitle/jsontext"
 )
 
 // APIPrefix is where the API's routes live; openapi.yaml's server URL.
@@ -585,7 +586,7 @@ func readJSONBody(req *http.Request) ([]byte, error) {
 	if detail, found := notUnicodeText(body); found {
 		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: detail}
 	}
-	if key, where, found := duplicateKey(body); found {
+	if key, where, found := jsontext.DuplicateKey(body); found {
 		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: duplicateKeyDetail(key, where)}
 	}
 	if field, found := nulField(body); found {
