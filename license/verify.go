@@ -9,6 +9,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"entitle/jsontext"
 )
 
 // SupportedVersion is the only license format version this server accepts.
@@ -58,6 +60,9 @@ func invalid(format string, args ...any) *Error {
 func VerifyUpload(token string, keys Keys, deploymentID string, now time.Time) (*License, error) {
 	lic, err := verifySignature(token, keys)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkUnambiguous(token); err != nil {
 		return nil, err
 	}
 	if err := checkClaims(lic, deploymentID, now); err != nil {
@@ -185,6 +190,41 @@ func describeParseError(parsed *jwt.Token, err error) *Error {
 		return invalid("signature is invalid")
 	}
 	return invalid("token could not be verified: %v", err)
+}
+
+// checkUnambiguous refuses a header or claims that two JSON readers would read differently: a
+// key given twice in one object (golang-jwt merges a repeated object and keeps the last of a
+// repeated value; a browser keeps the last, other readers the first), or text that is not
+// Unicode (read here as U+FFFD, elsewhere as bytes or not at all, and not the claims the API
+// must echo verbatim). A signature over such a license does not make it mean one thing.
+func checkUnambiguous(token string) *Error {
+	header, payload, err := Decode(token)
+	if err != nil {
+		return invalid("token is malformed: %v", err)
+	}
+	for _, part := range []struct {
+		name, verb, hold string
+		text             []byte
+	}{
+		{"the header", "gives", "holds", header},
+		{"the claims", "give", "hold", payload},
+	} {
+		if at, problem, found := jsontext.FirstNonUnicode(part.text); found {
+			where := ""
+			if field := jsontext.FieldAt(part.text, at); field != "" {
+				where = fmt.Sprintf(", in %q", field)
+			}
+			return invalid("%s %s %s%s", part.name, part.hold, problem, where)
+		}
+		if key, where, found := jsontext.DuplicateKey(part.text); found {
+			in := ""
+			if where != "$" {
+				in = ", in " + strings.TrimPrefix(where, "$.")
+			}
+			return invalid("%s %s %q more than once%s", part.name, part.verb, key, in)
+		}
+	}
+	return nil
 }
 
 // checkClaims runs the upload checks on verified claims, most fundamental first.

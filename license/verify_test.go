@@ -328,6 +328,66 @@ func TestVerifyUpload(t *testing.T) {
 				`"22222222-2222-2222-2222-222222222222"; this deployment's id is "` + deploymentID + `"`,
 		},
 	}
+	// Claims and headers that two JSON readers would read differently: golang-jwt merges a
+	// repeated object and keeps the last of a repeated value, a browser keeps the last, other
+	// readers the first; text that is not Unicode reads as U+FFFD here and as bytes, or not at
+	// all, elsewhere. A signature over them does not make them mean one thing.
+	validJSON, err := json.Marshal(validClaims())
+	require.NoError(t, err)
+	claimsWith := func(extra string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			return signRaw(priv, "k1", string(validJSON[:len(validJSON)-1])+","+extra+"}")
+		}
+	}
+	withHeader := func(header string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			signingInput := segment([]byte(header)) + "." + segment(validJSON)
+			return signingInput + "." + segment(ed25519.Sign(priv, []byte(signingInput)))
+		}
+	}
+	tests = append(tests, []struct {
+		name        string
+		token       func(t *testing.T) string
+		wantMessage string
+		wantDetail  string
+	}{
+		{
+			name:        "rejects a claim given twice",
+			token:       claimsWith(`"trial":true,"trial":false`),
+			wantMessage: "Invalid license",
+			wantDetail:  `the claims give "trial" more than once`,
+		},
+		{
+			name:        "rejects an object of claims given twice, which a reader might merge",
+			token:       claimsWith(`"deployment_ids":["other"],"deployment_ids":[]`),
+			wantMessage: "Invalid license",
+			wantDetail:  `the claims give "deployment_ids" more than once`,
+		},
+		{
+			name:        "rejects a feature given twice",
+			token:       claimsWith(`"x":{"features":{"scim":1,"scim":0}}`),
+			wantMessage: "Invalid license",
+			wantDetail:  `the claims give "scim" more than once, in x.features`,
+		},
+		{
+			name:        "rejects a header key given twice",
+			token:       withHeader(`{"alg":"none","alg":"EdDSA","kid":"k1"}`),
+			wantMessage: "Invalid license",
+			wantDetail:  `the header gives "alg" more than once`,
+		},
+		{
+			name:        "rejects claims that are not UTF-8",
+			token:       claimsWith("\"note\":\"\xff\""),
+			wantMessage: "Invalid license",
+			wantDetail:  `the claims hold the byte 0xff, which is not UTF-8 text there, in "note"`,
+		},
+		{
+			name:        "rejects an escaped surrogate without its pair",
+			token:       claimsWith(`"iss2":"\ud800"`),
+			wantMessage: "Invalid license",
+			wantDetail:  `the claims hold \ud800, an escaped UTF-16 surrogate without its pair, which stands for no character, in "iss2"`,
+		},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			lic, err := license.VerifyUpload(tt.token(t), keys, deploymentID, now)

@@ -240,6 +240,11 @@ func rejectedUploads(t *testing.T, d *deployment) []rejectedUpload {
 	hs256, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"version": 3}).SignedString([]byte("secret"))
 	require.NoError(t, err)
 	noKid := d.issuer.SignRaw(`{"alg":"EdDSA","typ":"JWT"}`, `{"version":3}`)
+	valid, err := json.Marshal(claims())
+	require.NoError(t, err)
+	withClaims := func(extra string) string { return string(valid[:len(valid)-1]) + "," + extra + "}" }
+	twice := withClaims(`"features":{"scim":1},"features":{"audit_log":1}`)
+	notUTF8 := withClaims("\"iss\":\"\xff\"")
 
 	return []rejectedUpload{
 		{
@@ -308,6 +313,18 @@ func rejectedUploads(t *testing.T, d *deployment) []rejectedUpload {
 			name:        "a license issued an hour in the future is rejected naming iat",
 			token:       d.issuer.Sign(t, claims(func(c *license.Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour)) })),
 			wantMessage: msgInvalidLicense, wantDetail: []string{"future"},
+		},
+		{
+			// golang-jwt merged the two objects (scim and audit_log both entitled) while a
+			// browser reading the echoed claims saw only the last.
+			name:        "a license giving a claim twice is rejected naming it",
+			token:       d.issuer.SignRaw(`{"alg":"EdDSA","kid":"`+d.issuer.Kid+`","typ":"JWT"}`, twice),
+			wantMessage: msgInvalidLicense, wantDetail: []string{`"features" more than once`},
+		},
+		{
+			name:        "a license whose claims are not UTF-8 is rejected naming the claim",
+			token:       d.issuer.SignRaw(`{"alg":"EdDSA","kid":"`+d.issuer.Kid+`","typ":"JWT"}`, notUTF8),
+			wantMessage: msgInvalidLicense, wantDetail: []string{"not UTF-8", `"iss"`},
 		},
 	}
 }
