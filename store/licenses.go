@@ -241,10 +241,13 @@ func (s *Store) DeleteLicense(ctx context.Context, id int32) error {
 // ClaimRefresh takes the deployment-wide right to an explicit refresh when none ran within
 // cooldown before now. It is one compare-and-set UPDATE, so of any number of concurrent callers
 // on any replicas exactly one wins. A loser learns how long until the next refresh is allowed.
+// With no cooldown every caller wins, whichever of them read the clock first.
 func (s *Store) ClaimRefresh(ctx context.Context, now time.Time, cooldown time.Duration) (bool, time.Duration, error) {
-	res := s.with(ctx).Model(&EntitlementsRefresh{}).
-		Where("id = 1 AND refreshed_at <= ?", now.Add(-cooldown)).
-		Update("refreshed_at", now)
+	q := s.with(ctx).Model(&EntitlementsRefresh{}).Where("id = 1")
+	if cooldown > 0 {
+		q = q.Where("refreshed_at <= ?", now.Add(-cooldown))
+	}
+	res := q.Update("refreshed_at", now)
 	if res.Error != nil {
 		return false, 0, fmt.Errorf("claim entitlements refresh: %w", res.Error)
 	}

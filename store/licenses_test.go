@@ -43,6 +43,22 @@ func TestRefreshCooldownIsOneCompareAndSet(t *testing.T) {
 	})
 }
 
+// With no cooldown every refresh is allowed, however the callers' clock reads and commits
+// interleave: one whose clock read came a moment before another's commit was refused (a 429
+// with a cooldown of 0s).
+func TestWithoutACooldownEveryRefreshIsAllowed(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ctx := context.Background()
+		s, _ := openStore(t, db)
+		t0 := time.Date(2026, 11, 26, 12, 0, 0, 123456000, time.UTC)
+		for _, at := range []time.Time{t0, t0.Add(-time.Millisecond), t0} {
+			ok, _, err := s.ClaimRefresh(ctx, at, 0)
+			require.NoError(t, err)
+			assert.True(t, ok, "a refresh at %s", at)
+		}
+	})
+}
+
 func TestConcurrentRefreshClaimsHaveOneWinner(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		ctx := context.Background()
