@@ -653,8 +653,9 @@ type Diagnostic struct {
 	// license no longer verifies (error). `license_expiring`: the paid term ends in fewer than
 	// 30 days, 7 for a trial (warning). `feature_in_grace`: a feature only a license in its
 	// grace period grants (warning). `user_limit_exceeded`: more active users than the limit
-	// (warning). `user_limit_in_grace`: the user limit comes from a license in grace
-	// (warning). `ha_not_entitled`: several replicas without `high_availability` (error).
+	// (warning), whether or not the limit's license is in grace, as Coder words it.
+	// `user_limit_in_grace`: the user limit comes from a license in grace and still covers
+	// the active users (warning). `ha_not_entitled`: several replicas without `high_availability` (error).
 	Code DiagnosticCode `json:"code"`
 
 	// Feature The feature it concerns.
@@ -677,8 +678,9 @@ type DiagnosticSeverity string
 // license no longer verifies (error). `license_expiring`: the paid term ends in fewer than
 // 30 days, 7 for a trial (warning). `feature_in_grace`: a feature only a license in its
 // grace period grants (warning). `user_limit_exceeded`: more active users than the limit
-// (warning). `user_limit_in_grace`: the user limit comes from a license in grace
-// (warning). `ha_not_entitled`: several replicas without `high_availability` (error).
+// (warning), whether or not the limit's license is in grace, as Coder words it.
+// `user_limit_in_grace`: the user limit comes from a license in grace and still covers
+// the active users (warning). `ha_not_entitled`: several replicas without `high_availability` (error).
 type DiagnosticCode string
 
 // Email Example: admin@example.com

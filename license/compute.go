@@ -244,17 +244,19 @@ func evaluate(p Prepared, now time.Time, usage Usage) evaluation {
 	if offer, ok := limit.best, limit.found; ok {
 		users.Entitlement, users.Enabled, users.Limit = offer.level, true, &offer.limit
 		id := offer.license.id
+		// One warning, as Coder gives: more users than the limit says so whether the license is
+		// in grace or not; a limit in grace that still covers them says it is expired.
 		switch {
+		case actual > offer.limit:
+			diagnostics = append(diagnostics, Diagnostic{
+				Code: CodeUserLimitExceeded, Severity: SeverityWarning, Feature: featureUserLimit, LicenseID: &id,
+				Message: fmt.Sprintf("Your deployment has %d active users but is only licensed for %d.", actual, offer.limit),
+			})
 		case offer.level == EntitlementGracePeriod:
 			diagnostics = append(diagnostics, Diagnostic{
 				Code: CodeUserLimitInGrace, Severity: SeverityWarning, Feature: featureUserLimit,
 				LicenseID: &id, At: offer.license.exp,
 				Message: fmt.Sprintf("Your deployment has %d active users but the license with the limit %d is expired.", actual, offer.limit),
-			})
-		case actual > offer.limit:
-			diagnostics = append(diagnostics, Diagnostic{
-				Code: CodeUserLimitExceeded, Severity: SeverityWarning, Feature: featureUserLimit, LicenseID: &id,
-				Message: fmt.Sprintf("Your deployment has %d active users but is only licensed for %d.", actual, offer.limit),
 			})
 		}
 	}

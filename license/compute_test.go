@@ -218,6 +218,16 @@ func TestCompute(t *testing.T) {
 			wantNext:     6 * day,
 		},
 		{
+			name:         "a limit in grace that the users exceed warns that they exceed it, as Coder does, not that it is expired",
+			terms:        []term{{nbf: -90 * day, paidUntil: -day, exp: day, features: map[string]int64{"user_limit": 2}}},
+			usage:        license.Usage{ActiveUsers: 4},
+			wantGrace:    []string{"user_limit"},
+			wantLimit:    ptr(int64(2)),
+			wantWarnings: []string{"Your deployment has 4 active users but is only licensed for 2."},
+			wantLicense:  true,
+			wantNext:     day,
+		},
+		{
 			name: "when both limits cover the users, the entitled license wins over a larger one in grace",
 			terms: []term{
 				paid(map[string]int64{"user_limit": 100}),
