@@ -87,7 +87,7 @@ func humanize(name string) string {
 	case "scim":
 		return "SCIM"
 	case featureOAuth2Provider:
-		return "OAuth2 Provider"
+		return "OAuth Provider" // as Coder's Humanize names it
 	}
 	words := strings.Split(name, "_")
 	for i, w := range words {

@@ -66,7 +66,7 @@ func graceWarnings(names ...string) []string {
 		"advanced_template_scheduling": "Advanced Template Scheduling", "workspace_proxy": "Workspace Proxy",
 		"user_role_management": "User Role Management", "external_token_encryption": "External Token Encryption",
 		"workspace_batch_actions": "Workspace Batch Actions", "access_control": "Access Control",
-		"control_shared_ports": "Control Shared Ports", "oauth2_provider": "OAuth2 Provider",
+		"control_shared_ports": "Control Shared Ports", "oauth2_provider": "OAuth Provider",
 		"custom_roles": "Custom Roles", "multiple_organizations": "Multiple Organizations",
 		"workspace_prebuilds": "Workspace Prebuilds",
 	}
