@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"strings"
@@ -165,6 +166,14 @@ func TestBodiesOverOneMebibyteAreTooLarge(t *testing.T) {
 			requireErrorSentence(t, r.Status, r.Body, http.StatusRequestEntityTooLarge)
 			d.in(t).requireOrganizationsUnchanged(token, before)
 		})
+		t.Run("a 2 MiB body without a session is refused for the session first", func(t *testing.T) {
+			// A secured route asks who is calling before anything else, as for any other body.
+			r := d.in(t).send(http.MethodPost, "/organizations", huge)
+			requireErrorSentence(t, r.Status, r.Body, http.StatusUnauthorized)
+			r = d.in(t).send(http.MethodPut, "/users/owner/status/suspend", huge)
+			requireErrorSentence(t, r.Status, r.Body, http.StatusUnauthorized)
+			d.in(t).requireOrganizationsUnchanged(token, before)
+		})
 		t.Run("a 2 MiB sign-in body is refused before signing in", func(t *testing.T) {
 			body := mustJSON(t, map[string]string{"email": testenv.OwnerEmail, "password": strings.Repeat("p", 2<<20)})
 			r := d.in(t).send(http.MethodPost, "/users/login", body)
@@ -244,6 +253,56 @@ func TestSQLInInputIsOnlyData(t *testing.T) {
 				r := d.in(t).send(method, tc.path, nil, withSessionHeader(token))
 				requireError(t, r.Status, r.Body, http.StatusNotFound, msgNotFound)
 				assertUnchanged(t)
+			})
+		}
+	})
+}
+
+// A body that a proxy in front of the server, or another reader, would read as something else
+// is refused rather than guessed at: an encoded body (Go's server does not decode
+// Content-Encoding, a proxy may), a charset other than UTF-8 (JSON text is UTF-8), and two
+// Content-Types (the first won here; another reader may take the last).
+func TestBodiesReadOneWayOnly(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		t.Parallel()
+		d := startDeployment(t, db)
+		token := d.setupOwner()
+		before := d.listOrganizations(token)
+		var gzipped bytes.Buffer
+		zw := gzip.NewWriter(&gzipped)
+		_, err := zw.Write([]byte(`{"name":"zipped"}`))
+		require.NoError(t, err)
+		require.NoError(t, zw.Close())
+
+		for _, tc := range []struct {
+			name, detail string
+			body         []byte
+			edit         requestEdit
+		}{
+			{"a gzip body", `Content-Encoding "gzip"`, gzipped.Bytes(), withHeader("Content-Encoding", "gzip")},
+			{"plain JSON said to be brotli", `Content-Encoding "br"`, []byte(`{"name":"brotli"}`), withHeader("Content-Encoding", "br")},
+			{"a UTF-16 charset", `"application/json; charset=utf-16"`, []byte(`{"name":"sixteen"}`), withHeader("Content-Type", "application/json; charset=utf-16")},
+			{"a Latin-1 charset", `"application/json; charset=latin1"`, []byte(`{"name":"latin"}`), withHeader("Content-Type", "application/json; charset=latin1")},
+			{"two Content-Types", "Content-Type is given more than once", []byte(`{"name":"twice"}`),
+				func(r *http.Request) { r.Header.Add("Content-Type", "text/plain") }},
+		} {
+			t.Run(tc.name+" is refused", func(t *testing.T) {
+				r := d.in(t).send(http.MethodPost, "/organizations", tc.body, withSessionHeader(token), tc.edit)
+				env := requireError(t, r.Status, r.Body, http.StatusUnsupportedMediaType, "Request body must be JSON.")
+				assert.Contains(t, detailOf(env), tc.detail)
+				d.in(t).requireOrganizationsUnchanged(token, before)
+			})
+		}
+		for _, tc := range []struct {
+			name, org string
+			edit      requestEdit
+		}{
+			{"an identity Content-Encoding", "identity", withHeader("Content-Encoding", "identity")},
+			{"a UTF-8 charset in capitals", "utf-8", withHeader("Content-Type", "application/json; charset=UTF-8")},
+		} {
+			t.Run(tc.name+" is read", func(t *testing.T) {
+				r := d.in(t).send(http.MethodPost, "/organizations", mustJSON(t, map[string]string{"name": tc.org}), withSessionHeader(token), tc.edit)
+				require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
 			})
 		}
 	})

@@ -13,14 +13,15 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"entitle/api"
 )
 
-// bodyLimit is the largest request body accepted; bodyLimitText says it in echo's syntax and in words.
+// bodyLimit is the largest request body accepted, in bytes; bodyLimitText says it in words. It
+// is applied where a body is read (readJSONBody), after the session is checked: a secured
+// route answers who is calling before anything else.
 const (
-	bodyLimit     = "1MiB" // echo reads "1M" as 1,000,000 bytes
+	bodyLimit     = 1 << 20
 	bodyLimitText = "1 MiB"
 )
 
@@ -44,12 +45,6 @@ func (s *Server) pipeline() echo.MiddlewareFunc {
 		s.accessLog,
 		restoreHead,
 		s.recoverPanics,
-		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
-			Limit: bodyLimit,
-			// A request without a body has nothing to limit: net/http gives it http.NoBody,
-			// which echo would otherwise wrap in a limited reader all the same.
-			Skipper: func(c echo.Context) bool { return c.Request().Body == http.NoBody },
-		}),
 		s.apiMiddleware,
 	}
 	h := func(c echo.Context) error { return c.Handler()(c) }

@@ -553,25 +553,56 @@ func singleQueryValues(req *http.Request, route *routers.Route) error {
 	return nil
 }
 
-// readJSONBody reads the whole body (the body limit's 413 surfaces here) and checks that it is
-// JSON before the schema is consulted, so each failure gets its own clear message.
-func readJSONBody(req *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		var httpErr *echo.HTTPError
-		if errors.As(err, &httpErr) {
-			return nil, httpErr
+// unsupportedBody is the 415 for a body entitle does not read, saying why.
+func unsupportedBody(detail string) *api.Error {
+	return &api.Error{Status: http.StatusUnsupportedMediaType, Message: "Request body must be JSON.", Detail: detail}
+}
+
+// notReadOneWay refuses a body whose headers let two readers read it differently: an encoded
+// body (net/http does not decode Content-Encoding, a proxy in front may), or two Content-Types
+// (Header.Get takes the first, another reader the last).
+func notReadOneWay(h http.Header) *api.Error {
+	for _, coding := range h.Values("Content-Encoding") {
+		for part := range strings.SplitSeq(coding, ",") {
+			if part = strings.TrimSpace(part); part != "" && !strings.EqualFold(part, "identity") {
+				return unsupportedBody(fmt.Sprintf("Content-Encoding %q is not accepted: send the JSON body as it is.", part))
+			}
 		}
+	}
+	if len(h.Values(echo.HeaderContentType)) > 1 {
+		return unsupportedBody("Content-Type is given more than once.")
+	}
+	return nil
+}
+
+// readJSONBody reads the whole body, at most bodyLimit bytes of it (413 past that, read no
+// further), and checks that it is JSON before the schema is consulted, so each failure gets
+// its own clear message.
+func readJSONBody(req *http.Request) ([]byte, error) {
+	if req.ContentLength > bodyLimit {
+		return nil, echo.ErrStatusRequestEntityTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, bodyLimit+1))
+	if err != nil {
 		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: "The request body could not be read."}
+	}
+	if len(body) > bodyLimit {
+		return nil, echo.ErrStatusRequestEntityTooLarge
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: "The request body is empty."}
 	}
+	if e := notReadOneWay(req.Header); e != nil {
+		return nil, e
+	}
 	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
-		mediaType, _, err := mime.ParseMediaType(ct)
+		mediaType, params, err := mime.ParseMediaType(ct)
 		if err != nil || mediaType != echo.MIMEApplicationJSON {
-			return nil, &api.Error{Status: http.StatusUnsupportedMediaType, Message: "Request body must be JSON.",
-				Detail: fmt.Sprintf("Content-Type must be application/json, not %q.", ct)}
+			return nil, unsupportedBody(fmt.Sprintf("Content-Type must be application/json, not %q.", ct))
+		}
+		if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") {
+			// JSON text is UTF-8 (RFC 8259); the body would be read as UTF-8 whatever it says.
+			return nil, unsupportedBody(fmt.Sprintf("Content-Type must be application/json in UTF-8, not %q.", ct))
 		}
 	} else {
 		// Be forgiving like Coder: a JSON body without a Content-Type is read as JSON.
