@@ -260,8 +260,9 @@ func TestSQLInInputIsOnlyData(t *testing.T) {
 
 // A body that a proxy in front of the server, or another reader, would read as something else
 // is refused rather than guessed at: an encoded body (Go's server does not decode
-// Content-Encoding, a proxy may), a charset other than UTF-8 (JSON text is UTF-8), and two
-// Content-Types (the first won here; another reader may take the last).
+// Content-Encoding, a proxy may) and two Content-Types (the first won here; another reader may
+// take the last). A charset is ignored, as RFC 8259 says of application/json; a body that is
+// not UTF-8 is refused as such (TestHostileInputCatalogue).
 func TestBodiesReadOneWayOnly(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		t.Parallel()
@@ -281,8 +282,6 @@ func TestBodiesReadOneWayOnly(t *testing.T) {
 		}{
 			{"a gzip body", `Content-Encoding "gzip"`, gzipped.Bytes(), withHeader("Content-Encoding", "gzip")},
 			{"plain JSON said to be brotli", `Content-Encoding "br"`, []byte(`{"name":"brotli"}`), withHeader("Content-Encoding", "br")},
-			{"a UTF-16 charset", `"application/json; charset=utf-16"`, []byte(`{"name":"sixteen"}`), withHeader("Content-Type", "application/json; charset=utf-16")},
-			{"a Latin-1 charset", `"application/json; charset=latin1"`, []byte(`{"name":"latin"}`), withHeader("Content-Type", "application/json; charset=latin1")},
 			{"two Content-Types", "Content-Type is given more than once", []byte(`{"name":"twice"}`),
 				func(r *http.Request) { r.Header.Add("Content-Type", "text/plain") }},
 		} {

@@ -38,10 +38,11 @@ func TestBodiesMustBeJSONAndMethodsMustMatch(t *testing.T) {
 		t.Run("a known path with the wrong method is not allowed", func(t *testing.T) {
 			r := d.in(t).send(http.MethodDelete, "/organizations", nil, withSessionHeader(token))
 			requireError(t, r.Status, r.Body, http.StatusMethodNotAllowed, "Method not allowed.")
-			assert.Equal(t, "GET, POST", r.Header.Get("Allow"))
+			// HEAD too: every GET route answers it (RFC 9110 lists it in Allow).
+			assert.Equal(t, "GET, HEAD, POST", r.Header.Get("Allow"))
 			r = d.in(t).send(http.MethodPut, "/organizations/default", nil, withSessionHeader(token))
 			requireError(t, r.Status, r.Body, http.StatusMethodNotAllowed, "Method not allowed.")
-			assert.Equal(t, "GET, PATCH, DELETE", r.Header.Get("Allow"), "templated paths too")
+			assert.Equal(t, "GET, HEAD, PATCH, DELETE", r.Header.Get("Allow"), "templated paths too")
 		})
 		t.Run("the refused requests changed nothing", func(t *testing.T) {
 			after := d.listOrganizations(token)

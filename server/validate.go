@@ -247,7 +247,15 @@ func (s *Server) methodNotAllowed(c echo.Context) error {
 		return nil
 	}
 	req := c.Request()
-	c.Response().Header().Set(echo.HeaderAllow, strings.Join(allowed, ", "))
+	// Every GET route answers HEAD too (head.go), so Allow names it beside GET.
+	header := make([]string, 0, len(allowed)+1)
+	for _, method := range allowed {
+		header = append(header, method)
+		if method == http.MethodGet {
+			header = append(header, http.MethodHead)
+		}
+	}
+	c.Response().Header().Set(echo.HeaderAllow, strings.Join(header, ", "))
 	return &api.Error{Status: http.StatusMethodNotAllowed, Message: "Method not allowed.",
 		Detail: fmt.Sprintf("%s answers %s, not %s.", req.URL.Path, strings.Join(allowed, " and "), req.Method)}
 }
@@ -596,13 +604,12 @@ func readJSONBody(req *http.Request) ([]byte, error) {
 		return nil, e
 	}
 	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
-		mediaType, params, err := mime.ParseMediaType(ct)
+		// A charset parameter is ignored: JSON text is UTF-8, and RFC 8259 defines none for
+		// application/json ("adding one really has no effect on compliant recipients"). A body
+		// that is not UTF-8 is refused below as such, whatever the header says.
+		mediaType, _, err := mime.ParseMediaType(ct)
 		if err != nil || mediaType != echo.MIMEApplicationJSON {
 			return nil, unsupportedBody(fmt.Sprintf("Content-Type must be application/json, not %q.", ct))
-		}
-		if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") {
-			// JSON text is UTF-8 (RFC 8259); the body would be read as UTF-8 whatever it says.
-			return nil, unsupportedBody(fmt.Sprintf("Content-Type must be application/json in UTF-8, not %q.", ct))
 		}
 	} else {
 		// Be forgiving like Coder: a JSON body without a Content-Type is read as JSON.
