@@ -32,6 +32,9 @@ func TestQueryValuesThatCannotBeReadAreRefusedNamingTheirParameter(t *testing.T)
 			{"/users?limit=1&limit=%zz", "limit", "escape"},
 			{"/users?limit=1;offset=2", "limit", ";"},
 			{"/organizations?offset=%", "offset", "escape"},
+			// Values the spec refuses are a query problem too, in Coder's words, not a body's.
+			{"/users/me/keys/tokens?include_all=yes", "include_all", "could not be parsed"},
+			{"/users?q=" + strings.Repeat("a", 1025), "q", "at most 1024"},
 		}
 		for _, c := range cases {
 			t.Run(c.path, func(t *testing.T) {

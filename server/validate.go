@@ -647,12 +647,17 @@ func jsonErrorDetail(err error) string {
 	return err.Error()
 }
 
-// validationError turns kin-openapi's errors into a 400 naming each bad field.
+// validationError turns kin-openapi's errors into a 400 naming each bad field: Coder's
+// "Query parameters have invalid values." when every problem is a query parameter's, else
+// "Validation failed.".
 func validationError(err error) *api.Error {
 	byField := map[string]string{}
 	var general []string
 	collectValidations(err, nil, byField, &general)
 	e := &api.Error{Status: http.StatusBadRequest, Message: api.MsgValidationFailed}
+	if onlyAboutQuery(err) {
+		e.Message = api.MsgBadQuery
+	}
 	fields := make([]string, 0, len(byField))
 	for f := range byField {
 		fields = append(fields, f)
@@ -668,6 +673,21 @@ func validationError(err error) *api.Error {
 		e.Detail = "The request does not match the API's schema."
 	}
 	return e
+}
+
+// onlyAboutQuery says whether every problem in err, kin-openapi's error or list of them, is
+// about a query parameter.
+func onlyAboutQuery(err error) bool {
+	if multi, ok := err.(openapi3.MultiError); ok { //nolint:errorlint // the list itself, not one it wraps
+		for _, e := range multi {
+			if !onlyAboutQuery(e) {
+				return false
+			}
+		}
+		return len(multi) > 0
+	}
+	var reqErr *openapi3filter.RequestError
+	return errors.As(err, &reqErr) && reqErr.Parameter != nil && reqErr.Parameter.In == openapi3.ParameterInQuery
 }
 
 // collectValidations walks kin-openapi's nested errors; the first problem found for a field
