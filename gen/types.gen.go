@@ -1190,7 +1190,9 @@ type ListOrganizationsParams struct {
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
 	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
-	// cost at any depth. An id not in the list gives an empty page.
+	// cost at any depth. An id not in the list gives an empty page. The nil UUID
+	// (`00000000-0000-0000-0000-000000000000`) means none, as Coder's queries read it: the
+	// list starts at the beginning.
 	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
 }
 
@@ -1204,7 +1206,9 @@ type ListOrganizationMembersParams struct {
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
 	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
-	// cost at any depth. An id not in the list gives an empty page.
+	// cost at any depth. An id not in the list gives an empty page. The nil UUID
+	// (`00000000-0000-0000-0000-000000000000`) means none, as Coder's queries read it: the
+	// list starts at the beginning.
 	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
 }
 
@@ -1218,7 +1222,9 @@ type PaginatedOrganizationMembersParams struct {
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
 	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
-	// cost at any depth. An id not in the list gives an empty page.
+	// cost at any depth. An id not in the list gives an empty page. The nil UUID
+	// (`00000000-0000-0000-0000-000000000000`) means none, as Coder's queries read it: the
+	// list starts at the beginning.
 	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
 }
 
@@ -1235,7 +1241,9 @@ type ListUsersParams struct {
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
 	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
-	// cost at any depth. An id not in the list gives an empty page.
+	// cost at any depth. An id not in the list gives an empty page. The nil UUID
+	// (`00000000-0000-0000-0000-000000000000`) means none, as Coder's queries read it: the
+	// list starts at the beginning.
 	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
 }
 
@@ -1266,7 +1274,9 @@ type ListUserOrganizationsParams struct {
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
 	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
-	// cost at any depth. An id not in the list gives an empty page.
+	// cost at any depth. An id not in the list gives an empty page. The nil UUID
+	// (`00000000-0000-0000-0000-000000000000`) means none, as Coder's queries read it: the
+	// list starts at the beginning.
 	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
 }
 
