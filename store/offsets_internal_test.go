@@ -69,15 +69,22 @@ func pagesDiffer(t *testing.T, marked, oracle *Store, rows int) string {
 	return ""
 }
 
+// markedList opens a store on cfg whose marks are testMarkStride apart, holding twenty
+// organizations from start (an hour ago) on; rows counts them with the default organization.
+func markedList(t *testing.T, cfg Config) (s *Store, orgs []Organization, start time.Time, rows int) {
+	t.Helper()
+	s = openForTest(t, cfg)
+	s.caches.markStride = testMarkStride
+	start = time.Now().UTC().Add(-time.Hour)
+	orgs = createOrganizations(t, s, "org", 20, start)
+	return s, orgs, start, len(orgs) + 1
+}
+
 func TestPagesByOffsetFromTheMarksAreThePagesOfTheList(t *testing.T) {
 	for name, config := range databases(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			s := openForTest(t, config(t))
-			s.caches.markStride = testMarkStride
-			start := time.Now().UTC().Add(-time.Hour)
-			orgs := createOrganizations(t, s, "org", 20, start)
-			rows := len(orgs) + 1 // and the default organization
+			s, orgs, start, rows := markedList(t, config(t))
 
 			require.Empty(t, pagesDiffer(t, s, s, rows))
 			require.NotZero(t, s.caches.organizationMarks.Len(), "the pages were read from marks")
@@ -119,11 +126,7 @@ func TestAnInsertDropsOnlyTheMarksAfterIt(t *testing.T) {
 	for name, config := range databases(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			s := openForTest(t, config(t))
-			s.caches.markStride = testMarkStride
-			start := time.Now().UTC().Add(-time.Hour)
-			orgs := createOrganizations(t, s, "org", 20, start)
-			rows := len(orgs) + 1
+			s, orgs, _, rows := markedList(t, config(t))
 
 			require.Empty(t, pagesDiffer(t, s, s, rows))
 			kept := s.caches.organizationMarks.Len()
