@@ -226,6 +226,28 @@ func TestAnExpiredSessionIsRefused(t *testing.T) {
 	})
 }
 
+// A session slides forward when used, however short --session-duration is: its expiry is
+// written at most once a minute, and a session of a few seconds, used every half second,
+// once expired all the same at its first end.
+func TestAShortSessionInUseSlides(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		t.Parallel()
+		cfg := db.NewConfig(t)
+		cfg.SessionDuration = 2 * time.Second
+		d := watch(t, testenv.Start(t, cfg))
+		token := d.setupOwner()
+
+		for range 10 { // five seconds in use, past two ends it had
+			r := d.send(http.MethodGet, "/users/me", nil, withSessionHeader(token))
+			require.Equal(t, http.StatusOK, r.Status, "a session in use stays signed in: %s", r.Body)
+			time.Sleep(500 * time.Millisecond)
+		}
+		time.Sleep(2500 * time.Millisecond)
+		r := d.send(http.MethodGet, "/users/me", nil, withSessionHeader(token))
+		requireError(t, r.Status, r.Body, http.StatusUnauthorized, msgSignedOut)
+	})
+}
+
 func TestLogout(t *testing.T) {
 	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		t.Parallel()

@@ -16,9 +16,16 @@ import (
 // SessionHeader is the header Coder's clients send the session token in.
 const SessionHeader = "Coder-Session-Token"
 
-// touchInterval bounds how often a session's expiry is written: once a minute at most, not on
-// every request.
+// touchInterval bounds how often a session's expiry and a user's last use are written: once a
+// minute at most, not on every request.
 const touchInterval = time.Minute
+
+// sessionTouchInterval is how often the expiry of sessions that last duration is written:
+// touchInterval, or half the duration when that is shorter, so that a session used more often
+// than that slides however short it is.
+func sessionTouchInterval(duration time.Duration) time.Duration {
+	return min(touchInterval, max(duration/2, time.Millisecond))
+}
 
 // Details of the 401s. Unknown id and wrong secret share one, so ids cannot be probed.
 const (

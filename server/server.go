@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		return nil, specErr
 	}
 	s := &Server{cfg: cfg, logger: logger, clients: clients, store: st, dataDirLock: dataDirLock, entitlements: ent, spec: spec, watchersReleased: make(chan struct{}),
-		keyTouches: newTouches[string](touchInterval), userTouches: newTouches[uuid.UUID](touchInterval), versionHeader: []string{cfg.Version}}
+		keyTouches: newTouches[string](sessionTouchInterval(cfg.SessionDuration)), userTouches: newTouches[uuid.UUID](touchInterval), versionHeader: []string{cfg.Version}}
 	handlers, err := api.New(api.Config{
 		Store:            st,
 		DeploymentID:     deploymentID,
