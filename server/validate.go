@@ -590,6 +590,9 @@ func readJSONBody(req *http.Request) ([]byte, error) {
 	if req.ContentLength > bodyLimit {
 		return nil, echo.ErrStatusRequestEntityTooLarge
 	}
+	if e := notReadOneWay(req.Header); e != nil {
+		return nil, e
+	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, bodyLimit+1))
 	if err != nil {
 		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: "The request body could not be read."}
@@ -599,9 +602,6 @@ func readJSONBody(req *http.Request) ([]byte, error) {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, &api.Error{Status: http.StatusBadRequest, Message: api.MsgInvalidJSON, Detail: "The request body is empty."}
-	}
-	if e := notReadOneWay(req.Header); e != nil {
-		return nil, e
 	}
 	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
 		// A charset parameter is ignored: JSON text is UTF-8, and RFC 8259 defines none for

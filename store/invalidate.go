@@ -151,28 +151,25 @@ func (w *transactionWrites) add(names []cacheName, changed bool) {
 // every later one (offsets.go), and all the marks for any of them.
 func mergeCacheNames(into, names []cacheName) []cacheName {
 	for _, n := range names {
-		at, partial, err := marksFromTime(n)
 		switch {
 		case slices.Contains(into, n):
-		case partial && err == nil:
+		case isMarksFrom(n):
 			if slices.Contains(into, cacheOrganizationMarks) {
 				continue
 			}
-			i := slices.IndexFunc(into, func(m cacheName) bool {
-				_, partial, err := marksFromTime(m)
-				return partial && err == nil
-			})
+			i := slices.IndexFunc(into, isMarksFrom)
 			if i < 0 {
 				into = append(into, n)
-			} else if earlier, _, _ := marksFromTime(into[i]); at.Before(earlier) {
+				continue
+			}
+			// An unreadable name drops every cache, so it stands for any other.
+			kept, _, keptErr := marksFromTime(into[i])
+			at, _, err := marksFromTime(n)
+			if keptErr == nil && (err != nil || at.Before(kept)) {
 				into[i] = n
 			}
 		case n == cacheOrganizationMarks:
-			into = slices.DeleteFunc(into, func(m cacheName) bool {
-				_, partial, _ := marksFromTime(m)
-				return partial
-			})
-			into = append(into, n)
+			into = append(slices.DeleteFunc(into, isMarksFrom), n)
 		default:
 			into = append(into, n)
 		}

@@ -27,9 +27,9 @@ import (
 // every change to organizations here and on every other replica, and kept only while the caches
 // keep anything. A plain insert whose rows are known drops only the marks from its earliest row
 // on (marksFrom, below), so creating organizations, which adds them at the end, keeps them all;
-// an update that sets neither created_at nor id (a rename) keeps them too. A page read while a write commits elsewhere may be
-// off by the rows that write added or removed until its announcement arrives, as any offset
-// page read during a write is.
+// an update that sets neither created_at nor id (a rename) keeps them too. A page read while a
+// write commits elsewhere may be off by the rows that write added or removed until its
+// announcement arrives, as any offset page read during a write is.
 
 // defaultMarkStride is how many rows apart the marks are.
 const defaultMarkStride = ChunkSize
@@ -151,7 +151,14 @@ func marksAnInsertMoves(db *gorm.DB, names []cacheName, changed bool) []cacheNam
 	if changed || !ok {
 		return names
 	}
-	return slices.Replace(slices.Clone(names), slices.Index(names, cacheOrganizationMarks), slices.Index(names, cacheOrganizationMarks)+1, marksFrom(at))
+	narrowed := slices.Clone(names)
+	narrowed[slices.Index(names, cacheOrganizationMarks)] = marksFrom(at)
+	return narrowed
+}
+
+// isMarksFrom says whether name is one marksFrom made (readable or not).
+func isMarksFrom(name cacheName) bool {
+	return strings.HasPrefix(string(name), marksFromPrefix)
 }
 
 // marksAnUpdateMoves takes the marks out of names, what an update statement invalidates, when it
