@@ -2,11 +2,10 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"entitle/gen"
 	"entitle/internal/testenv"
 )
 
@@ -24,24 +24,15 @@ import (
 // second, from the upload on and after every restart.
 func TestALicenseCenturiesAheadLeavesTheServerIdle(t *testing.T) {
 	bin := buildBinary(t)
-	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys")
-	run := func(args ...string) string {
-		out, err := exec.Command(bin, args...).Output()
-		require.NoError(t, err, "entitle %s", strings.Join(args, " "))
-		return strings.TrimSpace(string(out))
-	}
-	run("license", "keygen", "--kid", "k", "--private-out", filepath.Join(dir, "k.pem"), "--public-dir", keys)
-	token := run("license", "sign", "--key", filepath.Join(dir, "k.pem"), "--kid", "k", "--features", "user_limit=5",
-		"--not-before", "9000-01-01T00:00:00Z")
+	key, keys := keyPair(t, "k")
+	token := signWith(t, "--key", key, "--kid", "k", "--features", "user_limit=5", "--not-before", "9000-01-01T00:00:00Z")
 
 	addr := testenv.FreeAddress(t)
-	cmd := exec.Command(bin, "server", "--data-dir", filepath.Join(dir, "data"), "--http-address", addr, "--license-keys-dir", keys)
+	cmd := exec.Command(bin, "server", "--data-dir", t.TempDir(), "--http-address", addr, "--license-keys-dir", keys)
 	var out testenv.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	api := "http://" + addr + "/api/v2"
 	require.Eventually(t, func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err != nil {
@@ -51,30 +42,11 @@ func TestALicenseCenturiesAheadLeavesTheServerIdle(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}, 20*time.Second, 50*time.Millisecond, "the server never became healthy:\n%s", out.String())
 
-	post := func(path, session string, body any) *http.Response {
-		b, err := json.Marshal(body)
-		require.NoError(t, err)
-		req, err := http.NewRequest(http.MethodPost, api+path, bytes.NewReader(b))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/json")
-		if session != "" {
-			req.Header.Set("Coder-Session-Token", session)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = resp.Body.Close() })
-		return resp
-	}
-	resp := post("/users/first", "", map[string]string{"email": testenv.OwnerEmail, "username": testenv.OwnerUsername, "password": testenv.OwnerPassword})
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	var login struct {
-		SessionToken string `json:"session_token"`
-	}
-	resp = post("/users/login", "", map[string]string{"email": testenv.OwnerEmail, "password": testenv.OwnerPassword})
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&login))
-	resp = post("/licenses", login.SessionToken, map[string]string{"license": token})
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	owner := testenv.SetupOwnerThrough(t, testenv.NewClient(t, "http://"+addr, http.DefaultClient, ""))
+	resp, err := testenv.NewClient(t, "http://"+addr, http.DefaultClient, owner).
+		AddLicenseWithResponse(context.Background(), gen.AddLicenseRequest{License: token})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
 
 	// Idle, the server spends a few milliseconds a second on its heartbeats; spinning, a whole
 	// core.
