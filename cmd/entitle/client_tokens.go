@@ -131,11 +131,9 @@ func (c *tokensRemoveCmd) Run(ctx context.Context, stdout io.Writer) error {
 // to look: the tokens of another user are reached only with --user. A token given whole is
 // named by its id, never echoed.
 func (c *tokensRemoveCmd) notFound() error {
-	ref := strconv.Quote(c.Token)
+	ref := "named or with the id " + strconv.Quote(c.Token)
 	if tok, err := sessiontoken.Parse(c.Token); err == nil {
 		ref = "with the id " + strconv.Quote(tok.ID)
-	} else {
-		ref = "named or with the id " + ref
 	}
 	if strings.EqualFold(c.User, "me") {
 		return fmt.Errorf("you have no token %s. See 'entitle tokens list'; another user's token needs --user USER", printable(ref))
