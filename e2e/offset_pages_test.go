@@ -108,6 +108,32 @@ func TestPagesByOffsetDeepInALongListAreSlicesOfTheList(t *testing.T) {
 	})
 }
 
+// The first page at a depth nobody paged near is placed from a mark too: the server plants the
+// marks of the whole list ahead of any page, and plants them again after a write drops them.
+func TestMarksArePlantedBeforeAnyDeepPageIsRead(t *testing.T) {
+	testenv.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		t.Parallel()
+		d := startDeployment(t, db)
+		token := d.setupOwner()
+		seedOrganizations(t, d, "org", longListLength, time.Now().UTC().Add(-time.Hour))
+		marksPlanted := func(what string) {
+			t.Helper()
+			pollUntil(t, 5*time.Second, what, func() (bool, string) {
+				marks := scrapeMetrics(t, d.inst)["entitle_organization_offset_marks"]
+				return marks == longListLength/1000, fmt.Sprintf("%v marks", marks)
+			})
+		}
+		marksPlanted("the marks planted before any page is read")
+		all := d.pageIDs(token, everyOrganization, "")
+		require.Empty(t, wrongPage(d, token, all))
+
+		d.deleteOrganization(token, all[3])
+		marksPlanted("the marks planted again after a delete")
+		all = d.pageIDs(token, everyOrganization, "")
+		require.Empty(t, wrongPage(d, token, all))
+	})
+}
+
 func TestADeleteOnOneReplicaMovesTheOtherReplicasDeepPagesWithinASecond(t *testing.T) {
 	t.Parallel()
 	a, b, _, _ := twoReplicas(t)

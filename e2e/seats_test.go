@@ -427,6 +427,18 @@ func TestTheSeatHighWaterMark(t *testing.T) {
 // requireGauges scrapes the server's metrics and checks the named series' values.
 func requireGauges(t *testing.T, inst *testenv.Instance, want map[string]float64) {
 	t.Helper()
+	got := map[string]float64{}
+	for series, v := range scrapeMetrics(t, inst) {
+		if _, wanted := want[series]; wanted {
+			got[series] = v
+		}
+	}
+	assert.Equal(t, want, got)
+}
+
+// scrapeMetrics returns every series of the server's metrics, by name and labels as written.
+func scrapeMetrics(t *testing.T, inst *testenv.Instance) map[string]float64 {
+	t.Helper()
 	rec := httptest.NewRecorder()
 	inst.Server().MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	require.Equal(t, http.StatusOK, rec.Code)
@@ -441,11 +453,9 @@ func requireGauges(t *testing.T, inst *testenv.Instance, want map[string]float64
 		if !ok {
 			continue
 		}
-		if _, wanted := want[series]; wanted {
-			v, err := strconv.ParseFloat(value, 64)
-			require.NoError(t, err, line)
-			got[series] = v
-		}
+		v, err := strconv.ParseFloat(value, 64)
+		require.NoError(t, err, line)
+		got[series] = v
 	}
-	assert.Equal(t, want, got)
+	return got
 }

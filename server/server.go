@@ -223,12 +223,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		ConnState:         conns.track,
 	}
-	// The entitlements loop and the dormancy pass live exactly as long as serving does:
-	// requests still draining after ctx ends may need them (replica membership, license
-	// change notices), so they stop only once those are done.
+	// The entitlements loop, the dormancy pass and the offset marks' planter live exactly as
+	// long as serving does: requests still draining after ctx ends may need them (replica
+	// membership, license change notices), so they stop only once those are done.
 	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
 	var loops sync.WaitGroup
 	loops.Go(func() { s.entitlements.Run(loopCtx) })
+	loops.Go(func() { s.store.KeepOffsetMarks(loopCtx, s.logger) })
 	loops.Go(func() {
 		dormancy.Run(loopCtx, dormancy.Config{
 			Store:        s.store,

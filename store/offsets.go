@@ -16,11 +16,12 @@ import (
 // An offset steps over every row it skips: a page in the middle of a million organizations read
 // half a million index entries (30 ms), where the contract says a page costs the same at any
 // depth. So the list of every organization keeps marks: the place (created_at, id) of the row
-// at every markStride-th offset, learnt from the pages asked for. A page at offset N starts
-// from the mark at N rounded down to the stride and skips fewer than markStride rows; when that
-// mark is not known yet, it is found from the nearest known mark before it, and kept. Paging
-// through a list one page after another costs the same at any depth; the first page at a new
-// depth costs at most what it did without marks.
+// at every markStride-th offset, planted ahead of the pages by a background walk of the list
+// (planter.go) and learnt from the pages asked for. A page at offset N starts from the mark at
+// N rounded down to the stride and skips fewer than markStride rows; when that mark is not
+// known yet (the walk has not reached it), it is found from the nearest known mark before it,
+// and kept. A page costs the same at any depth; one read before the walk got near it costs at
+// most what it did without marks.
 //
 // A mark is a place in the list as it was, so any write that may add a row before it, or
 // remove one, must drop it: the marks are one of the store's read caches (cache.go), emptied by
@@ -75,14 +76,13 @@ func firstChunk[T any](m *offsetMarks, page Page, n int, scoped func() *gorm.DB,
 	base := page.Offset / m.stride * m.stride
 	from, fromOffset := m.nearest(base)
 	if fromOffset != base {
-		var at []T
-		if err := skipFrom(scoped, createdAt, key, from, base-fromOffset, 1).Scan(&at).Error; err != nil {
+		place, found, err := placeAfter(scoped, createdAt, key, placeOf, from, base-fromOffset)
+		if err != nil {
 			return nil, fmt.Errorf("find the row at offset %d: %w", base, err)
 		}
-		if len(at) == 0 {
+		if !found {
 			return []T{}, nil // the list ends before base
 		}
-		place := placeOf(at[0])
 		m.cache.StoreIfCurrent(generation, base, place)
 		from = &place
 	}
@@ -91,6 +91,19 @@ func firstChunk[T any](m *offsetMarks, page Page, n int, scoped func() *gorm.DB,
 		return nil, err
 	}
 	return rows, nil
+}
+
+// placeAfter finds the place of the row skip rows after the one at from (the start of the list
+// scoped selects, when from is nil); found is false when the list ends before it.
+func placeAfter[T any](scoped func() *gorm.DB, createdAt, key string, placeOf func(T) keyset, from *keyset, skip int) (place keyset, found bool, err error) {
+	var at []T
+	if err := skipFrom(scoped, createdAt, key, from, skip, 1).Scan(&at).Error; err != nil {
+		return keyset{}, false, err
+	}
+	if len(at) == 0 {
+		return keyset{}, false, nil
+	}
+	return placeOf(at[0]), true, nil
 }
 
 // skipFrom is the query for at most limit rows of the list scoped selects, in (createdAt, key)

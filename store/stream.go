@@ -133,8 +133,19 @@ func byKeysetWithMarks[T any](marks *offsetMarks, page Page, scoped func() *gorm
 // StreamOrganizations yields the organizations page selects, oldest first, read a chunk at a
 // time (see chunked).
 func (s *Store) StreamOrganizations(ctx context.Context, page Page) iter.Seq2[Organization, error] {
-	return byKeysetWithMarks(s.organizationMarks(), page, func() *gorm.DB { return s.with(ctx).Model(&Organization{}) },
-		"organizations.created_at", "organizations.id", organizationPlace, "organizations")
+	return byKeysetWithMarks(s.organizationMarks(), page, s.everyOrganization(ctx),
+		organizationsCreatedAt, organizationsKey, organizationPlace, "organizations")
+}
+
+// The columns that order the list of every organization, and with it its offset marks.
+const (
+	organizationsCreatedAt = "organizations.created_at"
+	organizationsKey       = "organizations.id"
+)
+
+// everyOrganization selects the list of every organization.
+func (s *Store) everyOrganization(ctx context.Context) func() *gorm.DB {
+	return func() *gorm.DB { return s.with(ctx).Model(&Organization{}) }
 }
 
 // StreamOrganizationsOfUser yields the organizations of the user that page selects, oldest

@@ -87,10 +87,16 @@ func New[K comparable, V any](size int, maxAge time.Duration, opts ...Option) *C
 
 // Lookup returns the value kept for key, if there is one younger than the maximum age.
 func (c *Cache[K, V]) Lookup(key K) (V, bool) {
+	return c.LookupWithin(key, c.maxAge)
+}
+
+// LookupWithin returns the value kept for key, if there is one stored less than age ago (and
+// younger than the maximum age): for a caller that renews values before they expire.
+func (c *Cache[K, V]) LookupWithin(key K, age time.Duration) (V, bool) {
 	c.mu.RLock()
 	s := c.slots[key]
 	c.mu.RUnlock()
-	if s == nil || c.now().Sub(s.storedAt) >= c.maxAge {
+	if s == nil || c.now().Sub(s.storedAt) >= min(age, c.maxAge) {
 		// An expired value stays until a store replaces it or the hand drops it.
 		var zero V
 		return zero, false

@@ -190,6 +190,29 @@ func TestValuesOlderThanTheMaximumAgeAreReadAgain(t *testing.T) {
 	assert.Equal(t, "v2", v, "a value at its maximum age was served")
 }
 
+// A caller that renews values before they expire asks for those stored less than an age ago;
+// never for one past the maximum age, however long it allows.
+func TestLookupWithinFindsOnlyValuesYoungerThanTheAgeAsked(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	c := readcache.New[string, string](10, 30*time.Second, readcache.WithClock(func() time.Time { return now }))
+	c.StoreIfCurrent(c.Generation(), "mark", "v1")
+
+	now = now.Add(14 * time.Second)
+	v, ok := c.LookupWithin("mark", 15*time.Second)
+	assert.True(t, ok)
+	assert.Equal(t, "v1", v)
+
+	now = now.Add(time.Second)
+	_, ok = c.LookupWithin("mark", 15*time.Second)
+	assert.False(t, ok, "a value as old as the age asked was found")
+	_, ok = c.Lookup("mark")
+	assert.True(t, ok, "Lookup allows the maximum age")
+
+	now = now.Add(15 * time.Second)
+	_, ok = c.LookupWithin("mark", time.Hour)
+	assert.False(t, ok, "a value at its maximum age was found")
+}
+
 func TestADisabledCacheKeepsNothingAndReEnablingForgetsLoadsFromWhileItWasOff(t *testing.T) {
 	ctx := context.Background()
 	table := newFakeTable()
