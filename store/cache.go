@@ -32,6 +32,10 @@ const (
 	cachedUserOrganizationsMax = 10_000
 	cachedOffsetMarksMax       = 2_000
 	cacheMaxAge                = 30 * time.Second
+	// offsetMarksMaxAge is the offset marks' own: they hold no row, only where rows fall in the
+	// list, so nothing revoked can be served from one; the planter renews each at half this
+	// age (planter.go), and walking a million rows that often costs a second of queries.
+	offsetMarksMaxAge = 5 * time.Minute
 )
 
 // cacheName names one of the caches in invalidations, here and on the wire.
@@ -105,7 +109,7 @@ func newReadCaches(db *gorm.DB, dialect Dialect, logger *slog.Logger) *readCache
 		organizations:     readcache.New[organizationKey, Organization](cachedOrganizationsMax, cacheMaxAge),
 		memberships:       readcache.New[membershipKey, OrganizationMember](cachedMembershipsMax, cacheMaxAge),
 		userOrganizations: readcache.New[uuid.UUID, []uuid.UUID](cachedUserOrganizationsMax, cacheMaxAge),
-		organizationMarks: readcache.New[int, keyset](cachedOffsetMarksMax, cacheMaxAge),
+		organizationMarks: readcache.New[int, keyset](cachedOffsetMarksMax, offsetMarksMaxAge),
 		markStride:        defaultMarkStride,
 		sender:            uuid.NewString(),
 		db:                db,

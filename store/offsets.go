@@ -94,10 +94,12 @@ func firstChunk[T any](m *offsetMarks, page Page, n int, scoped func() *gorm.DB,
 }
 
 // placeAfter finds the place of the row skip rows after the one at from (the start of the list
-// scoped selects, when from is nil); found is false when the list ends before it.
+// scoped selects, when from is nil); found is false when the list ends before it. It reads
+// the index alone: only the two columns of the place, from the rows skipped and the one found.
 func placeAfter[T any](scoped func() *gorm.DB, createdAt, key string, placeOf func(T) keyset, from *keyset, skip int) (place keyset, found bool, err error) {
 	var at []T
-	if err := skipFrom(scoped, createdAt, key, from, skip, 1).Scan(&at).Error; err != nil {
+	q := limitAndOffset(orderedFrom(scoped, createdAt, key, from).Select(createdAt+", "+key), 1, skip)
+	if err := q.Scan(&at).Error; err != nil {
 		return keyset{}, false, err
 	}
 	if len(at) == 0 {
@@ -109,15 +111,19 @@ func placeAfter[T any](scoped func() *gorm.DB, createdAt, key string, placeOf fu
 // skipFrom is the query for at most limit rows of the list scoped selects, in (createdAt, key)
 // order, from the row at place (or the start, when place is nil) with skip rows skipped.
 func skipFrom(scoped func() *gorm.DB, createdAt, key string, place *keyset, skip, limit int) *gorm.DB {
-	ordered := func() *gorm.DB {
-		q := scoped()
-		if place != nil {
-			// In UTC, as byKeyset compares: SQLite compares stored times as text.
-			q = q.Where("("+createdAt+", "+key+") >= (?, ?)", place.createdAt.UTC(), place.key)
-		}
-		return q.Order(createdAt).Order(key)
-	}
+	ordered := func() *gorm.DB { return orderedFrom(scoped, createdAt, key, place) }
 	return skipThenTake(scoped, ordered, createdAt, key, skip, limit)
+}
+
+// orderedFrom is the list scoped selects, in (createdAt, key) order, from the row at place (or
+// the start, when place is nil) on.
+func orderedFrom(scoped func() *gorm.DB, createdAt, key string, place *keyset) *gorm.DB {
+	q := scoped()
+	if place != nil {
+		// In UTC, as byKeyset compares: SQLite compares stored times as text.
+		q = q.Where("("+createdAt+", "+key+") >= (?, ?)", place.createdAt.UTC(), place.key)
+	}
+	return q.Order(createdAt).Order(key)
 }
 
 // An insert moves only the marks at or after the rows it adds. Organizations are created at the

@@ -16,20 +16,21 @@ import (
 //
 // It looks every plantInterval for marks missing (a write dropped them, the caches were
 // emptied, the list grew past the last one) or due for renewal, and walks from the first of
-// those. Renewing each mark at half the caches' maximum age keeps the marks of a list nobody
-// pages through from expiring all at once; it also makes the walk the marks' safety net, as
-// the age is the other caches': a change nobody was told about moves the pages for at most
-// that long.
+// those. Renewing each mark at half its maximum age keeps the marks of a list nobody pages
+// through from expiring all at once; it also makes the walk the marks' safety net, as the age
+// is for the other caches: a change nobody was told about (rows written behind the store's
+// back) moves the pages for at most that long.
 //
-// The cost is one query per mark, each stepping over a stride of index entries: at a million
-// organizations, one walk of a thousand queries every 15 s (bench/scale.md has its time). A list
-// shorter than a stride has no mark, and costs one query each time the marks' generation moves.
+// The cost is one query per mark, each stepping over a stride of entries of the index alone: at
+// a million organizations, a walk of a thousand queries at start and every 2.5 minutes after
+// (bench/scale.md has its time). A list shorter than a stride has no mark, and costs one query
+// each time the marks' generation moves.
 
 const (
 	// plantInterval is how often the planter looks for marks missing or due for renewal.
 	plantInterval = time.Second
 	// markRenewalAge is the age at which a mark is found again, before it expires.
-	markRenewalAge = cacheMaxAge / 2
+	markRenewalAge = offsetMarksMaxAge / 2
 	// plantRestFactor bounds the planter's share of the time: after a walk that took d, it
 	// rests at least this many times d, so that writes that keep dropping the marks of a long
 	// list do not keep it walking.
