@@ -14,17 +14,36 @@ import (
 // line (start, stop, warnings, errors, a 5xx's access line) is written at once, with the access
 // lines that waited before it, so the order holds. A clean stop writes everything (Close);
 // a crash (SIGKILL, out of memory, a fatal runtime error) loses at most the access lines of
-// the last accessLogFlushInterval, and never a warning or an error.
+// the last accessLogFlushInterval (while the output is slow, what waits for it), and never a
+// warning or an error.
 //
 // Every request goes through the buffer's lock, so it is held only to copy a finished line in:
 // the line is formatted before, and the write to the output happens after, outside it. With the
 // formatting and the write under it, the requests on the other core queued behind each one, and
 // behind a whole write when the output was slow (a mutex profile under wrk at 64 connections
-// on two cores: 0.8 s of waiting every 5 s). A request waits for the output only when the buffer is full while an
-// earlier write is still under way.
+// on two cores: 0.8 s of waiting every 5 s).
+//
+// Nor does a request wait for a write already under way when the buffer fills: that write
+// takes what piled up as soon as it is done. A write to a file can stall for most of a second
+// behind the file system's journal (fsyncs from SQLite or PostgreSQL on the same disk), and a
+// pipe behind a reader that lags; the first request that filled the buffer then held up every
+// other (make bench: a round of GET /users/me at 64 connections with a p99 of 791 ms, every
+// round around it under 10 ms). Only past accessLogBufferLimit do requests wait for the
+// output, so memory stays bounded however long it stalls.
 const (
 	accessLogFlushInterval = 100 * time.Millisecond
 	accessLogBufferSize    = 64 << 10
+	// accessLogBufferLimit is about half a second of access lines at 30,000 requests a second.
+	accessLogBufferLimit = 4 << 20
+)
+
+// flushNeed says what a line just kept asks of the output.
+type flushNeed int
+
+const (
+	flushLater  flushNeed = iota // the timer writes it within the flush interval
+	flushIfIdle                  // the buffer is full: write it out, unless a write is under way
+	flushNow                     // urgent, or past the limit: write it out, after a write under way
 )
 
 // logBuffer keeps what is written until Flush, the flush interval after the first write it
@@ -68,10 +87,22 @@ func newLogBuffer(out io.Writer) *logBuffer {
 
 // Write keeps p; slog's handlers write each record in one call.
 func (b *logBuffer) Write(p []byte) (int, error) {
-	if b.keep(p, false) {
-		return len(p), b.Flush()
+	return len(p), b.flushFor(b.keep(p, false))
+}
+
+// flushFor writes out what waits, as need says.
+func (b *logBuffer) flushFor(need flushNeed) error {
+	switch need {
+	case flushNow:
+		return b.Flush()
+	case flushIfIdle:
+		if !b.writeMu.TryLock() {
+			return nil // the write under way writes these lines out next
+		}
+		defer b.writeMu.Unlock()
+		return b.flushLocked()
 	}
-	return len(p), nil
+	return nil
 }
 
 // appendAccessLine keeps the access line l, formatted as accesslog.go does, and says false when
@@ -89,53 +120,67 @@ func (b *logBuffer) appendAccessLine(format string, t time.Time, level slog.Leve
 		return false
 	}
 	line.b = formatted
-	if b.keep(formatted, level >= slog.LevelWarn) {
-		_ = b.Flush() // as slog's handlers do, a failed write of a log line is dropped
-	}
+	// As slog's handlers do, a failed write of a log line is dropped.
+	_ = b.flushFor(b.keep(formatted, level >= slog.LevelWarn))
 	return true
 }
 
-// keep copies p into the buffer and says whether it must be written out now: when urgent, or
-// when the buffer is full. Otherwise the timer writes it within the flush interval.
-func (b *logBuffer) keep(p []byte, urgent bool) (flushNow bool) {
+// keep copies p into the buffer and says what it asks of the output.
+func (b *logBuffer) keep(p []byte, urgent bool) flushNeed {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf = append(b.buf, p...)
-	if urgent || len(b.buf) >= accessLogBufferSize {
-		return true
+	switch {
+	case urgent || len(b.buf) >= accessLogBufferLimit:
+		return flushNow
+	case len(b.buf) >= accessLogBufferSize:
+		return flushIfIdle
 	}
 	if !b.armed {
 		b.armed = true
 		b.timer.Reset(accessLogFlushInterval)
 	}
-	return false
+	return flushLater
 }
 
 // Flush writes out what waits.
 func (b *logBuffer) Flush() error {
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
-	b.mu.Lock()
-	pending := b.buf
-	b.buf = b.spare[:0]
-	if b.armed {
-		b.armed = false
-		b.timer.Stop()
+	return b.flushLocked()
+}
+
+// flushLocked writes out what waits, and again what filled the buffer meanwhile; writeMu is
+// held.
+func (b *logBuffer) flushLocked() error {
+	for {
+		b.mu.Lock()
+		pending := b.buf
+		b.buf = b.spare[:0]
+		if b.armed {
+			b.armed = false
+			b.timer.Stop()
+		}
+		b.mu.Unlock()
+		if len(pending) == 0 {
+			b.spare = pending
+			return nil
+		}
+		_, err := b.out.Write(pending)
+		if cap(pending) <= 4*accessLogBufferSize {
+			// Kept for the next flush, unless a burst behind a slow write grew it far past
+			// the size: that one goes back to the garbage collector.
+			b.spare = pending[:0]
+		} else {
+			b.spare = nil
+		}
+		b.mu.Lock()
+		full := len(b.buf) >= accessLogBufferSize
+		b.mu.Unlock()
+		if err != nil || !full {
+			return err
+		}
 	}
-	b.mu.Unlock()
-	if len(pending) == 0 {
-		b.spare = pending
-		return nil
-	}
-	_, err := b.out.Write(pending)
-	if cap(pending) <= 4*accessLogBufferSize {
-		// Kept for the next flush, unless a burst behind a slow write grew it far past the
-		// limit: that one goes back to the garbage collector.
-		b.spare = pending[:0]
-	} else {
-		b.spare = nil
-	}
-	return err
 }
 
 // bufferingHandler lets the access log's lines wait in its buffer and writes every other line
