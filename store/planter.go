@@ -101,7 +101,7 @@ type marksPlanter struct {
 func (p *marksPlanter) walk(ctx context.Context) (complete bool) {
 	m := p.store.organizationMarks()
 	if m == nil {
-		return false // in no transaction, but the caches keep nothing now
+		return false // the caches keep nothing now (PostgreSQL, while no listener hears)
 	}
 	fromOffset := 0
 	for at := m.stride; at <= m.stride*cachedOffsetMarksMax; at += m.stride {
