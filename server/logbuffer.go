@@ -23,8 +23,8 @@ import (
 // behind a whole write when the output was slow (a mutex profile under wrk at 64 connections
 // on two cores: 0.8 s of waiting every 5 s).
 //
-// Nor does a request wait for a write already under way when the buffer fills: that write
-// takes what piled up as soon as it is done. A write to a file can stall for most of a second
+// Nor does a request wait for a write already under way when the buffer fills: what piles up
+// meanwhile goes out with the first line kept after that write, or by the timer. A write to a file can stall for most of a second
 // behind the file system's journal (fsyncs from SQLite or PostgreSQL on the same disk), and a
 // pipe behind a reader that lags; the first request that filled the buffer then held up every
 // other (make bench: a round of GET /users/me at 64 connections with a p99 of 791 ms, every
@@ -130,15 +130,15 @@ func (b *logBuffer) keep(p []byte, urgent bool) flushNeed {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf = append(b.buf, p...)
-	switch {
-	case urgent || len(b.buf) >= accessLogBufferLimit:
+	if urgent || len(b.buf) >= accessLogBufferLimit {
 		return flushNow
-	case len(b.buf) >= accessLogBufferSize:
-		return flushIfIdle
 	}
 	if !b.armed {
 		b.armed = true
 		b.timer.Reset(accessLogFlushInterval)
+	}
+	if len(b.buf) >= accessLogBufferSize {
+		return flushIfIdle
 	}
 	return flushLater
 }
@@ -150,37 +150,30 @@ func (b *logBuffer) Flush() error {
 	return b.flushLocked()
 }
 
-// flushLocked writes out what waits, and again what filled the buffer meanwhile; writeMu is
-// held.
+// flushLocked writes out what waits; writeMu is held. The lines kept during the write arm the
+// timer again.
 func (b *logBuffer) flushLocked() error {
-	for {
-		b.mu.Lock()
-		pending := b.buf
-		b.buf = b.spare[:0]
-		if b.armed {
-			b.armed = false
-			b.timer.Stop()
-		}
-		b.mu.Unlock()
-		if len(pending) == 0 {
-			b.spare = pending
-			return nil
-		}
-		_, err := b.out.Write(pending)
-		if cap(pending) <= 4*accessLogBufferSize {
-			// Kept for the next flush, unless a burst behind a slow write grew it far past
-			// the size: that one goes back to the garbage collector.
-			b.spare = pending[:0]
-		} else {
-			b.spare = nil
-		}
-		b.mu.Lock()
-		full := len(b.buf) >= accessLogBufferSize
-		b.mu.Unlock()
-		if err != nil || !full {
-			return err
-		}
+	b.mu.Lock()
+	pending := b.buf
+	b.buf = b.spare[:0]
+	if b.armed {
+		b.armed = false
+		b.timer.Stop()
 	}
+	b.mu.Unlock()
+	if len(pending) == 0 {
+		b.spare = pending
+		return nil
+	}
+	_, err := b.out.Write(pending)
+	if cap(pending) <= 4*accessLogBufferSize {
+		// Kept for the next flush, unless a burst behind a slow write grew it far past the
+		// size: that one goes back to the garbage collector.
+		b.spare = pending[:0]
+	} else {
+		b.spare = nil
+	}
+	return err
 }
 
 // bufferingHandler lets the access log's lines wait in its buffer and writes every other line
