@@ -118,7 +118,8 @@ func TestMarksArePlantedBeforeAnyDeepPageIsRead(t *testing.T) {
 		seedOrganizations(t, d, "org", longListLength, time.Now().UTC().Add(-time.Hour))
 		marksPlanted := func(what string) {
 			t.Helper()
-			pollUntil(t, 5*time.Second, what, func() (bool, string) {
+			// A walk takes a few milliseconds here; the margin is for a loaded machine.
+			pollUntil(t, 10*time.Second, what, func() (bool, string) {
 				marks := scrapeMetrics(t, d.inst)["entitle_organization_offset_marks"]
 				return marks == longListLength/1000, fmt.Sprintf("%v marks", marks)
 			})

@@ -121,12 +121,21 @@ func TestAccessLinesPileUpBehindASlowWriteUpToTheLimit(t *testing.T) {
 			appendOne()
 		}
 	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for waiting() < accessLogBufferLimit-1024 {
+		select {
+		case <-pastLimit:
+			t.Fatal("a line past the buffer's limit did not wait for the stalled output")
+		default:
+		}
+		require.True(t, time.Now().Before(deadline), "the lines up to the limit waited for the stalled write: %d bytes waiting", waiting())
+		time.Sleep(10 * time.Millisecond)
+	}
 	select {
 	case <-pastLimit:
 		t.Fatal("a line past the buffer's limit did not wait for the stalled output")
-	case <-time.After(time.Second):
+	case <-time.After(300 * time.Millisecond):
 	}
-	require.GreaterOrEqual(t, waiting(), accessLogBufferLimit-1024, "the lines up to the limit waited for the stalled write")
 	require.Less(t, waiting(), accessLogBufferLimit+1024, "lines went on piling up past the limit")
 
 	released.Store(true)
