@@ -23,8 +23,9 @@ import (
 // behind a whole write when the output was slow (a mutex profile under wrk at 64 connections
 // on two cores: 0.8 s of waiting every 5 s).
 //
-// Nor does a request wait for a write already under way when the buffer fills: what piles up
-// meanwhile goes out with the first line kept after that write, or by the timer. A write to a file can stall for most of a second
+// Nor does a request wait for the output when the buffer fills: the write starts in a goroutine
+// of its own, and what piles up while one is under way goes out with the first line kept after
+// it, or by the timer. A write to a file can stall for most of a second
 // behind the file system's journal (fsyncs from SQLite or PostgreSQL on the same disk), and a
 // pipe behind a reader that lags; the first request that filled the buffer then held up every
 // other (make bench: a round of GET /users/me at 64 connections with a p99 of 791 ms, every
@@ -99,8 +100,12 @@ func (b *logBuffer) flushFor(need flushNeed) error {
 		if !b.writeMu.TryLock() {
 			return nil // the write under way writes these lines out next
 		}
-		defer b.writeMu.Unlock()
-		return b.flushLocked()
+		// From a goroutine of its own, so that this request does not wait for the output
+		// either; Flush, and so Close, wait for it through writeMu.
+		go func() {
+			defer b.writeMu.Unlock()
+			_ = b.flushLocked() // as slog's handlers do, a failed write of a log line is dropped
+		}()
 	}
 	return nil
 }
