@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -97,19 +96,16 @@ func (d *deployment) auditQuery(token, query string) reply {
 // auditCounts scrapes entitle_audit_entries_total from inst: "action resource_type" -> count.
 func auditCounts(t *testing.T, inst *testenv.Instance) map[string]float64 {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	inst.Server().MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	require.Equal(t, http.StatusOK, rec.Code)
 	counts := map[string]float64{}
-	for _, m := range auditSeriesRE.FindAllStringSubmatch(rec.Body.String(), -1) {
-		v, err := strconv.ParseFloat(m[3], 64)
-		require.NoError(t, err, m[0])
-		counts[m[1]+" "+m[2]] = v
+	for series, v := range scrapeMetrics(t, inst) {
+		if m := auditSeriesRE.FindStringSubmatch(series); m != nil {
+			counts[m[1]+" "+m[2]] = v
+		}
 	}
 	return counts
 }
 
-var auditSeriesRE = regexp.MustCompile(`(?m)^entitle_audit_entries_total\{action="([^"]*)",resource_type="([^"]*)"\} (\S+)$`)
+var auditSeriesRE = regexp.MustCompile(`^entitle_audit_entries_total\{action="([^"]*)",resource_type="([^"]*)"\}$`)
 
 func targets(entries []gen.AuditLog) []string {
 	out := make([]string, 0, len(entries))
