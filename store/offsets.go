@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"iter"
 	"reflect"
 	"slices"
 	"strings"
@@ -48,6 +49,18 @@ func (s *Store) organizationMarks() *offsetMarks {
 		return nil
 	}
 	return &offsetMarks{cache: s.caches.organizationMarks, stride: s.caches.markStride}
+}
+
+// offsets yields the offsets a mark may be kept at, in order: every stride, as many as the
+// marks' cache holds.
+func (m *offsetMarks) offsets() iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for at := m.stride; at <= m.stride*cachedOffsetMarksMax; at += m.stride {
+			if !yield(at) {
+				return
+			}
+		}
+	}
 }
 
 // covers says whether the first chunk of page is read from the marks: a page by offset alone

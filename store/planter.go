@@ -70,7 +70,7 @@ func (s *Store) OffsetMarks() int {
 		return 0
 	}
 	n := 0
-	for at := m.stride; at <= m.stride*cachedOffsetMarksMax; at += m.stride {
+	for at := range m.offsets() {
 		if _, ok := m.cache.Lookup(at); ok {
 			n++
 		}
@@ -104,7 +104,7 @@ func (p *marksPlanter) walk(ctx context.Context) (complete bool) {
 		return false // the caches keep nothing now (PostgreSQL, while no listener hears)
 	}
 	fromOffset := 0
-	for at := m.stride; at <= m.stride*cachedOffsetMarksMax; at += m.stride {
+	for at := range m.offsets() {
 		if ctx.Err() != nil {
 			return false
 		}
