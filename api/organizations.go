@@ -54,10 +54,7 @@ func (a *API) CreateOrganization(ctx context.Context, req gen.CreateOrganization
 		org.DisplayName = org.Name
 	}
 	err = a.store.InTx(ctx, func(tx *store.Store) error {
-		if err := tx.CreateOrganization(ctx, &org); err != nil {
-			return err
-		}
-		if err := tx.AddMember(ctx, &store.OrganizationMember{OrganizationID: org.ID, UserID: actor.User.ID, IsAdmin: true}); err != nil {
+		if err := tx.CreateOrganizationWithAdmin(ctx, &org, actor.User.ID); err != nil {
 			return err
 		}
 		return a.recordChange(ctx, tx, http.StatusCreated, audit.ActionCreate, audited{}, auditedOrganization(org))

@@ -180,7 +180,24 @@ func (c *readCaches) dropMarksFrom(at time.Time) {
 // earliest organization it inserted, when it only inserted and its rows are known.
 func marksAnInsertMoves(db *gorm.DB, names []cacheName, changed bool) []cacheName {
 	at, ok := earliestInserted(db)
-	if changed || !ok {
+	return narrowToMarksFrom(names, at, ok && !changed)
+}
+
+// insertedFromSetting marks a raw statement that inserts organizations: its value is the
+// earliest created_at among them (a time.Time), which GORM cannot know from raw SQL.
+const insertedFromSetting = "entitle:organizations_inserted_from"
+
+// marksARawInsertMoves is marksAnInsertMoves for a raw statement, which GORM knows no rows of:
+// it narrows by the time the statement carries in insertedFromSetting, if any.
+func marksARawInsertMoves(db *gorm.DB, names []cacheName, changed bool) []cacheName {
+	value, ok := db.Statement.Settings.Load(insertedFromSetting)
+	at, isTime := value.(time.Time)
+	return narrowToMarksFrom(names, at, ok && isTime && !at.IsZero() && !changed)
+}
+
+// narrowToMarksFrom, when narrow, names in place of all the marks only those from at on.
+func narrowToMarksFrom(names []cacheName, at time.Time, narrow bool) []cacheName {
+	if !narrow {
 		return names
 	}
 	narrowed := slices.Clone(names)
