@@ -84,7 +84,7 @@ func TestAnOrganizationAndItsAdminLandTogetherOrNotAtAll(t *testing.T) {
 
 			// No such user: neither row (the membership's foreign key fails the organization too).
 			orphan := Organization{ID: uuid.New(), Name: "orphan"}
-			require.Error(t, s.CreateOrganizationWithAdmin(ctx, &orphan, uuid.New()))
+			require.ErrorIs(t, s.CreateOrganizationWithAdmin(ctx, &orphan, uuid.New()), ErrNotFound)
 			_, err = s.OrganizationByID(ctx, orphan.ID)
 			require.ErrorIs(t, err, ErrNotFound, "an organization stood without its admin")
 
