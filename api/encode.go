@@ -120,45 +120,77 @@ func appendJSONUUID(b []byte, id uuid.UUID) []byte {
 
 // userParts writes the JSON of the user u as encoding/json writes userResponseWith(u, ids), cut
 // around the organization ids: head ends with `"organization_ids":[` and tail begins with the
-// list's closing bracket, so the ids can be streamed between them. The email is written as it
-// is stored (it was checked when it was set); the generated type's marshaler would check it
-// against a regular expression on every answer.
+// list's closing bracket, so the ids can be streamed between them.
 func userParts(u store.User) (head, tail []byte) {
 	// The head is the buffer the answer is gathered in (jsonStream.write): room for it, a few
 	// organization ids and the tail.
-	head = make([]byte, 0, 768)
-	head = append(head, `{"avatar_url":`...)
-	head = appendJSONString(head, u.AvatarURL)
-	head = append(head, `,"created_at":`...)
-	head = appendJSONTime(head, u.CreatedAt)
-	head = append(head, `,"email":`...)
-	head = appendJSONString(head, u.Email)
-	head = append(head, `,"id":`...)
-	head = appendJSONUUID(head, u.ID)
-	head = append(head, `,"last_seen_at":`...)
-	head = appendJSONTime(head, u.LastSeenAt)
-	head = append(head, `,"login_type":`...)
-	head = appendJSONString(head, string(gen.UserLoginTypePassword))
-	head = append(head, `,"name":`...)
-	head = appendJSONString(head, u.Name)
-	head = append(head, `,"organization_ids":[`...)
+	return appendUserHead(make([]byte, 0, 768), u), appendUserTail(make([]byte, 0, 192), u)
+}
 
+// appendUserHead appends the user's JSON up to and with `"organization_ids":[` (userParts).
+// The email is written as it is stored (it was checked when it was set); the generated type's
+// marshaler would check it against a regular expression on every answer.
+func appendUserHead(b []byte, u store.User) []byte {
+	b = append(b, `{"avatar_url":`...)
+	b = appendJSONString(b, u.AvatarURL)
+	b = append(b, `,"created_at":`...)
+	b = appendJSONTime(b, u.CreatedAt)
+	b = append(b, `,"email":`...)
+	b = appendJSONString(b, u.Email)
+	b = append(b, `,"id":`...)
+	b = appendJSONUUID(b, u.ID)
+	b = append(b, `,"last_seen_at":`...)
+	b = appendJSONTime(b, u.LastSeenAt)
+	b = append(b, `,"login_type":`...)
+	b = appendJSONString(b, string(gen.UserLoginTypePassword))
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, u.Name)
+	return append(b, `,"organization_ids":[`...)
+}
+
+// appendUserTail appends the user's JSON from the organization ids' closing bracket on
+// (userParts).
+func appendUserTail(b []byte, u store.User) []byte {
 	role := siteRole(u.SiteRole)
-	tail = make([]byte, 0, 192)
-	tail = append(tail, `],"roles":[{"display_name":`...)
-	tail = appendJSONString(tail, role.DisplayName)
-	tail = append(tail, `,"name":`...)
-	tail = appendJSONString(tail, role.Name)
-	tail = append(tail, `}],"status":`...)
-	tail = appendJSONString(tail, u.Status)
-	tail = append(tail, `,"theme_preference":`...)
-	tail = appendJSONString(tail, u.ThemePreference)
-	tail = append(tail, `,"updated_at":`...)
-	tail = appendJSONTime(tail, u.UpdatedAt)
-	tail = append(tail, `,"username":`...)
-	tail = appendJSONString(tail, u.Username)
-	tail = append(tail, '}')
-	return head, tail
+	b = append(b, `],"roles":[{"display_name":`...)
+	b = appendJSONString(b, role.DisplayName)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, role.Name)
+	b = append(b, `}],"status":`...)
+	b = appendJSONString(b, u.Status)
+	b = append(b, `,"theme_preference":`...)
+	b = appendJSONString(b, u.ThemePreference)
+	b = append(b, `,"updated_at":`...)
+	b = appendJSONTime(b, u.UpdatedAt)
+	b = append(b, `,"username":`...)
+	b = appendJSONString(b, u.Username)
+	return append(b, '}')
+}
+
+// userAnswer is a 200 with a user whose organization ids are few enough to be kept in memory
+// (store.MaxCachedOrganizationIDs, 39 KB of JSON at most): the answer is encoded whole and
+// written at once, as organizationAnswer is, rather than through a stream (userStream), whose
+// iterators and writer cost more than the encoding on the GET /users/me every client makes.
+type userAnswer struct {
+	user store.User
+	ids  []uuid.UUID
+}
+
+// VisitGetCurrentUserResponse implements gen.GetCurrentUserResponseObject.
+func (a userAnswer) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	body := make([]byte, 0, 768+len(a.ids)*len(`"00000000-0000-0000-0000-000000000000",`))
+	body = appendUserHead(body, a.user)
+	for i, id := range a.ids {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = appendJSONUUID(body, id)
+	}
+	body = appendUserTail(body, a.user)
+	_, err := w.Write(append(body, '\n')) // as json.Encoder ends a value
+	return err
 }
 
 // uuidItem appends an id's JSON to a streamed list's buffer.

@@ -76,6 +76,14 @@ func TestUserJSONIsWhatEncodingJSONWrites(t *testing.T) {
 					}
 					got = append(got, tail...)
 					assert.Equal(t, string(want), string(got))
+
+					// The whole answer of a user whose ids are few, as the generated response writes it.
+					wantRec, gotRec := httptest.NewRecorder(), httptest.NewRecorder()
+					require.NoError(t, gen.GetCurrentUser200JSONResponse(userResponseWith(u, ids)).VisitGetCurrentUserResponse(wantRec))
+					require.NoError(t, userAnswer{user: u, ids: ids}.VisitGetCurrentUserResponse(gotRec))
+					assert.Equal(t, wantRec.Code, gotRec.Code)
+					assert.Equal(t, wantRec.Header(), gotRec.Header())
+					assert.Equal(t, wantRec.Body.String(), gotRec.Body.String())
 				}
 			}
 		}

@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
-
 	"entitle/store"
 )
 
@@ -234,25 +232,13 @@ func clientGone(err error) error {
 	return fmt.Errorf("write streamed answer: %w", err)
 }
 
-// userStream answers with the user, whose organization_ids are streamed: the owner belongs to
-// every organization they made, and a million ids are 39 MB of JSON.
-func (a *API) userStream(ctx context.Context, status int, u store.User) (jsonStream, error) {
-	// Most users are in a few organizations, kept in memory: one list, no query.
-	few, ok, err := a.store.FewOrganizationIDsOfUser(ctx, u.ID)
-	if err != nil {
-		return jsonStream{}, err
-	}
-	var ids iter.Seq2[uuid.UUID, error]
-	if ok {
-		ids = rowsOf(few)
-	} else {
-		ids = a.store.StreamOrganizationIDsOfUser(ctx, u.ID)
-	}
-	resp := streamList(ctx, a.logger, ids, uuidItem)
-	resp.status = status
+// userStream answers with the user, whose organization_ids are streamed from the database: the
+// owner belongs to every organization they made, and a million ids are 39 MB of JSON.
+func (a *API) userStream(ctx context.Context, u store.User) jsonStream {
+	resp := streamList(ctx, a.logger, a.store.StreamOrganizationIDsOfUser(ctx, u.ID), uuidItem)
 	resp.head, resp.tail = userParts(u)
 	resp.tail = append(resp.tail, '\n')
-	return resp, nil
+	return resp
 }
 
 // streamField answers with whole, an object whose list field is written empty in it, and
