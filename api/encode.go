@@ -68,10 +68,14 @@ func (a organizationAnswer) VisitGetUserOrganizationByNameResponse(w http.Respon
 }
 
 func (a organizationAnswer) write(w http.ResponseWriter) error {
+	return writeJSON(w, http.StatusOK, appendOrganization(make([]byte, 0, organizationRoom), a.org))
+}
+
+// writeJSON sends a body already encoded, ending it with a newline as encoding/json would.
+func writeJSON(w http.ResponseWriter, status int, body []byte) error {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	body := appendOrganization(make([]byte, 0, organizationRoom), a.org)
-	_, err := w.Write(append(body, '\n')) // as json.Encoder ends a value
+	w.WriteHeader(status)
+	_, err := w.Write(append(body, '\n'))
 	return err
 }
 
@@ -122,8 +126,8 @@ func appendJSONUUID(b []byte, id uuid.UUID) []byte {
 // around the organization ids: head ends with `"organization_ids":[` and tail begins with the
 // list's closing bracket, so the ids can be streamed between them.
 func userParts(u store.User) (head, tail []byte) {
-	// The head is the buffer the answer is gathered in (jsonStream.write): room for it, a few
-	// organization ids and the tail.
+	// The head is the buffer the streamed answer gathers in (jsonStream.write), up to
+	// streamBufferSize.
 	return appendUserHead(make([]byte, 0, 768), u), appendUserTail(make([]byte, 0, 192), u)
 }
 
@@ -178,8 +182,6 @@ type userAnswer struct {
 
 // VisitGetCurrentUserResponse implements gen.GetCurrentUserResponseObject.
 func (a userAnswer) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
 	body := make([]byte, 0, 768+len(a.ids)*len(`"00000000-0000-0000-0000-000000000000",`))
 	body = appendUserHead(body, a.user)
 	for i, id := range a.ids {
@@ -188,9 +190,7 @@ func (a userAnswer) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
 		}
 		body = appendJSONUUID(body, id)
 	}
-	body = appendUserTail(body, a.user)
-	_, err := w.Write(append(body, '\n')) // as json.Encoder ends a value
-	return err
+	return writeJSON(w, http.StatusOK, appendUserTail(body, a.user))
 }
 
 // uuidItem appends an id's JSON to a streamed list's buffer.

@@ -94,7 +94,7 @@ func (p licensePreview) VisitPreviewLicenseResponse(w http.ResponseWriter) error
 	}
 	buf.WriteByte(',')
 	buf.Write(rest[1:]) // without its opening brace
-	return writeJSON(w, http.StatusOK, &buf)
+	return writeJSON(w, http.StatusOK, buf.Bytes())
 }
 
 func explanationResponse(x license.Explanation) gen.Explanation {

@@ -288,7 +288,7 @@ func (v verbatimLicenses) write(w http.ResponseWriter) error {
 	if !v.single {
 		buf.WriteByte(']')
 	}
-	return writeJSON(w, v.status, &buf)
+	return writeJSON(w, v.status, buf.Bytes())
 }
 
 // appendLicense writes one license with its claims spliced in as the token carried them.
@@ -306,13 +306,4 @@ func appendLicense(buf *bytes.Buffer, l gen.License) error {
 	buf.Write(l.Claims)
 	buf.WriteByte('}')
 	return nil
-}
-
-// writeJSON sends a body already encoded, ending it with a newline as encoding/json would.
-func writeJSON(w http.ResponseWriter, status int, buf *bytes.Buffer) error {
-	buf.WriteByte('\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, err := buf.WriteTo(w)
-	return err
 }
