@@ -292,13 +292,23 @@ func (a *API) visibleOrganization(ctx context.Context, actor Actor, ref string) 
 	return org, membership, nil
 }
 
-// lookupOrganization resolves a UUID, a name in any case, or the keyword "default".
+// lookupOrganization resolves a UUID (the nil UUID meaning the default organization, as in
+// Coder), a name in any case, or the keyword "default".
 func (a *API) lookupOrganization(ctx context.Context, ref string) (store.Organization, error) {
 	if strings.EqualFold(ref, defaultKeyword) {
 		return a.store.DefaultOrganization(ctx)
 	}
-	if id, ok := parseUUID(ref); ok {
-		return a.store.OrganizationByID(ctx, id)
+	id, ok := parseUUID(ref)
+	if ok && id == uuid.Nil {
+		// Coder's organization parameter reads the nil UUID as the default organization, for
+		// the clients (older provisioners) that send it.
+		return a.store.DefaultOrganization(ctx)
+	}
+	if ok {
+		org, err := a.store.OrganizationByID(ctx, id)
+		if !errors.Is(err, store.ErrNotFound) || !isName(ref) {
+			return org, err
+		}
 	}
 	if !isName(ref) {
 		return store.Organization{}, store.ErrNotFound
@@ -312,7 +322,10 @@ func (a *API) lookupUser(ctx context.Context, actor Actor, ref string) (store.Us
 		return actor.User, nil
 	}
 	if id, ok := parseUUID(ref); ok {
-		return a.store.UserByID(ctx, id)
+		user, err := a.store.UserByID(ctx, id)
+		if !errors.Is(err, store.ErrNotFound) || !isName(ref) {
+			return user, err
+		}
 	}
 	if !isName(ref) {
 		return store.User{}, store.ErrNotFound
@@ -330,12 +343,11 @@ func isName(s string) bool {
 	return len(s) <= 32 && namePattern.MatchString(s)
 }
 
-// parseUUID accepts only the canonical 36-character form: uuid.Parse also takes 32 bare hex
-// digits, which is a valid organization name.
+// parseUUID reads an id in every spelling Coder's handlers read one (they use uuid.Parse):
+// canonical in any case, in braces, as a urn:uuid: URN, or as 32 hex digits without hyphens.
+// The last is also a valid name; the lookups try it as an id first, as Coder does, and then
+// as a name, which Coder never finds.
 func parseUUID(s string) (uuid.UUID, bool) {
-	if len(s) != 36 {
-		return uuid.Nil, false
-	}
 	id, err := uuid.Parse(s)
 	return id, err == nil
 }

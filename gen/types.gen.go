@@ -1189,8 +1189,9 @@ type ListOrganizationsParams struct {
 	// `after_id` for deep pages.
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
-	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
-	// cost at any depth. An id not in the list gives an empty page. The nil UUID
+	// AfterId The id (a UUID, in any spelling Coder reads: canonical, in braces, as a `urn:uuid:` URN
+	// or as 32 hex digits) of the last item already seen: the list continues after it, at the
+	// same cost at any depth. An id not in the list gives an empty page. The nil UUID
 	// (`00000000-0000-0000-0000-000000000000`) means none, as Coder's queries read it: the
 	// list starts at the beginning.
 	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
@@ -1205,8 +1206,9 @@ type ListOrganizationMembersParams struct {
 	// `after_id` for deep pages.
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
-	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
-	// cost at any depth. An id not in the list gives an empty page. The nil UUID
+	// AfterId The id (a UUID, in any spelling Coder reads: canonical, in braces, as a `urn:uuid:` URN
+	// or as 32 hex digits) of the last item already seen: the list continues after it, at the
+	// same cost at any depth. An id not in the list gives an empty page. The nil UUID
 	// (`00000000-0000-0000-0000-000000000000`) means none, as Coder's queries read it: the
 	// list starts at the beginning.
 	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
@@ -1221,8 +1223,9 @@ type PaginatedOrganizationMembersParams struct {
 	// `after_id` for deep pages.
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
-	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
-	// cost at any depth. An id not in the list gives an empty page. The nil UUID
+	// AfterId The id (a UUID, in any spelling Coder reads: canonical, in braces, as a `urn:uuid:` URN
+	// or as 32 hex digits) of the last item already seen: the list continues after it, at the
+	// same cost at any depth. An id not in the list gives an empty page. The nil UUID
 	// (`00000000-0000-0000-0000-000000000000`) means none, as Coder's queries read it: the
 	// list starts at the beginning.
 	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
@@ -1240,8 +1243,9 @@ type ListUsersParams struct {
 	// `after_id` for deep pages.
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
-	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
-	// cost at any depth. An id not in the list gives an empty page. The nil UUID
+	// AfterId The id (a UUID, in any spelling Coder reads: canonical, in braces, as a `urn:uuid:` URN
+	// or as 32 hex digits) of the last item already seen: the list continues after it, at the
+	// same cost at any depth. An id not in the list gives an empty page. The nil UUID
 	// (`00000000-0000-0000-0000-000000000000`) means none, as Coder's queries read it: the
 	// list starts at the beginning.
 	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`
@@ -1273,8 +1277,9 @@ type ListUserOrganizationsParams struct {
 	// `after_id` for deep pages.
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
-	// AfterId The id (a UUID) of the last item already seen: the list continues after it, at the same
-	// cost at any depth. An id not in the list gives an empty page. The nil UUID
+	// AfterId The id (a UUID, in any spelling Coder reads: canonical, in braces, as a `urn:uuid:` URN
+	// or as 32 hex digits) of the last item already seen: the list continues after it, at the
+	// same cost at any depth. An id not in the list gives an empty page. The nil UUID
 	// (`00000000-0000-0000-0000-000000000000`) means none, as Coder's queries read it: the
 	// list starts at the beginning.
 	AfterId *AfterID `form:"after_id,omitempty" json:"after_id,omitempty"`

@@ -157,10 +157,9 @@ func validateEmail(s string) error {
 	return nil
 }
 
+// validateUUID accepts what the generated models decode (uuid.UUID's UnmarshalText, as
+// Coder's own JSON decoding): canonical, braces, urn:uuid: or 32 hex digits.
 func validateUUID(s string) error {
-	if len(s) != 36 {
-		return errors.New("must be a UUID")
-	}
 	if _, err := uuid.Parse(s); err != nil {
 		return errors.New("must be a UUID")
 	}
