@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -186,12 +187,8 @@ func (a *API) UpdateOrganizationMemberRoles(ctx context.Context, req gen.UpdateO
 	if user.ID == actor.User.ID {
 		return gen.UpdateOrganizationMemberRoles400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(message(msgCannotChangeOwnRoles, detailCannotChangeOwn))}, nil
 	}
-	admin := false
-	for _, role := range req.Body.Roles {
-		if role == gen.OrganizationRoleAdmin {
-			admin = true
-		}
-	}
+	// No roles (null or absent, as Coder's SDK sends an empty UpdateRoles) is none.
+	admin := req.Body.Roles != nil && slices.Contains(*req.Body.Roles, gen.OrganizationRoleAdmin)
 	var member store.OrganizationMember
 	err = a.store.InTx(ctx, func(tx *store.Store) error {
 		before, err := tx.Membership(ctx, org.ID, user.ID)

@@ -857,8 +857,25 @@ var hostileClasses = []hostileClass{
 	// An empty segment is no route; where it was the last, the path left ends in a slash, read
 	// as the trailing-slash class reads it: no route, a parameter that names nothing, or a
 	// path that answers other methods.
-	pathParamClass("an empty path parameter is not found", values(""),
-		fixed(want{status: []int{http.StatusNotFound, http.StatusMethodNotAllowed}, messages: []string{msgNotFound, msgRouteNotFound, "Method not allowed."}})),
+	// An empty last parameter leaves a trailing slash, which is read as the path without it,
+	// as Coder's router reads it: a GET of ".../organizations/" is the list, and other methods
+	// find no such route on the list.
+	{name: "an empty path parameter is not found, or ends the path at the list", cases: func(h *hostileEnv, r specRoute) []hostileCase {
+		var cases []hostileCase
+		for _, p := range r.pathParams {
+			w := want{status: []int{http.StatusNotFound, http.StatusMethodNotAllowed}, messages: []string{msgNotFound, msgRouteNotFound, "Method not allowed."}}
+			if r.method == http.MethodGet && strings.HasSuffix(r.template, "/{"+p.Name+"}") {
+				// The list, or a path that answers only other methods (/users/me/keys: POST).
+				w = want{status: []int{http.StatusOK, http.StatusMethodNotAllowed}}
+			}
+			cases = append(cases, hostileCase{
+				name:  p.Name + "=",
+				build: h.variant(r, func(t *testing.T, q *hostileRequest) { q.path = r.path(map[string]string{p.Name: ""}) }),
+				want:  w,
+			})
+		}
+		return cases
+	}},
 	pathParamClass("a look-alike path parameter names nothing", confusables, fixed(namesNothing)),
 	pathParamClass("SQL in a path parameter names nothing", values(
 		url.PathEscape("' OR 1=1 --"), url.PathEscape("x'; DROP TABLE users; --"), url.PathEscape(`" OR ""="`), "%25", "_",
@@ -886,11 +903,8 @@ var hostileClasses = []hostileClass{
 		}
 		return namesNothing
 	}),
-	// A trailing slash makes another path to entitle (no route), or the same one to a lenient
-	// router; never a different resource.
-	// A trailing slash makes another path: no route, or (Echo's reading) the route with a last
-	// parameter that ends in a slash and so names nothing, or a path whose template answers
-	// other methods. A lenient router may read it as the same route. Never another resource.
+	// A trailing slash is read as the same path without it, as Coder's router reads a
+	// collection's (Coder's SDK asks for ".../members/"); never another resource.
 	oneCase("a trailing slash is the same route or names nothing", anyRoute, func(_ *hostileEnv, _ specRoute, _ *testing.T, q *hostileRequest) {
 		q.path += "/"
 	}, want{status: []int{http.StatusNotFound, http.StatusMethodNotAllowed}, messages: []string{msgRouteNotFound, msgNotFound, "Method not allowed."}, orPlain: true}),

@@ -320,7 +320,7 @@ func (d *deployment) setRoles(token, org, user string, roles ...gen.Organization
 	if roles == nil {
 		roles = []gen.OrganizationRoleName{}
 	}
-	resp, err := d.as(token).UpdateOrganizationMemberRolesWithResponse(context.Background(), org, user, gen.UpdateRoles{Roles: roles})
+	resp, err := d.as(token).UpdateOrganizationMemberRolesWithResponse(context.Background(), org, user, gen.UpdateRoles{Roles: &roles})
 	require.NoError(d.t, err)
 	require.Equal(d.t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 	return *resp.JSON200

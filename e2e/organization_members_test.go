@@ -185,7 +185,7 @@ func TestSettingOrganizationMemberRoles(t *testing.T) {
 		t.Run("the owner makes a member an admin, who may then manage members", func(t *testing.T) {
 			d := d.in(t)
 			resp, err := d.as(ownerToken).UpdateOrganizationMemberRolesWithResponse(ctx, "crew", "erin",
-				gen.UpdateRoles{Roles: []gen.OrganizationRoleName{gen.OrganizationRoleAdmin}})
+				gen.UpdateRoles{Roles: &[]gen.OrganizationRoleName{gen.OrganizationRoleAdmin}})
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
 			assert.Equal(t, erin.Id, resp.JSON200.UserId)

@@ -1025,8 +1025,10 @@ type UpdateOrganizationRequest struct {
 
 // UpdateRoles defines model for UpdateRoles.
 type UpdateRoles struct {
-	// Roles Every organization role the member should hold, replacing the current ones.
-	Roles []OrganizationRoleName `json:"roles"`
+	// Roles Every organization role the member should hold, replacing the current ones. Null or
+	// absent is none, as Coder reads it (its SDK's `UpdateRoles{}` sends `{"roles":null}`):
+	// the member keeps only `organization-member`, which every member holds.
+	Roles *[]OrganizationRoleName `json:"roles,omitempty"`
 }
 
 // User Coder's User.

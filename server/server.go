@@ -170,7 +170,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	s.metrics = m
 	s.api = handlers
 	s.echo = s.routes(handlers)
-	s.handler = headAsGet(s.echo)
+	s.handler = headAsGet(withoutTrailingSlash(s.echo))
 	return s, nil
 }
 

@@ -248,7 +248,8 @@ func TestCodersSDKWorksAgainstEntitle(t *testing.T) {
 
 		// Members. Their organization roles name the organization, their site roles none.
 		memberID := member["id"].(string)
-		for _, m := range requireEach(t, "OrganizationMembers", owner.expect(http.StatusOK, http.MethodGet, "/organizations/"+orgID+"/members", nil), sdkOrgMemberUser) {
+		// codersdk's OrganizationMembers asks for ".../members/", with the slash.
+		for _, m := range requireEach(t, "OrganizationMembers", owner.expect(http.StatusOK, http.MethodGet, "/organizations/"+orgID+"/members/", nil), sdkOrgMemberUser) {
 			requireRoles(t, "OrganizationMembers.roles", m["roles"], orgID)
 			requireRoles(t, "OrganizationMembers.global_roles", m["global_roles"], "")
 		}
@@ -259,6 +260,10 @@ func TestCodersSDKWorksAgainstEntitle(t *testing.T) {
 		updated := requireShape(t, "UpdateOrganizationMemberRoles", owner.expect(http.StatusOK, http.MethodPut, "/organizations/"+orgID+"/members/"+memberID+"/roles",
 			map[string]any{"roles": []string{"organization-admin"}}), sdkOrgMember)
 		requireRoles(t, "UpdateOrganizationMemberRoles.roles", updated["roles"], orgID)
+		// codersdk.UpdateRoles{} (no roles) marshals as {"roles":null}: every role given is taken away.
+		cleared := requireShape(t, "UpdateOrganizationMemberRoles (none)", owner.expect(http.StatusOK, http.MethodPut, "/organizations/"+orgID+"/members/"+memberID+"/roles",
+			map[string]any{"roles": nil}), sdkOrgMember)
+		assert.NotContains(t, fmt.Sprint(cleared["roles"]), "organization-admin", "UpdateRoles{} takes the admin role away")
 		owner.expect(http.StatusNoContent, http.MethodDelete, "/organizations/"+orgID+"/members/"+memberID, nil)
 		rejoined := requireShape(t, "PostOrganizationMember", owner.expect(http.StatusOK, http.MethodPost, "/organizations/"+orgID+"/members/"+memberID, nil), sdkOrgMember)
 		requireRoles(t, "PostOrganizationMember.roles", rejoined["roles"], orgID)
