@@ -181,7 +181,12 @@ type userAnswer struct {
 }
 
 // VisitGetCurrentUserResponse implements gen.GetCurrentUserResponseObject.
-func (a userAnswer) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+func (a userAnswer) VisitGetCurrentUserResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// VisitGetUserResponse implements gen.GetUserResponseObject.
+func (a userAnswer) VisitGetUserResponse(w http.ResponseWriter) error { return a.write(w) }
+
+func (a userAnswer) write(w http.ResponseWriter) error {
 	body := make([]byte, 0, 768+len(a.ids)*len(`"00000000-0000-0000-0000-000000000000",`))
 	body = appendUserHead(body, a.user)
 	for i, id := range a.ids {

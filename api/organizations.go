@@ -198,7 +198,7 @@ func (a *API) ListUserOrganizations(ctx context.Context, req gen.ListUserOrganiz
 	if err != nil {
 		return nil, err
 	}
-	user, err := a.userWhoseOrganizationsAreVisible(ctx, actor, req.User)
+	user, err := a.visibleUser(ctx, actor, req.User)
 	if errors.Is(err, store.ErrNotFound) {
 		return gen.ListUserOrganizations404JSONResponse{NotFoundJSONResponse: notFound()}, nil
 	}
@@ -218,7 +218,7 @@ func (a *API) GetUserOrganizationByName(ctx context.Context, req gen.GetUserOrga
 	if err != nil {
 		return nil, err
 	}
-	user, err := a.userWhoseOrganizationsAreVisible(ctx, actor, req.User)
+	user, err := a.visibleUser(ctx, actor, req.User)
 	if err == nil && !isName(req.Organizationname) {
 		err = store.ErrNotFound
 	}
@@ -235,10 +235,10 @@ func (a *API) GetUserOrganizationByName(ctx context.Context, req gen.GetUserOrga
 	return organizationAnswer{org: org}, nil
 }
 
-// userWhoseOrganizationsAreVisible resolves a path's user when the actor may see which
+// visibleUser resolves a path's user when the actor may see which
 // organizations they belong to: themselves, or anyone for the owner. Anyone else is
 // ErrNotFound, exactly like a user who does not exist.
-func (a *API) userWhoseOrganizationsAreVisible(ctx context.Context, actor Actor, ref string) (store.User, error) {
+func (a *API) visibleUser(ctx context.Context, actor Actor, ref string) (store.User, error) {
 	user, err := a.lookupUser(ctx, actor, ref)
 	if err != nil {
 		return store.User{}, err

@@ -80,6 +80,9 @@ func (s jsonStream) VisitGetLicensesResponse(w http.ResponseWriter) error { retu
 // VisitGetCurrentUserResponse implements gen.GetCurrentUserResponseObject.
 func (s jsonStream) VisitGetCurrentUserResponse(w http.ResponseWriter) error { return s.write(w) }
 
+// VisitGetUserResponse implements gen.GetUserResponseObject.
+func (s jsonStream) VisitGetUserResponse(w http.ResponseWriter) error { return s.write(w) }
+
 // An itemEncoder appends the JSON of one row of a streamed list to dst.
 type itemEncoder[T any] func(dst []byte, row T) ([]byte, error)
 

@@ -200,15 +200,43 @@ func (a *API) GetCurrentUser(ctx context.Context, _ gen.GetCurrentUserRequestObj
 	if err != nil {
 		return nil, err
 	}
-	// Most users are in a few organizations, kept in memory: one list, no query, one write.
-	few, ok, err := a.store.FewOrganizationIDsOfUser(ctx, actor.User.ID)
+	return a.answerUser(ctx, actor.User)
+}
+
+// GetUser answers a user by id, username or "me": to themselves and to the owner; to anyone
+// else it is not found, as a user that does not exist.
+func (a *API) GetUser(ctx context.Context, req gen.GetUserRequestObject) (gen.GetUserResponseObject, error) {
+	actor, err := actorFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	user, err := a.visibleUser(ctx, actor, req.User)
+	if errors.Is(err, store.ErrNotFound) {
+		return gen.GetUser404JSONResponse{NotFoundJSONResponse: notFound()}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a.answerUser(ctx, user)
+}
+
+// answerUser is a 200 with the user and every organization they belong to. Most users are in
+// a few organizations, kept in memory: one list, no query, one write; the rest are streamed.
+func (a *API) answerUser(ctx context.Context, u store.User) (userReply, error) {
+	few, ok, err := a.store.FewOrganizationIDsOfUser(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
 	if ok {
-		return userAnswer{user: actor.User, ids: few}, nil
+		return userAnswer{user: u, ids: few}, nil
 	}
-	return a.userStream(ctx, actor.User), nil
+	return a.userStream(ctx, u), nil
+}
+
+// userReply is what GET /users/me and GET /users/{user} answer with.
+type userReply interface {
+	gen.GetCurrentUserResponseObject
+	gen.GetUserResponseObject
 }
 
 // CreateUser lets the owner add a member, who joins the listed organizations or the default one.

@@ -428,6 +428,15 @@ type ClientInterface interface {
 	// Corresponds with GET /users/me (the `GetCurrentUser` operationId).
 	GetCurrentUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetUser A user, by id or username
+	//
+	// The user, as `GET /users/me` answers it (codersdk's `User`). A user reads themselves (by
+	// `me`, their id or their username); the owner reads anyone; any other caller gets 404,
+	// exactly as for a user that does not exist.
+	//
+	// Corresponds with GET /users/{user} (the `GetUser` operationId).
+	GetUser(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreateAPIKey Create a new session key
 	//
 	// A new session-type key for the user (`login_type: password`): it lasts
@@ -1211,6 +1220,25 @@ func (c *Client) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 // Corresponds with GET /users/me (the `GetCurrentUser` operationId).
 func (c *Client) GetCurrentUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetCurrentUserRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUser A user, by id or username
+//
+// The user, as `GET /users/me` answers it (codersdk's `User`). A user reads themselves (by
+// `me`, their id or their username); the owner reads anyone; any other caller gets 404,
+// exactly as for a user that does not exist.
+//
+// Corresponds with GET /users/{user} (the `GetUser` operationId).
+func (c *Client) GetUser(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUserRequest(c.Server, user)
 	if err != nil {
 		return nil, err
 	}
@@ -2705,6 +2733,40 @@ func NewGetCurrentUserRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetUserRequest constructs an http.Request for the GetUser method
+func NewGetUserRequest(server string, user UserParam) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewCreateAPIKeyRequest constructs an http.Request for the CreateAPIKey method
 func NewCreateAPIKeyRequest(server string, user string) (*http.Request, error) {
 	var err error
@@ -3651,6 +3713,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /users/me (the `GetCurrentUser` operationId).
 	GetCurrentUserWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCurrentUserResult, error)
+
+	// GetUserWithResponse A user, by id or username
+	//
+	// The user, as `GET /users/me` answers it (codersdk's `User`). A user reads themselves (by
+	// `me`, their id or their username); the owner reads anyone; any other caller gets 404,
+	// exactly as for a user that does not exist.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/{user} (the `GetUser` operationId).
+	GetUserWithResponse(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*GetUserResult, error)
 
 	// CreateAPIKeyWithResponse Create a new session key
 	//
@@ -6183,6 +6256,89 @@ func (r GetCurrentUserResult) ContentType() string {
 	return ""
 }
 
+// GetUserResult405Headers the declared response headers of an HTTP 405 response for GetUser
+type GetUserResult405Headers struct {
+	Allow *string
+}
+
+// GetUserResultDefaultHeaders the declared response headers of an HTTP default response for GetUser
+type GetUserResultDefaultHeaders struct {
+	RetryAfter *int
+}
+
+type GetUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *User
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *GetUserResult405Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetUserResultDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUserResult) GetJSON200() *User {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetUserResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetUserResult) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r GetUserResult) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetUserResult) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreateAPIKeyResult405Headers the declared response headers of an HTTP 405 response for CreateAPIKey
 type CreateAPIKeyResult405Headers struct {
 	Allow *string
@@ -7728,6 +7884,23 @@ func (c *ClientWithResponses) GetCurrentUserWithResponse(ctx context.Context, re
 		return nil, err
 	}
 	return ParseGetCurrentUserResult(rsp)
+}
+
+// GetUserWithResponse A user, by id or username
+//
+// The user, as `GET /users/me` answers it (codersdk's `User`). A user reads themselves (by
+// `me`, their id or their username); the owner reads anyone; any other caller gets 404,
+// exactly as for a user that does not exist.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/{user} (the `GetUser` operationId).
+func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, user UserParam, reqEditors ...RequestEditorFn) (*GetUserResult, error) {
+	rsp, err := c.GetUser(ctx, user, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUserResult(rsp)
 }
 
 // CreateAPIKeyWithResponse Create a new session key
@@ -10187,6 +10360,83 @@ func ParseGetCurrentUserResult(rsp *http.Response) (*GetCurrentUserResult, error
 		response.Headers405 = &headers
 	case true:
 		var headers GetCurrentUserResultDefaultHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetUserResult parses an HTTP response from a GetUserWithResponse call
+func ParseGetUserResult(rsp *http.Response) (*GetUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest User
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 405:
+		var headers GetUserResult405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.Headers405 = &headers
+	case true:
+		var headers GetUserResultDefaultHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -248,6 +248,8 @@ func TestCodersSDKWorksAgainstEntitle(t *testing.T) {
 
 		// Members. Their organization roles name the organization, their site roles none.
 		memberID := member["id"].(string)
+		requireShape(t, "User (by id)", owner.expect(http.StatusOK, http.MethodGet, "/users/"+memberID, nil), sdkUser)
+		requireShape(t, "User (by username)", owner.expect(http.StatusOK, http.MethodGet, "/users/member", nil), sdkUser)
 		// codersdk's OrganizationMembers asks for ".../members/", with the slash.
 		for _, m := range requireEach(t, "OrganizationMembers", owner.expect(http.StatusOK, http.MethodGet, "/organizations/"+orgID+"/members/", nil), sdkOrgMemberUser) {
 			requireRoles(t, "OrganizationMembers.roles", m["roles"], orgID)
