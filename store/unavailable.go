@@ -25,12 +25,16 @@ func IsUnavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	var netErr net.Error
 	switch {
+	case errors.As(err, &connectErr):
+		// Whatever the server said while refusing the connection (the database does not allow
+		// connections now, does not exist yet, the server is starting), nothing was run.
+		return true
 	case errors.As(err, &pgErr):
 		// Class 08 is "connection exception"; 57P01..57P03 are the server shutting down or
 		// starting up; 53300 is too many connections.
 		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
 			pgErr.Code == "57P03" || pgErr.Code == "53300"
-	case errors.As(err, &connectErr), errors.As(err, &netErr):
+	case errors.As(err, &netErr):
 		return true
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
 		errors.Is(err, io.ErrUnexpectedEOF),
