@@ -1,8 +1,8 @@
 // Package jsontext finds what a valid JSON text holds that two readers may read differently:
 // a key repeated in one object (one reader keeps the first value, another the last, a third
-// merges them) and text that is not Unicode (Go's decoder reads it as U+FFFD, another reader
-// fails or keeps the bytes). The server refuses both in request bodies, the license checks in
-// signed claims.
+// merges them), text that is not Unicode (Go's decoder reads it as U+FFFD, another reader
+// fails or keeps the bytes) and numbers no float64 holds. The server refuses the first two in
+// request bodies, the license checks all three in signed claims.
 package jsontext
 
 import (
@@ -209,4 +209,23 @@ func hexUnit(digits []byte) rune {
 		}
 	}
 	return unit
+}
+
+// NumberOutOfRange finds the first number of a valid JSON text beyond a float64's range, and the
+// offset of its last byte. Readers that hold every number as a float64 (Go's map[string]any, as
+// Coder's SDK reads license claims; JavaScript) fail on it, or read infinity.
+func NumberOutOfRange(body []byte) (at int, number string, found bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, "", false
+		}
+		if n, ok := tok.(json.Number); ok {
+			if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+				return int(dec.InputOffset()) - 1, string(n), true
+			}
+		}
+	}
 }

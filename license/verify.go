@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -223,8 +226,50 @@ func checkUnambiguous(token string) *Error {
 			}
 			return invalid("%s %s %q more than once%s", part.name, part.verb, key, in)
 		}
+		if at, number, found := jsontext.NumberOutOfRange(part.text); found {
+			where := ""
+			if field := jsontext.FieldAt(part.text, at); field != "" {
+				where = fmt.Sprintf(", in %q", field)
+			}
+			return invalid("%s %s the number %s, beyond what a JSON reader can hold%s", part.name, part.hold, shorten(number), where)
+		}
+	}
+	if given, claim, found := foldedClaimName(payload); found {
+		return invalid("the claims give %s, which differs from the claim %q only in case", quoteShort(given), claim)
 	}
 	return nil
+}
+
+// claimNames are the JSON names of the claims entitle reads.
+var claimNames = func() map[string]bool {
+	names := map[string]bool{}
+	for field := range reflect.TypeFor[Claims]().Fields() {
+		name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+		names[name] = true
+	}
+	return names
+}()
+
+// foldedClaimName finds a top-level key that is not a claim's name but that Go's decoder reads
+// as one: it matches a struct's field names ignoring case (bytes.EqualFold, so "EXP", and
+// "verſion" with the long s), while the claims are echoed verbatim, where "EXP" is not "exp".
+// golang-jwt decodes the claims so, and so does Coder.
+func foldedClaimName(payload []byte) (given, claim string, found bool) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(payload, &top) != nil {
+		return "", "", false // not an object: the claims' own decoding says so
+	}
+	for _, key := range slices.Sorted(maps.Keys(top)) {
+		if claimNames[key] {
+			continue
+		}
+		for _, name := range slices.Sorted(maps.Keys(claimNames)) {
+			if strings.EqualFold(key, name) {
+				return key, name, true
+			}
+		}
+	}
+	return "", "", false
 }
 
 // checkClaims runs the upload checks on verified claims, most fundamental first.

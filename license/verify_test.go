@@ -387,6 +387,40 @@ func TestVerifyUpload(t *testing.T) {
 			wantMessage: "Invalid license",
 			wantDetail:  `the claims hold \ud800, an escaped UTF-16 surrogate without its pair, which stands for no character, in "iss2"`,
 		},
+		// Go's encoding/json (here, and in Coder) matches a struct's field names ignoring case,
+		// so "EXP" is read as exp where a reader of the verbatim claims sees none, or another.
+		{
+			name:        "rejects a claim name in another case beside the claim",
+			token:       claimsWith(`"EXP":99999999999`),
+			wantMessage: "Invalid license",
+			wantDetail:  `the claims give "EXP", which differs from the claim "exp" only in case`,
+		},
+		{
+			name:        "rejects a claim name in another case alone",
+			token:       func(t *testing.T) string { return signRaw(priv, "k1", strings.Replace(string(validJSON), `"trial":`, `"Trial":`, 1)) },
+			wantMessage: "Invalid license",
+			wantDetail:  `the claims give "Trial", which differs from the claim "trial" only in case`,
+		},
+		{
+			name:        "rejects a claim name spelt with the Kelvin sign, which Go folds to k",
+			token:       claimsWith(`"trial_\u212a":1,"ta\u017fk":2,"\u212aeep":3,"ver\u017fion":4`),
+			wantMessage: "Invalid license",
+			wantDetail:  `the claims give "verſion", which differs from the claim "version" only in case`,
+		},
+		// Coder's SDK reads claims into map[string]any, whose numbers are float64: one number out
+		// of its range and the whole list of licenses cannot be read.
+		{
+			name:        "rejects a claim number out of a float64's range",
+			token:       claimsWith(`"foo":1e400`),
+			wantMessage: "Invalid license",
+			wantDetail:  `the claims hold the number 1e400, beyond what a JSON reader can hold, in "foo"`,
+		},
+		{
+			name:        "rejects a negative number out of range, deep inside",
+			token:       claimsWith(`"x":{"y":[1,-2e308]}`),
+			wantMessage: "Invalid license",
+			wantDetail:  `the claims hold the number -2e308, beyond what a JSON reader can hold`,
+		},
 	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -245,6 +245,11 @@ func rejectedUploads(t *testing.T, d *deployment) []rejectedUpload {
 	withClaims := func(extra string) string { return string(valid[:len(valid)-1]) + "," + extra + "}" }
 	twice := withClaims(`"features":{"scim":1},"features":{"audit_log":1}`)
 	notUTF8 := withClaims("\"iss\":\"\xff\"")
+	// Go's decoder reads "EXP" as exp (it matches field names ignoring case); the echoed claims
+	// and every other reader say exp is the other one.
+	otherCase := withClaims(`"EXP":` + strconv.FormatInt(now.Add(24*time.Hour).Unix(), 10))
+	// Coder's SDK reads claims as map[string]any: a number no float64 holds fails the whole list.
+	outOfRange := withClaims(`"note":1e400`)
 
 	return []rejectedUpload{
 		{
@@ -325,6 +330,16 @@ func rejectedUploads(t *testing.T, d *deployment) []rejectedUpload {
 			name:        "a license whose claims are not UTF-8 is rejected naming the claim",
 			token:       d.issuer.SignRaw(`{"alg":"EdDSA","kid":"`+d.issuer.Kid+`","typ":"JWT"}`, notUTF8),
 			wantMessage: msgInvalidLicense, wantDetail: []string{"not UTF-8", `"iss"`},
+		},
+		{
+			name:        "a license giving a claim's name in another case is rejected naming both",
+			token:       d.issuer.SignRaw(`{"alg":"EdDSA","kid":"`+d.issuer.Kid+`","typ":"JWT"}`, otherCase),
+			wantMessage: msgInvalidLicense, wantDetail: []string{`"EXP"`, `"exp" only in case`},
+		},
+		{
+			name:        "a license holding a number beyond a float64 is rejected naming the claim",
+			token:       d.issuer.SignRaw(`{"alg":"EdDSA","kid":"`+d.issuer.Kid+`","typ":"JWT"}`, outOfRange),
+			wantMessage: msgInvalidLicense, wantDetail: []string{"1e400", `"note"`},
 		},
 	}
 }
