@@ -69,6 +69,9 @@ func (a *API) CreateToken(ctx context.Context, req gen.CreateTokenRequestObject)
 	if name == "" {
 		name = generatedTokenName()
 	}
+	if bad := narrowerThanAll(req.Body); bad != nil {
+		return gen.CreateToken400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(bad.Envelope())}, nil
+	}
 	lifetime := min(defaultTokenLifetime, a.maxTokenLifetime)
 	if req.Body.Lifetime != nil && *req.Body.Lifetime != 0 {
 		lifetime = time.Duration(*req.Body.Lifetime)
@@ -306,4 +309,31 @@ func ownedAPIKeyResponse(k store.OwnedAPIKey) gen.APIKeyWithOwner {
 		LifetimeSeconds: key.LifetimeSeconds,
 		Username:        k.Username,
 	}
+}
+
+// narrowerThanAll refuses a request for a key that may do less than everything its user may:
+// Coder's scopes and allow_list narrow a key, and entitle has nothing narrower than all. A key
+// wider than was asked for would be the wrong answer, so it says so rather than ignore them.
+func narrowerThanAll(body *gen.CreateTokenRequest) *Error {
+	if body.Scopes != nil {
+		for _, scope := range *body.Scopes {
+			if scope != string(gen.APIKeyScopeAll) && scope != "coder:all" {
+				return &Error{Message: msgTokenRequestInvalid, Validations: []gen.ValidationError{{
+					Field:  "scopes",
+					Detail: fmt.Sprintf("%q is narrower than all, the only scope entitle issues", scope),
+				}}}
+			}
+		}
+	}
+	if body.AllowList != nil {
+		for _, target := range *body.AllowList {
+			if deref(target.Type) != "*" || deref(target.Id) != "*" {
+				return &Error{Message: msgTokenRequestInvalid, Validations: []gen.ValidationError{{
+					Field:  "allow_list",
+					Detail: fmt.Sprintf("%s:%s is narrower than everything (*:*), the only list entitle issues", deref(target.Type), deref(target.Id)),
+				}}}
+			}
+		}
+	}
+	return nil
 }

@@ -358,6 +358,15 @@ func (e UserStatus) Valid() bool {
 	}
 }
 
+// APIAllowListTarget A resource a key may reach (Coder's APIAllowListTarget); `*` is any.
+type APIAllowListTarget struct {
+	// Id Example: *
+	Id *string `json:"id,omitempty"`
+
+	// Type Example: *
+	Type *string `json:"type,omitempty"`
+}
+
 // APIKey defines model for APIKey.
 type APIKey struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -600,6 +609,11 @@ type CreateOrganizationRequest struct {
 
 // CreateTokenRequest defines model for CreateTokenRequest.
 type CreateTokenRequest struct {
+	// AllowList Coder's list of the resources a key may reach. Absent, null, empty, or only
+	// `{"type": "*", "id": "*"}` (everything) is accepted; a narrower list is 400
+	// (validation on `allow_list`), for the reason `scopes` gives.
+	AllowList *[]APIAllowListTarget `json:"allow_list,omitempty"`
+
 	// Lifetime Nanoseconds. 0 or absent: 30 days, or `--max-token-lifetime` when that is shorter.
 	// Negative or above `--max-token-lifetime`: 400.
 	//
@@ -609,6 +623,14 @@ type CreateTokenRequest struct {
 
 	// Scope What the key may do; `all` (everything its user may) is the only scope.
 	Scope *APIKeyScope `json:"scope,omitempty"`
+
+	// Scopes Coder's newer way to ask for a narrower key. entitle issues only keys that may do all
+	// their user may, so absent, null, empty, `["all"]` and `["coder:all"]` are accepted;
+	// anything narrower is 400 (validation on `scopes`), never a key wider than asked for.
+	//
+	//
+	// Example: ["all"]
+	Scopes *[]string `json:"scopes,omitempty"`
 
 	// TokenName Unique among the user's tokens (exact, case-sensitive). Up to 64 letters, digits,
 	// `-` and `_`, starting with a letter or digit. `tokenconfig` is reserved (it names
