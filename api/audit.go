@@ -205,15 +205,19 @@ func parseAuditQuery(q string) (store.AuditFilter, []gen.ValidationError) {
 		ResourceID: p.uuid("resource_id"),
 		Username:   p.text("username"),
 		Email:      p.text("email"),
-		From:       p.date("date_from"),
-		Before:     p.date("date_to"),
 	}
-	if !filter.Before.IsZero() {
-		filter.Before = filter.Before.Add(24 * time.Hour) // date_to includes its whole day
-		if filter.Before.Year() > 9999 {
+	filter.From, _ = p.date("date_from") // from 0001-01-01, Go's zero time, is no bound, rightly
+	if to, ok := p.date("date_to"); ok {
+		filter.Before = to.Add(24 * time.Hour) // date_to includes its whole day
+		switch {
+		case filter.Before.Year() > 9999:
 			// After 9999-12-31 is year 10000, which no stored time reaches, and which SQLite,
 			// comparing times as text, would put before all of them: no bound at all.
 			filter.Before = time.Time{}
+		case filter.Before.IsZero():
+			// The end of 0000-12-31 is Go's zero time, which the filter reads as no bound; the
+			// next instant bounds the same (before every stored entry).
+			filter.Before = time.Time{}.Add(time.Microsecond)
 		}
 	}
 	filter.ResourceType = oneOf(&p, "resource_type", audit.ResourceTypes)
@@ -296,17 +300,18 @@ func (p *searchParams) uuid(key string) uuid.UUID {
 	return id
 }
 
-func (p *searchParams) date(key string) time.Time {
+// date reads a key whose value is a day; ok is false when it is absent or not a day.
+func (p *searchParams) date(key string) (day time.Time, ok bool) {
 	v := p.value(key)
 	if v == "" {
-		return time.Time{}
+		return time.Time{}, false
 	}
 	t, err := time.Parse(time.DateOnly, v)
 	if err != nil {
 		p.fail(key, fmt.Sprintf("Query param %q must be a valid date format (%s): %s", key, time.DateOnly, err))
-		return time.Time{}
+		return time.Time{}, false
 	}
-	return t.UTC()
+	return t.UTC(), true
 }
 
 // oneOf reads a key whose value must be one of allowed (an enum of Coder's).

@@ -560,6 +560,12 @@ func TestSearchingTheAuditLog(t *testing.T) {
 			// time written as text (SQLite) would put before every other.
 			{"date_to:9999-12-31", all},
 			{"date_from:0001-01-01 date_to:9999-12-31", all},
+			// The first days a date can name: the end of 0000-12-31 and the start of
+			// 0001-01-01 are Go's zero time, which a filter must not read as no bound.
+			{"date_to:0000-12-30", []string{}},
+			{"date_to:0000-12-31", []string{}},
+			{"date_to:0001-01-01", []string{}},
+			{"date_from:0000-01-01", all},
 		}
 		for _, s := range searches {
 			page := d.auditLogs(owner, s.q)
