@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -79,9 +80,51 @@ func TestListingUsers(t *testing.T) {
 		})
 
 		t.Run("a search that cannot be read names each bad term", func(t *testing.T) {
-			resp := list(t, owner, gen.ListUsersParams{Q: str("status:asleep role:owner")})
+			resp := list(t, owner, gen.ListUsersParams{Q: str("status:asleep colour:blue")})
 			env := requireError(t, resp.StatusCode(), resp.Body, http.StatusBadRequest, "Invalid user search query.")
-			assert.ElementsMatch(t, []string{"status", "role"}, validationFields(env))
+			assert.ElementsMatch(t, []string{"status", "colour"}, validationFields(env))
+		})
+
+		// The filters codersdk's Users(UsersRequest{...}) and the coder CLI write into q.
+		t.Run("Coder's filters", func(t *testing.T) {
+			all := []string{testenv.OwnerUsername, "alice", "bob", "alicia"}
+			users := list(t, owner, gen.ListUsersParams{}).JSON200.Users
+			bobCreated := users[2].CreatedAt.UTC().Format(time.RFC3339Nano)
+			future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+			for q, want := range map[string][]string{
+				"role:owner":                                 {testenv.OwnerUsername},
+				"role:Owner":                                 {testenv.OwnerUsername},
+				"role:member":                                all,
+				"role:auditor":                               nil,
+				"role:auditor,owner":                         {testenv.OwnerUsername},
+				"status:active,suspended":                    all,
+				"status:dormant,suspended":                   nil,
+				"login_type:password":                        all,
+				"login_type:oidc,github":                     nil,
+				"created_after:" + bobCreated:                {"bob", "alicia"},
+				"created_before:" + bobCreated:               {testenv.OwnerUsername, "alice", "bob"},
+				"last_seen_after:" + future:                  nil,
+				"last_seen_before:" + future + " role:owner": {testenv.OwnerUsername},
+				"search:ali":                                 {"alice", "alicia"},
+				"github_com_user_id:0":                       all,
+				"github_com_user_id:12345":                   nil,
+			} {
+				resp := list(t, owner, gen.ListUsersParams{Q: str(q)})
+				require.Equal(t, http.StatusOK, resp.StatusCode(), "q=%q: %s", q, resp.Body)
+				assert.Equal(t, want, usernames(resp), "q=%q", q)
+				assert.Equal(t, len(want), resp.JSON200.Count, "q=%q", q)
+			}
+			for q, field := range map[string]string{
+				"login_type:ldap":                       "login_type",
+				"created_after:yesterday":               "created_after",
+				"last_seen_before:2026-13-01T00:00:00Z": "last_seen_before",
+				"github_com_user_id:x":                  "github_com_user_id",
+				"status:active,asleep":                  "status",
+			} {
+				resp := list(t, owner, gen.ListUsersParams{Q: str(q)})
+				env := requireError(t, resp.StatusCode(), resp.Body, http.StatusBadRequest, "Invalid user search query.")
+				assert.Equal(t, []string{field}, validationFields(env), "q=%q", q)
+			}
 		})
 
 		t.Run("members may not list users", func(t *testing.T) {

@@ -330,9 +330,18 @@ type ClientInterface interface {
 
 	// ListUsers List users
 	//
-	// Owner only. `q` holds space-separated terms, all of which must match: `status:active`,
-	// `status:dormant`, `status:suspended`, and bare words matched (ignoring case) against
-	// username and email. Oldest first; `count` is how many users match, whatever the page.
+	// Owner only. `q` holds space-separated terms, all of which must match, as Coder's user
+	// search reads them (codersdk's `UsersRequest` writes them):
+	// - bare words (or `search:<word>`), each matched (ignoring case) against username and email;
+	// - `status:<active|dormant|suspended>[,...]`, any of them;
+	// - `role:<role>[,...]`: `owner`, or `member` (everyone); a role entitle has not
+	//   (`auditor`, ...) matches no one;
+	// - `login_type:<password|github|oidc|token|none>[,...]`: everyone signs in with a
+	//   password here, so the others match no one; `github_com_user_id:<n>` likewise;
+	// - `name:<text>`, in the user's name, ignoring case;
+	// - `created_after:`, `created_before:`, `last_seen_after:`, `last_seen_before:` an RFC 3339
+	//   time, inclusive.
+	// Oldest first; `count` is how many users match, whatever the page.
 	//
 	// Corresponds with GET /users (the `ListUsers` operationId).
 	ListUsers(ctx context.Context, params *ListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1032,9 +1041,19 @@ func (c *Client) PaginatedOrganizationMembers(ctx context.Context, organization 
 
 // ListUsers List users
 //
-// Owner only. `q` holds space-separated terms, all of which must match: `status:active`,
-// `status:dormant`, `status:suspended`, and bare words matched (ignoring case) against
-// username and email. Oldest first; `count` is how many users match, whatever the page.
+// Owner only. `q` holds space-separated terms, all of which must match, as Coder's user
+// search reads them (codersdk's `UsersRequest` writes them):
+//   - bare words (or `search:<word>`), each matched (ignoring case) against username and email;
+//   - `status:<active|dormant|suspended>[,...]`, any of them;
+//   - `role:<role>[,...]`: `owner`, or `member` (everyone); a role entitle has not
+//     (`auditor`, ...) matches no one;
+//   - `login_type:<password|github|oidc|token|none>[,...]`: everyone signs in with a
+//     password here, so the others match no one; `github_com_user_id:<n>` likewise;
+//   - `name:<text>`, in the user's name, ignoring case;
+//   - `created_after:`, `created_before:`, `last_seen_after:`, `last_seen_before:` an RFC 3339
+//     time, inclusive.
+//
+// Oldest first; `count` is how many users match, whatever the page.
 //
 // Corresponds with GET /users (the `ListUsers` operationId).
 func (c *Client) ListUsers(ctx context.Context, params *ListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3608,9 +3627,18 @@ type ClientWithResponsesInterface interface {
 
 	// ListUsersWithResponse List users
 	//
-	// Owner only. `q` holds space-separated terms, all of which must match: `status:active`,
-	// `status:dormant`, `status:suspended`, and bare words matched (ignoring case) against
-	// username and email. Oldest first; `count` is how many users match, whatever the page.
+	// Owner only. `q` holds space-separated terms, all of which must match, as Coder's user
+	// search reads them (codersdk's `UsersRequest` writes them):
+	// - bare words (or `search:<word>`), each matched (ignoring case) against username and email;
+	// - `status:<active|dormant|suspended>[,...]`, any of them;
+	// - `role:<role>[,...]`: `owner`, or `member` (everyone); a role entitle has not
+	//   (`auditor`, ...) matches no one;
+	// - `login_type:<password|github|oidc|token|none>[,...]`: everyone signs in with a
+	//   password here, so the others match no one; `github_com_user_id:<n>` likewise;
+	// - `name:<text>`, in the user's name, ignoring case;
+	// - `created_after:`, `created_before:`, `last_seen_after:`, `last_seen_before:` an RFC 3339
+	//   time, inclusive.
+	// Oldest first; `count` is how many users match, whatever the page.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7720,9 +7748,19 @@ func (c *ClientWithResponses) PaginatedOrganizationMembersWithResponse(ctx conte
 
 // ListUsersWithResponse List users
 //
-// Owner only. `q` holds space-separated terms, all of which must match: `status:active`,
-// `status:dormant`, `status:suspended`, and bare words matched (ignoring case) against
-// username and email. Oldest first; `count` is how many users match, whatever the page.
+// Owner only. `q` holds space-separated terms, all of which must match, as Coder's user
+// search reads them (codersdk's `UsersRequest` writes them):
+//   - bare words (or `search:<word>`), each matched (ignoring case) against username and email;
+//   - `status:<active|dormant|suspended>[,...]`, any of them;
+//   - `role:<role>[,...]`: `owner`, or `member` (everyone); a role entitle has not
+//     (`auditor`, ...) matches no one;
+//   - `login_type:<password|github|oidc|token|none>[,...]`: everyone signs in with a
+//     password here, so the others match no one; `github_com_user_id:<n>` likewise;
+//   - `name:<text>`, in the user's name, ignoring case;
+//   - `created_after:`, `created_before:`, `last_seen_after:`, `last_seen_before:` an RFC 3339
+//     time, inclusive.
+//
+// Oldest first; `count` is how many users match, whatever the page.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -86,11 +86,20 @@ func (s *Store) TouchUser(ctx context.Context, id uuid.UUID, now time.Time) erro
 	return nil
 }
 
-// UserSearch narrows a user list: by status when Status is set, and by every word in Words,
-// each matched ignoring case against the username or the email.
+// UserSearch narrows a user list. Every field set must match; a list matches when any of its
+// values does; times are inclusive bounds, zero for none.
 type UserSearch struct {
-	Status string
-	Words  []string
+	Statuses []string
+	// Words must each be in the username or the email, ignoring case.
+	Words []string
+	// Name is in the user's name, ignoring case.
+	Name string
+	// SiteRoles: nil is any role; empty is none.
+	SiteRoles []string
+	// MatchesNone: the search asks for what no user here has (a GitHub id, an OIDC login).
+	MatchesNone bool
+
+	CreatedAfter, CreatedBefore, LastSeenAfter, LastSeenBefore time.Time
 }
 
 // ListUsers returns a page of the users the search matches, oldest first, and how many match
@@ -98,12 +107,34 @@ type UserSearch struct {
 func (s *Store) ListUsers(ctx context.Context, search UserSearch, page Page) ([]User, int64, error) {
 	scoped := func() *gorm.DB {
 		q := s.with(ctx).Model(&User{})
-		if search.Status != "" {
-			q = q.Where("users.status = ?", search.Status)
+		if search.MatchesNone || (search.SiteRoles != nil && len(search.SiteRoles) == 0) {
+			q = q.Where("1 = 0")
+		}
+		if len(search.Statuses) > 0 {
+			q = q.Where("users.status IN ?", search.Statuses)
+		}
+		if len(search.SiteRoles) > 0 {
+			q = q.Where("users.site_role IN ?", search.SiteRoles)
 		}
 		for _, w := range search.Words {
 			pattern := "%" + escapeLike(strings.ToLower(w)) + "%"
 			q = q.Where(`(lower(users.username) LIKE ? ESCAPE '\' OR `+s.lowerEmail("users.email")+` LIKE ? ESCAPE '\')`, pattern, pattern)
+		}
+		if search.Name != "" {
+			q = q.Where(`lower(users.name) LIKE ? ESCAPE '\'`, "%"+escapeLike(strings.ToLower(search.Name))+"%")
+		}
+		for _, bound := range []struct {
+			clause string
+			at     time.Time
+		}{
+			{"users.created_at >= ?", search.CreatedAfter},
+			{"users.created_at <= ?", search.CreatedBefore},
+			{"users.last_seen_at >= ?", search.LastSeenAfter},
+			{"users.last_seen_at <= ?", search.LastSeenBefore},
+		} {
+			if !bound.at.IsZero() {
+				q = q.Where(bound.clause, bound.at.UTC())
+			}
 		}
 		return q
 	}
