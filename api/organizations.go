@@ -120,13 +120,15 @@ func (a *API) UpdateOrganization(ctx context.Context, req gen.UpdateOrganization
 	if !mayManage(actor, membership) {
 		return gen.UpdateOrganization403JSONResponse{ForbiddenJSONResponse: forbidden("Only the owner and the organization's admins can update it.")}, nil
 	}
-	changes := store.OrganizationChanges{Name: req.Body.Name, Description: req.Body.Description, Icon: req.Body.Icon}
-	if req.Body.Name != nil {
+	// Null description and icon (nil here, as absent) keep their value, as in Coder.
+	changes := store.OrganizationChanges{Description: req.Body.Description, Icon: req.Body.Icon}
+	// An empty name or display name means "not given", as in Coder.
+	if req.Body.Name != nil && *req.Body.Name != "" {
 		if bad := reservedOrganizationName(*req.Body.Name); bad != nil {
 			return gen.UpdateOrganization400JSONResponse{BadRequestJSONResponse: *bad}, nil
 		}
+		changes.Name = req.Body.Name
 	}
-	// An empty display name means "not given", as in Coder.
 	if req.Body.DisplayName != nil && *req.Body.DisplayName != "" {
 		changes.DisplayName = req.Body.DisplayName
 	}

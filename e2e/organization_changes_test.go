@@ -173,6 +173,20 @@ func TestUpdatingOrganizations(t *testing.T) {
 			assert.Empty(t, rawString(t, r.Body, "icon"), "an empty icon clears it")
 		})
 
+		// Coder keeps a field whose value is empty (name, display_name) or null (description,
+		// icon): its web UI sends a whole form, with what did not change left so.
+		t.Run("an empty name and a null description or icon keep their value, as in Coder", func(t *testing.T) {
+			d := d.in(t)
+			set := d.send(http.MethodPatch, "/organizations/"+org.Id.String(), []byte(`{"icon":"/icon/kept.svg"}`), withSessionHeader(ownerToken))
+			require.Equal(t, http.StatusOK, set.Status, string(set.Body))
+			r := d.send(http.MethodPatch, "/organizations/"+org.Id.String(), []byte(`{"name":"","display_name":"","description":null,"icon":null}`), withSessionHeader(ownerToken))
+			require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+			assert.Equal(t, "Blue-Team", rawString(t, r.Body, "name"))
+			assert.Equal(t, "The Blue Team", rawString(t, r.Body, "display_name"))
+			assert.Equal(t, "Still defends.", rawString(t, r.Body, "description"))
+			assert.Equal(t, "/icon/kept.svg", rawString(t, r.Body, "icon"))
+		})
+
 		t.Run("renaming to its own name in another case is allowed", func(t *testing.T) {
 			r := d.in(t).send(http.MethodPatch, "/organizations/blue-team", []byte(`{"name":"BLUE-team"}`), withSessionHeader(ownerToken))
 			require.Equal(t, http.StatusOK, r.Status, string(r.Body))

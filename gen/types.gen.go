@@ -1017,10 +1017,12 @@ type TokenConfig struct {
 	MaxTokenLifetime int64 `json:"max_token_lifetime"`
 }
 
-// UpdateOrganizationRequest Fields left out keep their value.
+// UpdateOrganizationRequest Fields left out keep their value; so do an empty `name` or `display_name` and a null
+// `description` or `icon`, as Coder reads them (its web UI sends the whole form). An empty
+// `description` or `icon` clears it.
 type UpdateOrganizationRequest struct {
 	// Description Example: Everything Acme builds.
-	Description *OrganizationDescription `json:"description,omitempty"`
+	Description *string `json:"description,omitempty"`
 
 	// DisplayName At most 64 characters, without leading or trailing white space: any character
 	// JavaScript's \s matches (U+0009 to U+000D, U+0020, U+00A0, U+1680, U+2000 to U+200A,
@@ -1036,13 +1038,12 @@ type UpdateOrganizationRequest struct {
 	// Icon A URL or a path to an image.
 	//
 	// Example: /emojis/1f3e2.png
-	Icon *OrganizationIcon `json:"icon,omitempty"`
+	Icon *string `json:"icon,omitempty"`
 
-	// Name 1 to 32 letters, digits and single inner hyphens; unique ignoring case. `default` is reserved.
-	//
+	// Name The new name, by the rule of `Name`; empty keeps the current one.
 	//
 	// Example: my-org
-	Name *Name `json:"name,omitempty"`
+	Name *string `json:"name,omitempty"`
 }
 
 // UpdateRoles defines model for UpdateRoles.
