@@ -24,12 +24,15 @@ import (
 // adds a row, so it can make no kept row stale; it empties only the caches of lists (a user's
 // organizations, and where each offset falls in the list of organizations: a row inserted
 // before a mark moves it; afterCreate narrows that to the marks after the rows it knows, and
-// afterUpdate keeps the marks through an update that moves no row, such as a rename).
+// afterUpdate keeps the marks through an update that moves no row, such as a rename). The one
+// exception is a name: an organization inserted here may take a name whose old organization
+// another replica deleted or renamed a moment ago, before its announcement arrived, and this
+// replica's next read by that name must be the new one, not the kept old one.
 // Deleting a user or an organization cascades to keys and memberships.
 var invalidations = map[string]struct{ change, insert []cacheName }{
 	"api_keys":             {change: []cacheName{cacheAPIKeys}},
 	"users":                {change: []cacheName{cacheUsers, cacheAPIKeys, cacheMemberships, cacheUserOrganizations}},
-	"organizations":        {change: []cacheName{cacheOrganizations, cacheMemberships, cacheUserOrganizations, cacheOrganizationMarks}, insert: []cacheName{cacheOrganizationMarks}},
+	"organizations":        {change: []cacheName{cacheOrganizations, cacheMemberships, cacheUserOrganizations, cacheOrganizationMarks}, insert: []cacheName{cacheOrganizations, cacheOrganizationMarks}},
 	"organization_members": {change: []cacheName{cacheMemberships, cacheUserOrganizations}, insert: []cacheName{cacheUserOrganizations}},
 }
 
