@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,6 +41,23 @@ const (
 	// AnnouncementsMissed is never sent: the listener delivers it after each (re)connect, because
 	// announcements made while it was not listening were not heard.
 	AnnouncementsMissed AnnouncementKind = "missed"
+)
+
+// probesChannel is where each listener's probes go (see probeInterval): a channel of their own,
+// so that replicas too old to know them never hear them.
+const probesChannel = "entitle_listener_probes"
+
+// A listener's connection can stall without failing: a backend stopped, a half-open TCP
+// connection, a proxy that hangs. It then delivers nothing and reports nothing, and the
+// caches, kept on the promise that every change is heard, would serve what was revoked until
+// they age out. So every probeInterval each listener announces a probe through the pool, and a
+// listener that has heard nothing at all, not even its own probes, for listenerSilenceLimit
+// gives its connection up as failed: the caches are emptied and keep nothing until a new
+// connection listens. A change announced into a stall is so acted on within the limit. Each
+// probe is a NOTIFY, a commit without rows: four a second per replica.
+const (
+	probeInterval        = 250 * time.Millisecond
+	listenerSilenceLimit = 750 * time.Millisecond
 )
 
 // Announcement is one message between replicas.
@@ -143,15 +161,46 @@ func (s *Store) listen(ctx context.Context, connected func(), onAnnouncement fun
 		defer cancel()
 		_ = conn.Close(closeCtx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+announcementsChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+announcementsChannel+"; LISTEN "+probesChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	connected()
+	probeCtx, stopProbes := context.WithCancel(ctx)
+	var probes sync.WaitGroup
+	probes.Go(func() { s.probeListeners(probeCtx) })
+	defer func() {
+		stopProbes()
+		probes.Wait()
+	}()
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		waitCtx, cancel := context.WithTimeout(ctx, listenerSilenceLimit)
+		n, err := conn.WaitForNotification(waitCtx)
+		silent := waitCtx.Err() == context.DeadlineExceeded
+		cancel()
 		if err != nil {
+			if silent && ctx.Err() == nil {
+				return fmt.Errorf("heard nothing for %s, not even its own probes: the connection has stalled", listenerSilenceLimit)
+			}
 			return fmt.Errorf("wait for notification: %w", err)
 		}
-		onAnnouncement(parseAnnouncement(n.Payload))
+		if n.Channel == announcementsChannel {
+			onAnnouncement(parseAnnouncement(n.Payload))
+		}
+	}
+}
+
+// probeListeners sends a probe every probeInterval until ctx ends; every replica's listener
+// hears it. A probe that fails needs no report of its own: the silence it leaves gives the
+// listener up.
+func (s *Store) probeListeners(ctx context.Context) {
+	tick := time.NewTicker(probeInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		_ = s.with(ctx).Exec("SELECT pg_notify(?, '')", probesChannel).Error
 	}
 }

@@ -1,0 +1,73 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"entitle/gen"
+	"entitle/store"
+)
+
+// stallListeners stops (SIGSTOP) the PostgreSQL backends of every listener on database: their
+// connections stay open and deliver nothing, with no error, as a half-open TCP connection or a
+// hung proxy would. They go on (SIGCONT) when the test ends, before its database is dropped
+// (a stopped backend holds DROP DATABASE up).
+func stallListeners(t *testing.T, admin *sql.DB, database string) int {
+	rows, err := admin.QueryContext(context.Background(),
+		`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2`,
+		store.ListenerApplicationName, database)
+	require.NoError(t, err)
+	defer rows.Close()
+	var pids []int
+	for rows.Next() {
+		var pid int
+		require.NoError(t, rows.Scan(&pid))
+		pids = append(pids, pid)
+	}
+	require.NoError(t, rows.Err())
+	for _, pid := range pids {
+		require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP), "stop the listener's backend %d (the tests run as root, or as PostgreSQL's user)", pid)
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	}
+	return len(pids)
+}
+
+func TestAReplicaWhoseListenerStallsStillSeesChangesWithinASecond(t *testing.T) {
+	t.Parallel()
+	a, b, admin, database := twoReplicas(t)
+	owner := a.setupOwner()
+	a.createMember(owner, "stalled")
+	session := a.login("stalled@example.com", memberPassword)
+	org := a.createOrganization(owner, "before-stall")
+	warm(t, http.StatusOK,
+		func() (int, string) { return b.meStatus(session) },
+		func() (int, string) { return b.organizationStatus(owner, "before-stall") })
+
+	require.Equal(t, 2, stallListeners(t, admin, database), "both replicas' listeners should have been stalled")
+
+	resp, err := a.as(session).LogoutWithResponse(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
+	pollUntil(t, propagation, "B refusing the session logged out on A while B's listener is stalled",
+		statusIs(http.StatusUnauthorized, func() (int, string) { return b.meStatus(session) }))
+
+	// The replicas give the stalled connections up and listen on new ones.
+	pollUntil(t, 10*time.Second, "new listeners beside the stalled ones", func() (bool, string) {
+		n := listenerSessions(t, admin, database)
+		return n >= 4, "listener sessions: " + strconv.Itoa(n)
+	})
+	warm(t, http.StatusOK, func() (int, string) { return b.organizationStatus(owner, "before-stall") })
+	renamed := "after-stall"
+	renameResp, err := a.as(owner).UpdateOrganizationWithResponse(context.Background(), org.Id.String(), gen.UpdateOrganizationRequest{Name: &renamed})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, renameResp.StatusCode(), string(renameResp.Body))
+	pollUntil(t, propagation, "B answering 404 for the old name, heard through its new listener",
+		statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(owner, "before-stall") }))
+}
