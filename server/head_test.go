@@ -53,7 +53,8 @@ func TestHeadAnswersAsGetWithoutABodyOnAKeptAliveConnection(t *testing.T) {
 		{http.MethodHead, "/api/v2/users/me", "", http.StatusUnauthorized},
 		{http.MethodHead, "/api/v2/users/me", "Coder-Session-Token: " + token + "\r\n", http.StatusOK},
 		{http.MethodHead, "/api/v2/organizations/default", "Coder-Session-Token: " + token + "\r\n", http.StatusOK},
-		{http.MethodHead, "/api/v2/users/login", "", http.StatusMethodNotAllowed},
+		// POST only (GET /users/login is GET /users/{user}, as in Coder's router).
+		{http.MethodHead, "/api/v2/licenses/refresh-entitlements", "", http.StatusMethodNotAllowed},
 		{http.MethodHead, "/api/v2/nope", "", http.StatusNotFound},
 		{http.MethodGet, "/api/v2/users/me", "Coder-Session-Token: " + token + "\r\n", http.StatusOK},
 	}
