@@ -116,11 +116,11 @@ func numberDoesNotFit(httpErr *echo.HTTPError) *api.Error {
 	var detail string
 	switch typeErr.Type.Kind() {
 	case reflect.Int64:
-		detail = "must be a whole number from -9223372036854775808 to 9223372036854775807, written in digits without a fraction or exponent"
+		detail = wholeNumberDetail("int64")
 	case reflect.Int32:
-		detail = "must be a whole number from -2147483648 to 2147483647, written in digits without a fraction or exponent"
+		detail = wholeNumberDetail("int32")
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		detail = "must be a whole number in range, written in digits without a fraction or exponent"
+		detail = wholeNumberDetail("")
 	default:
 		return nil
 	}

@@ -770,8 +770,16 @@ func schemaDetail(e *openapi3.SchemaError) string {
 			return fmt.Sprintf("must be at most %d characters", *s.MaxLength)
 		}
 	case "pattern":
+		// The spec words each pattern for people (x-pattern-detail); a regular expression is
+		// the last resort.
+		if detail, ok := s.Extensions["x-pattern-detail"].(string); ok {
+			return detail
+		}
 		return "must match " + s.Pattern
 	case "format":
+		if s.Format == "int64" || s.Format == "int32" {
+			return wholeNumberDetail(s.Format)
+		}
 		return "must be " + article(s.Format)
 	case "enum":
 		return "must be one of the allowed values"
@@ -795,4 +803,15 @@ func article(noun string) string {
 		return "an " + noun
 	}
 	return "a " + noun
+}
+
+// wholeNumberDetail is what an integer field of the format takes, for a number it could not hold.
+func wholeNumberDetail(format string) string {
+	switch format {
+	case "int64":
+		return "must be a whole number from -9223372036854775808 to 9223372036854775807, written in digits without a fraction or exponent"
+	case "int32":
+		return "must be a whole number from -2147483648 to 2147483647, written in digits without a fraction or exponent"
+	}
+	return "must be a whole number in range, written in digits without a fraction or exponent"
 }
