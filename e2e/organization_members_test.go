@@ -220,7 +220,7 @@ func TestSettingOrganizationMemberRoles(t *testing.T) {
 
 		t.Run("unknown roles and bad bodies are refused and change nothing", func(t *testing.T) {
 			d := d.in(t)
-			for _, body := range []string{`{"roles":["owner"]}`, `{"roles":["organization-admin","superuser"]}`, `{"roles":["Organization-Admin"]}`, `{"roles":"organization-admin"}`, `{}`} {
+			for _, body := range []string{`{"roles":["owner"]}`, `{"roles":["organization-admin","superuser"]}`, `{"roles":["Organization-Admin"]}`, `{"roles":"organization-admin"}`} {
 				r := d.send(http.MethodPut, "/organizations/crew/members/frank/roles", []byte(body), withSessionHeader(ownerToken))
 				env := requireError(t, r.Status, r.Body, http.StatusBadRequest, msgValidationFailed)
 				require.NotEmpty(t, validationFields(env), body)
@@ -241,6 +241,13 @@ func TestSettingOrganizationMemberRoles(t *testing.T) {
 					}
 				}
 				assert.Equal(t, want, roleNames(got.Roles), "roles %v", roles)
+			}
+			// No roles at all ({} or null, as codersdk's UpdateRoles{} sends) is none, as in Coder.
+			for _, body := range []string{`{}`, `{"roles":null}`} {
+				d.setRoles(ownerToken, "crew", "frank", gen.OrganizationRoleAdmin)
+				r := d.send(http.MethodPut, "/organizations/crew/members/frank/roles", []byte(body), withSessionHeader(ownerToken))
+				require.Equal(t, http.StatusOK, r.Status, "%s: %s", body, r.Body)
+				assert.Equal(t, []string{orgMemberRole}, d.rolesOf(ownerToken, "crew", "frank"), body)
 			}
 			d.setRoles(ownerToken, "crew", "erin")
 			r := d.send(http.MethodPost, "/organizations/crew/members/outsider", nil, withSessionHeader(erinToken))
