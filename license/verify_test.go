@@ -396,8 +396,10 @@ func TestVerifyUpload(t *testing.T) {
 			wantDetail:  `the claims give "EXP", which differs from the claim "exp" only in case`,
 		},
 		{
-			name:        "rejects a claim name in another case alone",
-			token:       func(t *testing.T) string { return signRaw(priv, "k1", strings.Replace(string(validJSON), `"trial":`, `"Trial":`, 1)) },
+			name: "rejects a claim name in another case alone",
+			token: func(t *testing.T) string {
+				return signRaw(priv, "k1", strings.Replace(string(validJSON), `"trial":`, `"Trial":`, 1))
+			},
 			wantMessage: "Invalid license",
 			wantDetail:  `the claims give "Trial", which differs from the claim "trial" only in case`,
 		},
