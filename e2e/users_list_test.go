@@ -38,10 +38,10 @@ func TestListingUsers(t *testing.T) {
 		}
 		str := func(s string) *string { return &s }
 
-		t.Run("the owner lists every user oldest first with the count", func(t *testing.T) {
+		t.Run("the owner lists every user by username, as Coder does, with the count", func(t *testing.T) {
 			resp := list(t, owner, gen.ListUsersParams{})
 			require.Equal(t, http.StatusOK, resp.StatusCode(), string(resp.Body))
-			assert.Equal(t, []string{testenv.OwnerUsername, "alice", "bob", "alicia"}, usernames(resp))
+			assert.Equal(t, []string{"alice", "alicia", "bob", testenv.OwnerUsername}, usernames(resp))
 			assert.Equal(t, 4, resp.JSON200.Count)
 			assert.NotEmpty(t, resp.JSON200.Users[1].OrganizationIds, "each user has its organizations")
 		})
@@ -70,11 +70,13 @@ func TestListingUsers(t *testing.T) {
 
 		t.Run("a page counts every match", func(t *testing.T) {
 			resp := list(t, owner, gen.ListUsersParams{Limit: str("2")})
-			assert.Equal(t, []string{testenv.OwnerUsername, "alice"}, usernames(resp))
+			assert.Equal(t, []string{"alice", "alicia"}, usernames(resp))
 			assert.Equal(t, 4, resp.JSON200.Count)
 			after := resp.JSON200.Users[1].Id.String()
 			resp = list(t, owner, gen.ListUsersParams{Limit: str("2"), AfterId: &after})
-			assert.Equal(t, []string{"bob", "alicia"}, usernames(resp))
+			assert.Equal(t, []string{"bob", testenv.OwnerUsername}, usernames(resp))
+			resp = list(t, owner, gen.ListUsersParams{Limit: str("1"), Offset: str("2")})
+			assert.Equal(t, []string{"bob"}, usernames(resp))
 			resp = list(t, owner, gen.ListUsersParams{Limit: str("0")})
 			requireError(t, resp.StatusCode(), resp.Body, http.StatusBadRequest, "Query parameters have invalid values.")
 		})
@@ -87,9 +89,9 @@ func TestListingUsers(t *testing.T) {
 
 		// The filters codersdk's Users(UsersRequest{...}) and the coder CLI write into q.
 		t.Run("Coder's filters", func(t *testing.T) {
-			all := []string{testenv.OwnerUsername, "alice", "bob", "alicia"}
-			users := list(t, owner, gen.ListUsersParams{}).JSON200.Users
-			bobCreated := users[2].CreatedAt.UTC().Format(time.RFC3339Nano)
+			all := []string{"alice", "alicia", "bob", testenv.OwnerUsername}
+			bob := list(t, owner, gen.ListUsersParams{Q: str("bob")}).JSON200.Users[0]
+			bobCreated := bob.CreatedAt.UTC().Format(time.RFC3339Nano)
 			future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 			for q, want := range map[string][]string{
 				"role:owner":                                 {testenv.OwnerUsername},
@@ -101,8 +103,8 @@ func TestListingUsers(t *testing.T) {
 				"status:dormant,suspended":                   nil,
 				"login_type:password":                        all,
 				"login_type:oidc,github":                     nil,
-				"created_after:" + bobCreated:                {"bob", "alicia"},
-				"created_before:" + bobCreated:               {testenv.OwnerUsername, "alice", "bob"},
+				"created_after:" + bobCreated:                {"alicia", "bob"},
+				"created_before:" + bobCreated:               {"alice", "bob", testenv.OwnerUsername},
 				"last_seen_after:" + future:                  nil,
 				"last_seen_before:" + future + " role:owner": {testenv.OwnerUsername},
 				"search:ali":                                 {"alice", "alicia"},

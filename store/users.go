@@ -102,8 +102,9 @@ type UserSearch struct {
 	CreatedAfter, CreatedBefore, LastSeenAfter, LastSeenBefore time.Time
 }
 
-// ListUsers returns a page of the users the search matches, oldest first, and how many match
-// in all.
+// ListUsers returns a page of the users the search matches, by username ignoring case (as
+// Coder lists users; after_id continues after that user's username), and how many match in
+// all. Usernames are unique ignoring case, on an index of lower(username).
 func (s *Store) ListUsers(ctx context.Context, search UserSearch, page Page) ([]User, int64, error) {
 	scoped := func() *gorm.DB {
 		q := s.with(ctx).Model(&User{})
@@ -143,7 +144,7 @@ func (s *Store) ListUsers(ctx context.Context, search UserSearch, page Page) ([]
 		return nil, 0, fmt.Errorf("count users: %w", err)
 	}
 	users := []User{}
-	if err := page.of(scoped, "users.created_at", "users.id").Find(&users).Error; err != nil {
+	if err := page.of(scoped, "lower(users.username)", "users.id").Find(&users).Error; err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
 	return users, count, nil
