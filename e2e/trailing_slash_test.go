@@ -43,6 +43,11 @@ func TestAPIPathsAnswerWithATrailingSlashAsWithout(t *testing.T) {
 			requireError(t, got.Status, got.Body, http.StatusNotFound, "Route not found.")
 		})
 
+		t.Run("an escaped slash is part of the last segment, not a trailing slash", func(t *testing.T) {
+			got := d.in(t).send(http.MethodGet, "/organizations/blue%2F", nil, withSessionHeader(owner))
+			requireError(t, got.Status, got.Body, http.StatusNotFound, msgNotFound)
+		})
+
 		t.Run("a path outside the API keeps its slash", func(t *testing.T) {
 			got := d.in(t).send(http.MethodGet, "/!healthz/", nil)
 			assert.Equal(t, http.StatusNotFound, got.Status, "%s", got.Body)
