@@ -16,6 +16,7 @@ import (
 
 	"entitle/gen"
 	"entitle/internal/testenv"
+	"entitle/server"
 	"entitle/store"
 )
 
@@ -148,10 +149,16 @@ func cutListeners(t *testing.T, admin *sql.DB, database string) int {
 	return cut
 }
 
-// twoReplicas starts replicas A and B on one PostgreSQL database and waits until both listen.
-func twoReplicas(t *testing.T) (a, b *deployment, admin *sql.DB, database string) {
+// postgresConfig is a server configuration on a fresh PostgreSQL database of its own.
+func postgresConfig(t *testing.T) server.Config {
 	cfg := testenv.Databases()[1].NewConfig(t)
 	require.NotEmpty(t, cfg.PostgresURL, "testenv.Databases()[1] must be PostgreSQL")
+	return cfg
+}
+
+// twoReplicas starts replicas A and B on one PostgreSQL database and waits until both listen.
+func twoReplicas(t *testing.T) (a, b *deployment, admin *sql.DB, database string) {
+	cfg := postgresConfig(t)
 	a = watch(t, testenv.Start(t, cfg))
 	b = &deployment{t: t, inst: testenv.Start(t, cfg), secrets: a.secrets}
 	admin = postgresAdmin(t)

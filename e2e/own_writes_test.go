@@ -18,8 +18,7 @@ import (
 // its own write is its own doing alone.
 func TestAReplicaReadsItsOwnCreateOfANameAnotherReplicaFreed(t *testing.T) {
 	t.Parallel()
-	cfg := testenv.Databases()[1].NewConfig(t)
-	require.NotEmpty(t, cfg.PostgresURL, "testenv.Databases()[1] must be PostgreSQL")
+	cfg := postgresConfig(t)
 	d := watch(t, testenv.Start(t, cfg))
 	owner := d.setupOwner()
 	db, err := sql.Open("pgx", cfg.PostgresURL)

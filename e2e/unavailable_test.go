@@ -18,8 +18,7 @@ import (
 // for one that is down, never the 500 of a fault in entitle.
 func TestADatabaseThatRefusesConnectionsIsUnavailable(t *testing.T) {
 	t.Parallel()
-	cfg := testenv.Databases()[1].NewConfig(t)
-	require.NotEmpty(t, cfg.PostgresURL, "testenv.Databases()[1] must be PostgreSQL")
+	cfg := postgresConfig(t)
 	d := watch(t, testenv.Start(t, cfg))
 	owner := d.setupOwner()
 	admin := postgresAdmin(t)
