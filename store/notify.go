@@ -192,7 +192,16 @@ func (s *Store) listen(ctx context.Context, connected func(), onAnnouncement fun
 // probeListeners sends a probe every probeInterval until ctx ends; every replica's listener
 // hears it. A probe that fails needs no report of its own: the silence it leaves gives the
 // listener up.
+//
+// Probes go to the pool directly, not through GORM: they write no rows, so they need none of
+// its callbacks (invalidation, deadlines), and they run at any moment, beside whatever else
+// the process does with GORM. Each is bounded by the interval, so a stalled connection holds
+// up no more than one.
 func (s *Store) probeListeners(ctx context.Context) {
+	pool, err := s.db.DB()
+	if err != nil {
+		return // no pool, no probes: the listener's silence gives it up
+	}
 	tick := time.NewTicker(probeInterval)
 	defer tick.Stop()
 	for {
@@ -201,6 +210,8 @@ func (s *Store) probeListeners(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		_ = s.with(ctx).Exec("SELECT pg_notify(?, '')", probesChannel).Error
+		probeCtx, cancel := context.WithTimeout(ctx, probeInterval)
+		_, _ = pool.ExecContext(probeCtx, "SELECT pg_notify($1, '')", probesChannel)
+		cancel()
 	}
 }
