@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"entitle/gen"
+	"entitle/internal/testenv"
 	"entitle/store"
 )
 
@@ -70,4 +71,51 @@ func TestAReplicaWhoseListenerStallsStillSeesChangesWithinASecond(t *testing.T) 
 	require.Equal(t, http.StatusOK, renameResp.StatusCode(), string(renameResp.Body))
 	pollUntil(t, propagation, "B answering 404 for the old name, heard through its new listener",
 		statusIs(http.StatusNotFound, func() (int, string) { return b.organizationStatus(owner, "before-stall") }))
+}
+
+// A database connection of the pool that stalls without failing (its backend stopped, a
+// half-open connection) is a database that does not answer: once the statement's deadline
+// passes, the request gets 503, or is done on a fresh connection; never a wait without end.
+func TestARequestOnAStalledDatabaseConnectionIsUnavailableNotStuck(t *testing.T) {
+	t.Parallel()
+	cfg := postgresConfig(t)
+	cfg.DatabaseTimeout = time.Second
+	d := watch(t, testenv.Start(t, cfg))
+	owner := d.setupOwner()
+	admin := postgresAdmin(t)
+	database := testDatabaseName(t, cfg.PostgresURL)
+
+	rows, err := admin.QueryContext(context.Background(),
+		`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name <> $2 AND pid <> pg_backend_pid()`,
+		database, store.ListenerApplicationName)
+	require.NoError(t, err)
+	var pids []int
+	for rows.Next() {
+		var pid int
+		require.NoError(t, rows.Scan(&pid))
+		pids = append(pids, pid)
+	}
+	require.NoError(t, rows.Err())
+	require.NoError(t, rows.Close())
+	require.NotEmpty(t, pids, "the server's pool has connections")
+	for _, pid := range pids {
+		require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP), "stop backend %d", pid)
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	}
+
+	done := make(chan reply, 1)
+	go func() {
+		done <- d.send(http.MethodPost, "/organizations", []byte(`{"name":"stalled"}`), withSessionHeader(owner))
+	}()
+	select {
+	case got := <-done:
+		if got.Status == http.StatusCreated {
+			break // the pool gave up the stalled connections and made new ones in time
+		}
+		requireError(t, got.Status, got.Body, http.StatusServiceUnavailable, "The database is unavailable.")
+		_, err := strconv.Atoi(got.Header.Get("Retry-After"))
+		require.NoError(t, err, "Retry-After is whole seconds: %q", got.Header.Get("Retry-After"))
+	case <-time.After(10 * time.Second):
+		t.Fatal("POST /organizations was still waiting 10 s after its connection stalled (deadline 1 s)")
+	}
 }

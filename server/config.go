@@ -45,6 +45,9 @@ type Config struct {
 	LoginThrottleWindow time.Duration `kong:"-"`
 	// ShutdownTimeout bounds how long requests in flight may drain at stop; zero is 15s.
 	ShutdownTimeout time.Duration `kong:"-"`
+	// DatabaseTimeout bounds each database statement and transaction (store.Config); zero is
+	// the store's default. Tests shorten it.
+	DatabaseTimeout time.Duration `kong:"-"`
 	// DormancyAfter is how long without authentication makes a user dormant; zero is Coder's
 	// 90 days. DormancyCheckInterval is the time between dormancy passes; zero is 15 minutes.
 	// Tests shorten them.

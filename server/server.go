@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	)
 	specLoaded.Go(func() { spec, specErr = LoadSpec() })
 	defer specLoaded.Wait()
-	st, err := store.Open(ctx, store.Config{PostgresURL: cfg.PostgresURL, DataDir: cfg.DataDir, Logger: logger})
+	st, err := store.Open(ctx, store.Config{PostgresURL: cfg.PostgresURL, DataDir: cfg.DataDir, Logger: logger, Timeout: cfg.DatabaseTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -182,6 +182,9 @@ func (s *Store) Session(ctx context.Context, id string) (APIKey, User, error) {
 
 // sessionFromDatabase is Session in one query.
 func (s *Store) sessionFromDatabase(ctx context.Context, id string) (APIKey, User, error) {
+	// Row is read after GORM's callbacks, so it carries its own deadline (deadline.go).
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	var k APIKey
 	var u User
 	row := s.with(ctx).Raw(`SELECT k.id, k.hashed_secret, k.user_id, k.login_type, k.created_at, k.last_used, k.expires_at,

@@ -46,6 +46,9 @@ type Config struct {
 	// SQLiteSynchronous is SQLite's synchronous pragma; empty is FULL. Only benchmarks set it,
 	// to measure what FULL costs against NORMAL.
 	SQLiteSynchronous string
+	// Timeout bounds each statement, and each transaction as a whole (deadline.go); zero is
+	// DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Store is the one handle on the database. A Store made by InTx runs inside that transaction.
@@ -61,6 +64,8 @@ type Store struct {
 	// committed holds what AfterCommit was asked to run once this transaction commits; nil
 	// outside a transaction.
 	committed *commitHooks
+	// timeout bounds a transaction as a whole (deadline.go).
+	timeout time.Duration
 }
 
 // Now is the clock every stored timestamp comes from: UTC, truncated to microseconds because
@@ -106,8 +111,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 	}
-	s := &Store{db: db, dialect: dialect, postgresURL: cfg.PostgresURL, caches: newReadCaches(db, dialect, cfg.Logger)}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	s := &Store{db: db, dialect: dialect, postgresURL: cfg.PostgresURL, caches: newReadCaches(db, dialect, cfg.Logger), timeout: timeout}
 	if err := s.caches.registerInvalidation(db); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	if err := registerDeadlines(db, timeout); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -251,6 +264,10 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 		}
 		return err
 	}
+	// A transaction holds its connection from BEGIN to COMMIT, and the COMMIT runs on the
+	// context it began with: bounded here as a whole, as each statement in it is.
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	var writes *transactionWrites
 	hooks := &commitHooks{}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -306,7 +323,7 @@ func (h *commitHooks) take() []func() {
 
 // within is this Store inside the transaction tx, whose commit runs hooks.
 func (s *Store) within(tx *gorm.DB, hooks *commitHooks) *Store {
-	return &Store{db: tx, dialect: s.dialect, postgresURL: s.postgresURL, caches: s.caches, inTx: true, committed: hooks}
+	return &Store{db: tx, dialect: s.dialect, postgresURL: s.postgresURL, caches: s.caches, inTx: true, committed: hooks, timeout: s.timeout}
 }
 
 func (s *Store) with(ctx context.Context) *gorm.DB {
