@@ -300,22 +300,12 @@ func (a *API) lookupOrganization(ctx context.Context, ref string) (store.Organiz
 	if strings.EqualFold(ref, defaultKeyword) {
 		return a.store.DefaultOrganization(ctx)
 	}
-	id, ok := parseUUID(ref)
-	if ok && id == uuid.Nil {
+	if id, ok := parseUUID(ref); ok && id == uuid.Nil {
 		// Coder's organization parameter reads the nil UUID as the default organization, for
 		// the clients (older provisioners) that send it.
 		return a.store.DefaultOrganization(ctx)
 	}
-	if ok {
-		org, err := a.store.OrganizationByID(ctx, id)
-		if !errors.Is(err, store.ErrNotFound) || !isName(ref) {
-			return org, err
-		}
-	}
-	if !isName(ref) {
-		return store.Organization{}, store.ErrNotFound
-	}
-	return a.store.OrganizationByName(ctx, ref)
+	return byIDOrName(ctx, ref, a.store.OrganizationByID, a.store.OrganizationByName)
 }
 
 // lookupUser resolves a UUID, a username in any case, or the keyword "me".
@@ -323,16 +313,26 @@ func (a *API) lookupUser(ctx context.Context, actor Actor, ref string) (store.Us
 	if strings.EqualFold(ref, meKeyword) {
 		return actor.User, nil
 	}
+	return byIDOrName(ctx, ref, a.store.UserByID, a.store.UserByUsername)
+}
+
+// byIDOrName finds what ref names: an id in any spelling parseUUID reads, else a name. 32 hex
+// digits are both; they are an id first, as in Coder, and a name when no row has that id.
+// What is neither is not found without a query.
+func byIDOrName[T any](ctx context.Context, ref string,
+	byID func(context.Context, uuid.UUID) (T, error), byName func(context.Context, string) (T, error),
+) (T, error) {
 	if id, ok := parseUUID(ref); ok {
-		user, err := a.store.UserByID(ctx, id)
+		found, err := byID(ctx, id)
 		if !errors.Is(err, store.ErrNotFound) || !isName(ref) {
-			return user, err
+			return found, err
 		}
 	}
 	if !isName(ref) {
-		return store.User{}, store.ErrNotFound
+		var none T
+		return none, store.ErrNotFound
 	}
-	return a.store.UserByUsername(ctx, ref)
+	return byName(ctx, ref)
 }
 
 // namePattern is the rule organization names and usernames follow (openapi.yaml's Name).
