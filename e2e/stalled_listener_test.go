@@ -16,16 +16,16 @@ import (
 	"entitle/store"
 )
 
-// stallListeners stops (SIGSTOP) the PostgreSQL backends of every listener on database: their
-// connections stay open and deliver nothing, with no error, as a half-open TCP connection or a
-// hung proxy would. They go on (SIGCONT) when the test ends, before its database is dropped
-// (a stopped backend holds DROP DATABASE up).
-func stallListeners(t *testing.T, admin *sql.DB, database string) int {
+// stallBackends stops (SIGSTOP) the PostgreSQL backends of database's sessions that the
+// condition on pg_stat_activity selects (args from $2): their connections stay open and
+// deliver nothing, with no error, as a half-open TCP connection or a hung proxy would. They go
+// on (SIGCONT) when the test ends, before its database is dropped (a stopped backend holds
+// DROP DATABASE up). It returns how many it stopped.
+func stallBackends(t *testing.T, admin *sql.DB, database, condition string, args ...any) int {
 	rows, err := admin.QueryContext(context.Background(),
-		`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2`,
-		store.ListenerApplicationName, database)
+		`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND `+condition,
+		append([]any{database}, args...)...)
 	require.NoError(t, err)
-	defer rows.Close()
 	var pids []int
 	for rows.Next() {
 		var pid int
@@ -33,8 +33,9 @@ func stallListeners(t *testing.T, admin *sql.DB, database string) int {
 		pids = append(pids, pid)
 	}
 	require.NoError(t, rows.Err())
+	require.NoError(t, rows.Close())
 	for _, pid := range pids {
-		require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP), "stop the listener's backend %d (the tests run as root, or as PostgreSQL's user)", pid)
+		require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP), "stop backend %d (the tests run as root, or as PostgreSQL's user)", pid)
 		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
 	}
 	return len(pids)
@@ -51,7 +52,8 @@ func TestAReplicaWhoseListenerStallsStillSeesChangesWithinASecond(t *testing.T) 
 		func() (int, string) { return b.meStatus(session) },
 		func() (int, string) { return b.organizationStatus(owner, "before-stall") })
 
-	require.Equal(t, 2, stallListeners(t, admin, database), "both replicas' listeners should have been stalled")
+	require.Equal(t, 2, stallBackends(t, admin, database, "application_name = $2", store.ListenerApplicationName),
+		"both replicas' listeners should have been stalled")
 
 	resp, err := a.as(session).LogoutWithResponse(context.Background())
 	require.NoError(t, err)
@@ -85,23 +87,8 @@ func TestARequestOnAStalledDatabaseConnectionIsUnavailableNotStuck(t *testing.T)
 	admin := postgresAdmin(t)
 	database := testDatabaseName(t, cfg.PostgresURL)
 
-	rows, err := admin.QueryContext(context.Background(),
-		`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name <> $2 AND pid <> pg_backend_pid()`,
-		database, store.ListenerApplicationName)
-	require.NoError(t, err)
-	var pids []int
-	for rows.Next() {
-		var pid int
-		require.NoError(t, rows.Scan(&pid))
-		pids = append(pids, pid)
-	}
-	require.NoError(t, rows.Err())
-	require.NoError(t, rows.Close())
-	require.NotEmpty(t, pids, "the server's pool has connections")
-	for _, pid := range pids {
-		require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP), "stop backend %d", pid)
-		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
-	}
+	require.NotZero(t, stallBackends(t, admin, database, "application_name <> $2", store.ListenerApplicationName),
+		"the server's pool has connections")
 
 	done := make(chan reply, 1)
 	go func() {
