@@ -101,6 +101,7 @@ func parseUserSearch(q *string) (store.UserSearch, []gen.ValidationError) {
 			}
 			if !anyone {
 				search.SiteRoles = roles
+				search.MatchesNone = search.MatchesNone || len(roles) == 0
 			}
 		case "login_type":
 			password := false

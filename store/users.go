@@ -94,7 +94,7 @@ type UserSearch struct {
 	Words []string
 	// Name is in the user's name, ignoring case.
 	Name string
-	// SiteRoles: nil is any role; empty is none.
+	// SiteRoles: any of them; empty is any role.
 	SiteRoles []string
 	// MatchesNone: the search asks for what no user here has (a GitHub id, an OIDC login).
 	MatchesNone bool
@@ -108,7 +108,7 @@ type UserSearch struct {
 func (s *Store) ListUsers(ctx context.Context, search UserSearch, page Page) ([]User, int64, error) {
 	scoped := func() *gorm.DB {
 		q := s.with(ctx).Model(&User{})
-		if search.MatchesNone || (search.SiteRoles != nil && len(search.SiteRoles) == 0) {
+		if search.MatchesNone {
 			q = q.Where("1 = 0")
 		}
 		if len(search.Statuses) > 0 {
